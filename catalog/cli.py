@@ -1,0 +1,15 @@
+"""``lotse catalog …`` and ``lotse demo …``: the catalogue from the command line."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """Import, export and check the offer catalogue."""
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """Demo data: a realistic catalogue and a simulated outcome history."""

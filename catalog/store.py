@@ -1,0 +1,377 @@
+"""Reading and writing offers: create, replace, patch, archive, history, search.
+
+Every write checks that the actor may act for the offer's agency, bumps the offer's
+``version`` (optimistic locking through ``If-Match``), stamps the catalogue sequence and
+appends a history entry listing each changed field with its old and new value. Nothing is
+hard-deleted: ``archive_offer`` hides an offer and keeps its history.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from catalog import taxonomy
+from catalog.schema import OFFER_FIELDS, OfferIn, validate_offer
+from catalog.tables import CatalogState, Offer, OfferChange
+from lotse.accounts import Principal, ensure_agency
+from lotse.db import utcnow
+from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
+
+EARTH_RADIUS_KM = 6371.0088
+MAX_PER_PAGE = 100
+
+
+def next_seq(session: Session) -> int:
+    """Take the catalogue's next sequence number inside the caller's transaction."""
+    seq = session.scalar(
+        update(CatalogState)
+        .where(CatalogState.id == 1)
+        .values(seq=CatalogState.seq + 1)
+        .returning(CatalogState.seq)
+    )
+    if seq is None:  # a database created without the migration's seed row
+        session.add(CatalogState(id=1, seq=1))
+        session.flush()
+        seq = 1
+    return int(seq)
+
+
+def current_seq(session: Session) -> int:
+    """The catalogue's version: it changes whenever any offer changes."""
+    return int(session.scalar(select(CatalogState.seq).where(CatalogState.id == 1)) or 0)
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it appears in history and exports (dates as ISO strings)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return list(value)
+    return value
+
+
+def offer_fields(offer: Offer) -> dict[str, Any]:
+    """The agency-written fields of a stored offer, in contract order."""
+    return {name: getattr(offer, name) for name in OFFER_FIELDS}
+
+
+def offer_as_dict(offer: Offer) -> dict[str, Any]:
+    """A stored offer with its server-set fields, as the API returns it."""
+    out = {"id": offer.id, "agency_id": offer.agency_id}
+    out.update(offer_fields(offer))
+    out.update(
+        archived=offer.archived,
+        version=offer.version,
+        created_at=offer.created_at,
+        last_modified=offer.last_modified,
+    )
+    return out
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for every field whose value differs."""
+    return {
+        name: [jsonable(old.get(name)), jsonable(new.get(name))]
+        for name in OFFER_FIELDS
+        if jsonable(old.get(name)) != jsonable(new.get(name))
+    }
+
+
+def _check_version(offer: Offer, if_match: int | None) -> None:
+    if if_match is not None and if_match != offer.version:
+        raise StaleVersion(
+            f"offer {offer.id} is at version {offer.version}, not {if_match}; "
+            "read it again and reapply your change"
+        )
+
+
+def _check_may_edit(actor: Principal, agency_id: str) -> None:
+    if not actor.may_edit_agency(agency_id):
+        raise Forbidden(f"{actor.role} may not change offers of agency '{agency_id}'")
+
+
+def _check_external_id_free(
+    session: Session, agency_id: str, external_id: str | None, offer_id: str | None = None
+) -> None:
+    if external_id is None:
+        return
+    q = select(Offer.id).where(Offer.agency_id == agency_id, Offer.external_id == external_id)
+    if offer_id:
+        q = q.where(Offer.id != offer_id)
+    if session.scalar(q) is not None:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "external_id",
+                    f"'{external_id}' is already used by another offer of this agency",
+                )
+            ]
+        )
+
+
+def get_offer(session: Session, offer_id: str) -> Offer:
+    """The offer ``offer_id`` (archived ones too), or ``NotFound``."""
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(f"no offer with id '{offer_id}'")
+    return offer
+
+
+def record_change(
+    session: Session, offer: Offer, action: str, actor: str, changes: dict[str, list[Any]]
+) -> None:
+    session.add(
+        OfferChange(
+            offer_id=offer.id,
+            version=offer.version,
+            action=action,
+            actor=actor,
+            at=offer.last_modified,
+            changes=changes,
+        )
+    )
+
+
+def create_offer(
+    session: Session,
+    actor: Principal,
+    agency_id: str,
+    data: dict[str, Any] | OfferIn,
+    *,
+    action: str = "create",
+    seq: int | None = None,
+    extra: dict | None = None,
+) -> Offer:
+    """Validate and store a new offer for ``agency_id``; the history records every field."""
+    _check_may_edit(actor, agency_id)
+    clean = data if isinstance(data, OfferIn) else validate_offer(data)
+    ensure_agency(session, agency_id)
+    _check_external_id_free(session, agency_id, clean.external_id)
+    now = utcnow()
+    offer = Offer(
+        id=str(uuid.uuid4()),
+        agency_id=agency_id,
+        version=1,
+        seq=seq if seq is not None else next_seq(session),
+        created_at=now,
+        last_modified=now,
+        extra=extra,
+        archived=False,
+        **clean.model_dump(),
+    )
+    session.add(offer)
+    session.flush()
+    record_change(session, offer, action, actor.actor, changed_fields({}, clean.model_dump()))
+    return offer
+
+
+def apply_offer(
+    session: Session,
+    actor: Principal,
+    offer: Offer,
+    clean: OfferIn,
+    *,
+    action: str = "update",
+    seq: int | None = None,
+) -> dict[str, list[Any]]:
+    """Write validated fields onto ``offer``; return the changes (empty: nothing written)."""
+    old = offer_fields(offer)
+    new = clean.model_dump()
+    changes = changed_fields(old, new)
+    if not changes:
+        return changes
+    if "external_id" in changes:
+        _check_external_id_free(session, offer.agency_id, clean.external_id, offer.id)
+    for name in changes:
+        setattr(offer, name, new[name])
+    offer.version += 1
+    offer.last_modified = utcnow()
+    offer.seq = seq if seq is not None else next_seq(session)
+    session.flush()
+    record_change(session, offer, action, actor.actor, changes)
+    return changes
+
+
+def replace_offer(
+    session: Session, actor: Principal, offer_id: str, data: dict[str, Any], if_match: int | None
+) -> Offer:
+    """PUT: the body is the whole offer; fields left out take their defaults."""
+    offer = get_offer(session, offer_id)
+    _check_may_edit(actor, offer.agency_id)
+    _check_version(offer, if_match)
+    apply_offer(session, actor, offer, validate_offer(data))
+    return offer
+
+
+def patch_offer(
+    session: Session, actor: Principal, offer_id: str, changes: dict[str, Any], if_match: int | None
+) -> Offer:
+    """PATCH: only the given fields change (``{"capacity_free": 3}`` updates free places)."""
+    offer = get_offer(session, offer_id)
+    _check_may_edit(actor, offer.agency_id)
+    _check_version(offer, if_match)
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput([FieldError("body", "send a JSON object with the fields to change")])
+    unknown = [k for k in changes if k not in OFFER_FIELDS]
+    if unknown:
+        raise InvalidInput([FieldError(k, "unknown or read-only field") for k in unknown])
+    merged = {k: jsonable(v) for k, v in offer_fields(offer).items()}
+    merged.update(changes)
+    apply_offer(session, actor, offer, validate_offer(merged))
+    return offer
+
+
+def archive_offer(session: Session, actor: Principal, offer_id: str, if_match: int | None) -> Offer:
+    """Hide an offer from search and matching; its record and history stay."""
+    offer = get_offer(session, offer_id)
+    _check_may_edit(actor, offer.agency_id)
+    _check_version(offer, if_match)
+    if offer.archived:
+        return offer
+    offer.archived = True
+    offer.version += 1
+    offer.last_modified = utcnow()
+    offer.seq = next_seq(session)
+    session.flush()
+    record_change(session, offer, "archive", actor.actor, {"archived": [False, True]})
+    return offer
+
+
+def offer_history(session: Session, offer_id: str) -> list[OfferChange]:
+    """Every change of an offer, oldest first."""
+    get_offer(session, offer_id)
+    return list(
+        session.scalars(
+            select(OfferChange).where(OfferChange.offer_id == offer_id).order_by(OfferChange.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OfferQuery:
+    """The filters of ``GET /v1/offers``; every field is optional."""
+
+    q: str | None = None
+    category: str | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    agency_id: str | None = None
+    modified_after: datetime | None = None
+    include_inactive: bool = False
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    items: list[tuple[Offer, float | None]]  # (offer, distance in km or None)
+    total: int
+    page: int
+    per_page: int
+
+
+def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Great-circle distance in km; works on floats and numpy arrays alike."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _filtered(query: OfferQuery) -> Select:
+    stmt = select(
+        Offer.id,
+        Offer.title,
+        Offer.organization,
+        Offer.municipality,
+        Offer.latitude,
+        Offer.longitude,
+    ).where(Offer.archived.is_(False))
+    if not query.include_inactive:
+        stmt = stmt.where(Offer.status == "active")
+    if query.category:
+        stmt = stmt.where(Offer.category.in_(taxonomy.expand(query.category)))
+    if query.agency_id:
+        stmt = stmt.where(Offer.agency_id == query.agency_id)
+    if query.modified_after:
+        stmt = stmt.where(Offer.last_modified > query.modified_after)
+    if query.near and query.radius_km is not None:
+        lat, lon = query.near
+        dlat = query.radius_km / 111.0
+        dlon = query.radius_km / max(1e-6, 111.0 * math.cos(math.radians(lat)))
+        stmt = stmt.where(
+            Offer.latitude.between(lat - dlat, lat + dlat),
+            Offer.longitude.between(lon - dlon, lon + dlon),
+        )
+    return stmt
+
+
+def search_offers(session: Session, query: OfferQuery) -> OfferPage:
+    """Offers matching the filters: by fuzzy relevance to ``q`` when given, else by distance
+    when ``near`` is given, else newest change first."""
+    if query.category and not taxonomy.is_known(query.category):
+        hint = taxonomy.suggest(query.category)
+        raise InvalidInput(
+            [
+                FieldError(
+                    "category",
+                    f"unknown category '{query.category}'"
+                    + (f"; did you mean {' or '.join(hint)}?" if hint else ""),
+                )
+            ]
+        )
+    rows = session.execute(_filtered(query).order_by(Offer.last_modified.desc(), Offer.id)).all()
+    ids = [r.id for r in rows]
+    order = np.arange(len(rows))
+    dist = None
+    keep = np.ones(len(rows), dtype=bool)
+    if query.near and rows:
+        lat = np.array([r.latitude if r.latitude is not None else np.nan for r in rows])
+        lon = np.array([r.longitude if r.longitude is not None else np.nan for r in rows])
+        dist = haversine_km(query.near[0], query.near[1], lat, lon)
+        if query.radius_km is not None:
+            keep &= np.nan_to_num(dist, nan=np.inf) <= query.radius_km
+        order = np.argsort(np.nan_to_num(dist, nan=np.inf), kind="stable")
+    if query.q and rows:
+        texts = [f"{r.title} {r.organization} {r.municipality}" for r in rows]
+        scores = process.cdist(
+            [query.q.lower()],
+            [t.lower() for t in texts],
+            scorer=fuzz.partial_token_set_ratio,
+            workers=1,
+        )[0]
+        keep &= scores >= 75
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[order] = np.arange(len(rows))
+        order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
+    order = [i for i in order if keep[i]]
+    total = len(order)
+    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
+    page = max(1, query.page)
+    chosen = order[(page - 1) * per_page : page * per_page]
+    wanted = [ids[i] for i in chosen]
+    by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(wanted)))}
+    items = [(by_id[ids[i]], None if dist is None else float(dist[i])) for i in chosen]
+    return OfferPage(items=items, total=total, page=page, per_page=per_page)
+
+
+def offers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Offer]:
+    return {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(list(ids))))}
+
+
+def count_offers(session: Session, include_archived: bool = False) -> int:
+    stmt = select(func.count()).select_from(Offer)
+    if not include_archived:
+        stmt = stmt.where(Offer.archived.is_(False))
+    return int(session.scalar(stmt) or 0)

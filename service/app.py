@@ -1,0 +1,43 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from lotse.config import Config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration from the environment (``test_config`` overrides it),
+    database, error envelope, blueprints and CLI commands. Nothing happens at import time."""
+    app = Flask(__name__)
+    overrides = dict(test_config or {})
+    config = Config.from_env(
+        **{k: v for k, v in overrides.items() if k in Config.__dataclass_fields__}
+    )
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_body_mb * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+
+    from service.db import init_db
+    from service.errors import register_error_handlers
+
+    init_db(app, config)
+    register_error_handlers(app)
+
+    from service.api import meta, offers
+
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(offers.bp)
+
+    from service.cli import register_commands
+
+    register_commands(app)
+    logging.getLogger("lotse").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,69 @@
+"""``lotse demo bootstrap``: everything ``make run`` needs before serving.
+
+Creates or migrates the database, loads the demo catalogue when the catalogue is empty,
+creates one demo login and API token per role, and prints them.
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import delete
+
+from lotse.accounts import User, create_token, create_user
+from lotse.cli_support import sessions
+from lotse.config import Config
+from lotse.db import transaction
+
+DEMO_USERS = (
+    ("admin", "admin", None, None),
+    ("berater", "counsellor", None, "mbe-wetzlar"),
+    ("vhs", "agency", "vhs-wetzlar", None),
+    ("analyst", "analyst", None, None),
+)
+
+
+@click.command("bootstrap")
+@click.option("--offers", default=2000, show_default=True, help="demo catalogue size")
+@click.option("--seed", default=7, show_default=True)
+def bootstrap_command(offers: int, seed: int) -> None:
+    """Prepare a local demo: database, catalogue, demo logins and tokens."""
+    from service.cli import demo_password
+    from service.schema import migrate
+
+    migrate(Config.from_env().database_url)
+    click.echo("database ready")
+    _seed_catalogue_if_empty(offers, seed)
+    password = demo_password()
+    lines = []
+    with transaction(sessions()) as session:
+        for username, role, agency, centre in DEMO_USERS:
+            session.execute(delete(User).where(User.username == username))
+            session.flush()
+            create_user(session, username, password, role, agency, centre)
+            token = create_token(session, role, agency, centre, label="demo")
+            scope = agency or centre or ""
+            lines.append(f"  {username:<9} {role:<11} {scope:<13} {token}")
+    click.echo("\nDemo credentials (web login: username / password; API: Bearer token)")
+    click.echo(f"  password for every demo user: {password}")
+    click.echo("  user      role        scope         API token")
+    for line in lines:
+        click.echo(line)
+    click.echo("\nOpen http://127.0.0.1:8000 — API document at /openapi.json\n")
+
+
+def _seed_catalogue_if_empty(offers: int, seed: int) -> None:
+    from catalog.store import count_offers
+
+    with transaction(sessions()) as session:
+        existing = count_offers(session, include_archived=True)
+    if existing:
+        click.echo(f"catalogue has {existing} offers; not reseeding")
+        return
+    try:
+        from catalog.demo import seed_catalogue
+    except ImportError:
+        click.echo("demo catalogue generator not available yet; starting with an empty catalogue")
+        return
+    with transaction(sessions()) as session:
+        n = seed_catalogue(session, offers=offers, seed=seed)
+    click.echo(f"loaded {n} demo offers")

@@ -1,0 +1,48 @@
+"""The per-request database session, bound to the app's engine in ``app.extensions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lotse.config import Config
+from lotse.db import make_engine, make_session_factory
+
+
+@dataclass
+class Lotse:
+    """What one app instance holds: its configuration, engine and session factory."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def init_db(app: Flask, config: Config) -> Lotse:
+    engine = make_engine(config.database_url)
+    state = Lotse(config=config, engine=engine, sessions=make_session_factory(engine))
+    app.extensions["lotse"] = state
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    return state
+
+
+def state() -> Lotse:
+    return current_app.extensions["lotse"]
+
+
+def db() -> Session:
+    """The request's session; views commit explicitly after a successful domain call."""
+    if "db_session" not in g:
+        g.db_session = state().sessions()
+    return g.db_session

@@ -1,0 +1,72 @@
+"""Reading requests and writing responses: JSON bodies, query strings, version headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from flask import Response, json, request
+from pydantic import BaseModel, ValidationError
+
+from catalog.schema import pydantic_field_errors
+from lotse.errors import BadPayload, FieldError, InvalidInput, PreconditionRequired
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body() -> Any:
+    """The request's JSON body; a clear 400 when it is missing or not JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadPayload("the request body is empty; send JSON")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadPayload(f"the request body is not valid JSON: {exc}") from None
+
+
+def parse_body(model: type[M]) -> M:
+    """The JSON body validated against ``model`` (422 naming each bad field)."""
+    data = json_body()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_field_errors(exc)) from None
+
+
+def parse_query(model: type[M]) -> M:
+    """The query string validated against ``model``; unknown parameters are rejected."""
+    try:
+        return model.model_validate(request.args.to_dict(flat=True))
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_field_errors(exc)) from None
+
+
+_VERSION = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+
+
+def if_match(required: bool = True) -> int | None:
+    """The version in ``If-Match`` (``3``, ``"3"`` or ``W/"3"``)."""
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        if required:
+            raise PreconditionRequired(
+                "send 'If-Match: <version>' with the version you read, so that no one's "
+                "change is lost"
+            )
+        return None
+    m = _VERSION.match(raw)
+    if not m:
+        raise InvalidInput([FieldError("If-Match", "must be the offer's version number")])
+    return int(m.group(1))
+
+
+def respond(
+    payload: BaseModel | dict | list, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Serialise a model (JSON mode, so dates become ISO strings) or plain data."""
+    body = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
+    resp = Response(body, status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp

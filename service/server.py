@@ -1,0 +1,47 @@
+"""Running the app under gunicorn with defaults that suit numerical work per worker."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def default_workers() -> int:
+    """One worker per core: each worker holds its own catalogue arrays and model."""
+    return max(1, os.cpu_count() or 1)
+
+
+def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeout: int) -> None:
+    """Start gunicorn in this process; numerical libraries get one thread per worker so that
+    workers do not fight over cores."""
+    from gunicorn.app.base import BaseApplication
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+    class _App(BaseApplication):
+        def __init__(self, options: dict[str, Any]) -> None:
+            self.options = options
+            super().__init__()
+
+        def load_config(self) -> None:
+            for key, value in self.options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from service.app import create_app
+
+            return create_app()
+
+    _App(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers or default_workers(),
+            "threads": threads,
+            "timeout": timeout,
+            "graceful_timeout": 20,
+            "keepalive": 5,
+            "accesslog": None,
+            "worker_class": "gthread",
+        }
+    ).run()

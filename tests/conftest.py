@@ -1,0 +1,130 @@
+"""Fixtures shared by every test package.
+
+``db_url`` is a fresh, migrated database per test: a SQLite file in a temporary folder, and
+(when ``LOTSE_TEST_POSTGRES_URL`` is set, as in CI) a PostgreSQL database too, so the same
+tests run against both. ``app``, ``client`` and ``runner`` are built from the factory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from lotse.db import make_engine, make_session_factory, transaction
+from service.schema import migrate, register_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("LOTSE_SHARED_DIR", ROOT.parent / "shared"))
+PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    assert SHARED.is_dir(), f"shared/ material expected at {SHARED} (set LOTSE_SHARED_DIR)"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id: str) -> str | None:
+    """A per-worker PostgreSQL database migrated once; tests truncate it between uses."""
+    if not PG_URL:
+        return None
+    url = make_url(PG_URL)
+    name = f"{url.database}_{worker_id}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    worker_url = url.set(database=name).render_as_string(hide_password=False)
+    migrate(worker_url)
+    return worker_url
+
+
+def _truncate_postgres(url: str) -> None:
+    register_tables()
+    from lotse.db import Base
+
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO catalog_state (id, seq) VALUES (1, 0)"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
+    """A fresh migrated database: SQLite always, PostgreSQL when CI provides one."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'lotse.db'}"
+        migrate(url)
+        yield url
+        return
+    if pg_template is None:
+        pytest.skip("LOTSE_TEST_POSTGRES_URL not set (CI sets it)")
+    _truncate_postgres(pg_template)
+    yield pg_template
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh migrated SQLite database, for tests that need not run on both backends."""
+    url = f"sqlite:///{tmp_path / 'lotse.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def sessions(db_url: str):
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LOTSE_DATABASE_URL", db_url)
+    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path))
+    from lotse.cli_support import sessions as cli_sessions
+    from service.app import create_app
+
+    cli_sessions.cache_clear()
+    app = create_app({"TESTING": True, "data_dir": tmp_path, "database_url": db_url})
+    yield app
+    app.extensions["lotse"].engine.dispose()
+    cli_sessions.cache_clear()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_token(app):
+    """``make_token("agency", agency_id="vhs")`` → an auth header dict for that principal."""
+    from lotse.accounts import create_token
+
+    def _make(role: str, agency_id: str | None = None, centre_id: str | None = None) -> dict:
+        with transaction(app.extensions["lotse"].sessions) as session:
+            token = create_token(session, role, agency_id, centre_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """xdist's worker id ("gw0", …), or "main" without xdist."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")

@@ -8,8 +8,3 @@ import click
 @click.group("catalog")
 def catalog_group() -> None:
     """Import, export and check the offer catalogue."""
-
-
-@click.group("demo")
-def demo_group() -> None:
-    """Demo data: a realistic catalogue and a simulated outcome history."""

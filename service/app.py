@@ -31,10 +31,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_db(app, config)
     register_error_handlers(app)
 
-    from service.api import meta, offers
+    from service.api import hsds, meta, offers, offers_io, recommendations
 
-    app.register_blueprint(meta.bp)
-    app.register_blueprint(offers.bp)
+    for module in (meta, offers_io, offers, hsds, recommendations):
+        app.register_blueprint(module.bp)
 
     from service.cli import register_commands
 

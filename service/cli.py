@@ -125,7 +125,18 @@ def register_commands(app: Flask) -> None:
     from service.bootstrap import bootstrap_command
 
     app.cli.add_command(bootstrap_command)
-    from catalog.cli import catalog_group, demo_group
+    from catalog.cli import catalog_group
 
     app.cli.add_command(catalog_group)
     app.cli.add_command(demo_group)
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """Demo data: a realistic catalogue and a simulated outcome history."""
+
+
+def _attach_demo_commands() -> None:
+    from catalog.demo import seed_command
+
+    demo_group.add_command(seed_command)

@@ -122,13 +122,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(tokens_group)
     app.cli.add_command(users_group)
-    from service.bootstrap import bootstrap_command
-
-    app.cli.add_command(bootstrap_command)
     from catalog.cli import catalog_group
 
     app.cli.add_command(catalog_group)
     app.cli.add_command(demo_group)
+    _attach_demo_commands()
 
 
 @click.group("demo")
@@ -138,5 +136,8 @@ def demo_group() -> None:
 
 def _attach_demo_commands() -> None:
     from catalog.demo import seed_command
+    from service.bootstrap import bootstrap_command
+
+    demo_group.add_command(bootstrap_command)
 
     demo_group.add_command(seed_command)

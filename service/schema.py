@@ -15,6 +15,9 @@ from lotse.db import Base
 TABLE_MODULES: tuple[str, ...] = (
     "lotse.accounts",
     "catalog.tables",
+    "matcher.tables",
+    "models.tables",
+    "casework.tables",
 )
 
 

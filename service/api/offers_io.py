@@ -2,6 +2,112 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Literal
+
+from flask import Blueprint, Response, request, stream_with_context
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog import exporting, importing
+from service.auth import current_principal, require
+from service.db import db
+from service.io import parse_query, respond
+from service.openapi import operation
 
 bp = Blueprint("offers_io", __name__, url_prefix="/v1/offers")
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "json", "hsds"] | None = Field(
+        None, description="default: csv for text/csv bodies, json for application/json"
+    )
+    dry_run: bool = Field(False, description="report what would happen, write nothing")
+    mode: Literal["atomic", "partial"] = Field(
+        "atomic", description="atomic: any rejected row means nothing is written (422)"
+    )
+    agency_id: str | None = Field(None, description="admin only: the agency the offers are for")
+    category: str | None = Field(
+        None, description="HSDS: category of services that carry no Lotse category term"
+    )
+
+
+class RejectedRow(BaseModel):
+    row: int = Field(description="data row, from 1 (the CSV header is row 0)")
+    field: str
+    message: str
+    line: int | None = Field(None, description="CSV: the line of the file the row starts on")
+
+
+class DuplicateRow(BaseModel):
+    row: int
+    offer_id: str | None
+    similarity: float = Field(ge=0, le=1)
+    title: str
+    other_row: int | None = Field(None, description="when the look-alike is in the same file")
+
+
+class ImportReportOut(BaseModel):
+    """What the import did (or, in a dry run, would do)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[RejectedRow]
+    duplicates: list[DuplicateRow]
+    dry_run: bool
+    mode: str
+    written: bool
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "json", "hsds"] = "csv"
+    agency_id: str | None = None
+
+
+@bp.post("/import")
+@operation(
+    "Import offers in bulk",
+    "offers",
+    query=ImportQuery,
+    body_types=("text/csv", "application/json"),
+    responses={200: ImportReportOut},
+)
+@require("agency", "admin")
+def import_offers():
+    query = parse_query(ImportQuery)
+    principal = current_principal()
+    fmt = query.format or ("json" if request.mimetype == "application/json" else "csv")
+    session = db()
+    report = importing.import_offers(
+        session,
+        principal,
+        importing.import_agency(principal, query.agency_id),
+        request.get_data(),
+        fmt=fmt,
+        dry_run=query.dry_run,
+        mode=query.mode,
+        category=query.category,
+    )
+    session.commit()
+    return respond(report.as_dict())
+
+
+@bp.get("/export")
+@operation(
+    "Export active offers (CSV, JSON or HSDS)",
+    "offers",
+    query=ExportQuery,
+    responses={200: "The offers as a file|text/csv"},
+)
+def export_offers():
+    query = parse_query(ExportQuery)
+    chunks = exporting.export_offers(db(), query.format, query.agency_id)
+    name = exporting.export_filename(query.format, query.agency_id)
+    return Response(
+        stream_with_context(chunks),
+        mimetype=exporting.MEDIA_TYPES[query.format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,7 +1,188 @@
-"""``/v1/recommendations``: suggested offers for a profile, and why any offer fits or not."""
+"""``/v1/recommendations``: suggested offers for a profile, and why any offer fits or not.
+
+Texts (reasons, rule explanations) are English unless the request's ``Accept-Language``
+prefers German. The ranker is ``app.extensions["lotse_ranker"]`` when the models package set
+one, else the transparent rule score; the catalogue snapshot lives in
+``app.extensions["lotse_snapshots"]``, one per process.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from matcher.engine import DEFAULT_K, DEFAULT_RANKER, MAX_K, Explanation, Recommendation, explain
+from matcher.impressions import serve_recommendations
+from matcher.profile import ProfileIn
+from matcher.scoring import Ranker
+from matcher.snapshot import SnapshotCache, no_completion_history
+from service.auth import current_principal, require
+from service.db import db
+from service.io import parse_body, respond
+from service.openapi import operation
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1/recommendations")
+READERS = ("counsellor", "admin")
+LANGUAGES = ("en", "de")
+FIELD_PREFIX = "profile."
+
+
+class RecommendationQuery(BaseModel):
+    """A profile and how many offers to suggest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: ProfileIn
+    k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
+
+
+class ExplainQuery(BaseModel):
+    """A profile and the offer to check against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: ProfileIn
+    offer_id: str = Field(min_length=1, max_length=36)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ReasonOut(_Out):
+    code: str
+    text: str
+
+
+class SuggestionOut(_Out):
+    """One suggested offer, with the need it serves and why it fits."""
+
+    rank: int
+    offer_id: str
+    title: str
+    category: str
+    need: str
+    score: float
+    distance_km: float | None
+    reasons: list[ReasonOut]
+
+
+class LocationOut(_Out):
+    place: str
+    latitude: float
+    longitude: float
+
+
+class NeedOut(_Out):
+    """A need as understood; ``derived`` when a regulated profession raised it."""
+
+    text: str
+    category: str
+    derived: bool = False
+
+
+class ResolvedOut(_Out):
+    location: LocationOut
+    needs: list[NeedOut]
+
+
+class RecommendationOut(_Out):
+    """Suggested offers covering every need, waitlist alternatives, and exclusion counts
+    (each excluded offer counted under the first rule it fails)."""
+
+    request_id: str
+    model_version: str
+    resolved: ResolvedOut
+    results: list[SuggestionOut]
+    waitlist: list[SuggestionOut]
+    excluded: dict[str, int]
+
+
+class RuleOut(_Out):
+    code: str
+    passed: bool
+    text: str
+
+
+class ExplanationOut(_Out):
+    """Every rule for one offer; ``waitlist`` when only capacity fails."""
+
+    offer_id: str
+    eligible: bool
+    waitlist: bool
+    rules: list[RuleOut]
+
+
+def current_ranker() -> Ranker:
+    """The ranker serving this app: the models package's (``app.extensions["lotse_ranker"]``)
+    when set, else the rule score."""
+    return current_app.extensions.get("lotse_ranker") or DEFAULT_RANKER
+
+
+def snapshot_cache() -> SnapshotCache:
+    """This process's catalogue snapshot holder (made on first use). Completion rates come
+    from ``app.extensions["lotse_completion_source"]`` when the models package set one."""
+    cache = current_app.extensions.get("lotse_snapshots")
+    if cache is None:
+        source = current_app.extensions.get("lotse_completion_source", no_completion_history)
+        cache = current_app.extensions.setdefault(
+            "lotse_snapshots", SnapshotCache(completion_source=source)
+        )
+    return cache
+
+
+def request_lang() -> str:
+    """The text language: "de" when ``Accept-Language`` prefers German, else "en"."""
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def _out(rec: Recommendation) -> RecommendationOut:
+    return RecommendationOut.model_validate(rec)
+
+
+@bp.post("")
+@operation(
+    "Recommend offers for a profile",
+    "recommendations",
+    body=RecommendationQuery,
+    responses={200: RecommendationOut},
+    headers={"Accept-Language": "de for German texts (default English)"},
+)
+@require(*READERS)
+def recommend():
+    query = parse_body(RecommendationQuery)
+    session = db()
+    rec = serve_recommendations(
+        session,
+        query.profile,
+        centre_id=current_principal().centre_id,
+        k=query.k,
+        ranker=current_ranker(),
+        snapshots=snapshot_cache(),
+        lang=request_lang(),
+        field_prefix=FIELD_PREFIX,
+    )
+    session.commit()
+    return respond(_out(rec))
+
+
+@bp.post("/explain")
+@operation(
+    "Explain which rules an offer passes for a profile",
+    "recommendations",
+    body=ExplainQuery,
+    responses={200: ExplanationOut},
+    headers={"Accept-Language": "de for German texts (default English)"},
+)
+@require(*READERS)
+def explain_offer():
+    query = parse_body(ExplainQuery)
+    result: Explanation = explain(
+        db(),
+        query.profile,
+        query.offer_id,
+        snapshots=snapshot_cache(),
+        lang=request_lang(),
+        field_prefix=FIELD_PREFIX,
+    )
+    return respond(ExplanationOut.model_validate(result))

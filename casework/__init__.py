@@ -1,0 +1,1 @@
+"""Casework: referrals, integration agreements, reviews and monitoring (a domain of its own)."""

@@ -1,0 +1,167 @@
+"""Referrals: a person, with recorded consent, is referred to an offer; the agency and the
+counsellor move the referral through its lifecycle (``casework.lifecycle``).
+
+Enrolment takes a free place: the offer's ``capacity_free`` is decremented by one conditional
+UPDATE in the same transaction as the status change, so two enrolments cannot both take the
+last place. Every change is an event with who, when and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from casework import lifecycle
+from casework.tables import Referral, ReferralEvent
+from catalog.store import get_offer, next_seq, record_change
+from catalog.tables import Offer
+from lotse.accounts import Principal, ensure_centre
+from lotse.db import utcnow
+from lotse.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class ReferralOrigin:
+    """Where a referral comes from: the centre and person key of the recommendation request."""
+
+    request_id: str | None
+    centre_id: str
+    person_key: str
+
+
+def create_referral(
+    session: Session, actor: Principal, origin: ReferralOrigin, offer_id: str, consent: bool
+) -> Referral:
+    """Record a proposed referral; refuses without the person's recorded consent."""
+    if consent is not True:
+        raise InvalidInput(
+            [FieldError("consent", "the person's consent must be recorded before a referral")]
+        )
+    if not actor.may_read_centre(origin.centre_id):
+        raise Forbidden("this recommendation belongs to another counselling centre")
+    offer = get_offer(session, offer_id)
+    if offer.archived or offer.status != "active":
+        raise Conflict(f"offer {offer_id} is not active; it cannot take referrals")
+    ensure_centre(session, origin.centre_id)
+    now = utcnow()
+    referral = Referral(
+        id=str(uuid.uuid4()), request_id=origin.request_id, offer_id=offer.id,
+        agency_id=offer.agency_id, centre_id=origin.centre_id, person_key=origin.person_key,
+        status="proposed", consent_at=now, created_at=now, updated_at=now,
+        created_by=actor.actor,
+    )
+    session.add(referral)
+    session.flush()
+    session.add(ReferralEvent(referral_id=referral.id, from_status=None, to_status="proposed",
+                              at=now, actor=actor.actor))
+    return referral
+
+
+def get_referral(
+    session: Session, actor: Principal, referral_id: str, *, for_update: bool = False
+) -> Referral:
+    """A referral visible to ``actor``: its centre's counsellors, its agency, admin.
+    ``for_update`` locks the row (PostgreSQL) so two status changes cannot interleave."""
+    referral = session.get(Referral, referral_id, with_for_update=for_update)
+    if referral is None:
+        raise NotFound(f"no referral with id '{referral_id}'")
+    if not (actor.may_read_centre(referral.centre_id) or actor.may_edit_agency(referral.agency_id)):
+        raise Forbidden("this referral belongs to another centre or agency")
+    return referral
+
+
+def _check_reason(status: str, reason: str | None) -> None:
+    options = lifecycle.REASONS.get(status)
+    if options is None:
+        return
+    if not reason:
+        raise InvalidInput([FieldError("reason", f"'{status}' needs a reason: {', '.join(options)}")])
+    if reason not in options:
+        raise InvalidInput(
+            [FieldError("reason", f"unknown reason '{reason}' for {status}; one of {', '.join(options)}")]
+        )
+
+
+def take_place(session: Session, actor: Principal, offer_id: str) -> None:
+    """Take one free place of an offer, atomically; ``Conflict`` when none is left.
+
+    Offers with unknown capacity (``capacity_free`` null) accept enrolments without counting.
+    """
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(f"no offer with id '{offer_id}'")
+    if offer.capacity_free is None:
+        return
+    seq = next_seq(session)
+    result = session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id, Offer.capacity_free > 0)
+        .values(capacity_free=Offer.capacity_free - 1, version=Offer.version + 1,
+                seq=seq, last_modified=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("the offer has no free place left; the referral stays as it was")
+    session.refresh(offer)
+    record_change(session, offer, "enrolment", actor.actor,
+                  {"capacity_free": [offer.capacity_free + 1, offer.capacity_free]})
+
+
+def change_status(
+    session: Session, actor: Principal, referral_id: str, status: str,
+    reason: str | None = None, note: str | None = None,
+) -> Referral:
+    """Move a referral to ``status``; 409 (``Conflict``) for an illegal transition."""
+    referral = get_referral(session, actor, referral_id, for_update=True)
+    if status not in lifecycle.STATUSES or status == "proposed":
+        raise InvalidInput([FieldError("status", "one of " + ", ".join(lifecycle.SET_BY))])
+    if actor.role != "admin":
+        side = "agency" if actor.may_edit_agency(referral.agency_id) else "counsellor"
+        if side not in lifecycle.SET_BY[status]:
+            raise Forbidden(f"the {side} side may not set '{status}'")
+    if not lifecycle.is_legal(referral.status, status):
+        nxt = sorted(lifecycle.allowed_next(referral.status))
+        raise Conflict(
+            f"a referral that is '{referral.status}' cannot become '{status}'"
+            + (f"; it can become {', '.join(nxt)}" if nxt else "; it is closed")
+        )
+    _check_reason(status, reason)
+    if status == "enrolled":
+        take_place(session, actor, referral.offer_id)
+    now = utcnow()
+    session.add(ReferralEvent(referral_id=referral.id, from_status=referral.status,
+                              to_status=status, at=now, actor=actor.actor, reason=reason,
+                              note=(note or None)))
+    referral.status = status
+    referral.updated_at = now
+    session.flush()
+    return referral
+
+
+def referral_events(session: Session, referral_id: str) -> list[ReferralEvent]:
+    return list(session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
+                                .order_by(ReferralEvent.id)))
+
+
+def agency_referrals(
+    session: Session, actor: Principal, status: str | None = None, since: datetime | None = None
+) -> list[tuple[Referral, Offer]]:
+    """Referrals to the actor's agency's offers, newest first (no personal data)."""
+    if actor.role == "agency":
+        agency_id = actor.agency_id
+    elif actor.role == "admin":
+        agency_id = None
+    else:
+        raise Forbidden("only agencies see referrals to their offers")
+    stmt = select(Referral, Offer).join(Offer, Offer.id == Referral.offer_id)
+    if agency_id:
+        stmt = stmt.where(Referral.agency_id == agency_id)
+    if status:
+        stmt = stmt.where(Referral.status == status)
+    if since:
+        stmt = stmt.where(Referral.updated_at > since)
+    return [(r, o) for r, o in session.execute(stmt.order_by(Referral.updated_at.desc()).limit(500))]

@@ -1,0 +1,107 @@
+"""Ordering eligible offers: the ``Ranker`` interface, and the transparent rule score.
+
+The engine takes any object with a ``version``, the ``feature_names`` it reads (a subset of
+``matcher.features.FEATURE_NAMES``, in any order) and ``score(features) -> scores`` (higher is
+better). Without a trained model, ``RuleScoreRanker`` orders candidates by a weighted sum
+whose weights are written below, so a counsellor can be told exactly why one offer comes
+before another; the learned ranker (``models/``) replaces it through the same interface.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from matcher.features import COLUMN, FEATURE_NAMES
+
+
+@runtime_checkable
+class Ranker(Protocol):
+    """What the engine needs from a ranking model."""
+
+    #: Shown as ``model_version`` in responses and stored with every impression.
+    version: str
+    #: The feature columns ``score`` expects, by name, in its order.
+    feature_names: tuple[str, ...]
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """One score per row of ``features`` (shape n × len(feature_names)); higher first."""
+        ...
+
+
+class UnknownFeatures(ValueError):
+    """A ranker asks for features the engine does not compute (trained on another schema)."""
+
+
+def columns_for(ranker: Ranker) -> np.ndarray:
+    """Indexes into the full feature matrix, in the ranker's order."""
+    missing = [n for n in ranker.feature_names if n not in COLUMN]
+    if missing:
+        raise UnknownFeatures(f"ranker {ranker.version} reads unknown features: {missing}")
+    return np.array([COLUMN[n] for n in ranker.feature_names], dtype=np.int64)
+
+
+#: Rule-score weights. Distance and level fit matter most; childcare decides whether a parent
+#: can attend at all; a profession-specific offer is worth as much as a near one; a full
+#: offer was already moved to the waitlist, so free capacity only breaks near-ties. Online
+#: offers rank a little below equal local ones, since integration work is local.
+WEIGHTS: dict[str, float] = {
+    "distance_km": 1.0,
+    "online": -0.3,
+    "level_fit": 1.0,
+    "schedule_overlap": 0.6,
+    "childcare_fit": 0.8,
+    "language_shared": 0.4,
+    "days_until_start": 0.4,
+    "capacity_ratio": 0.3,
+    "need_priority": 0.5,
+    "profession_similarity": 1.0,
+    "completion_rate": 0.5,
+}
+#: Proximity and start halve every this many km / days.
+DISTANCE_HALF_KM = 7.0
+START_HALF_DAYS = 30.0
+#: What an unknown completion rate counts as (the middle: no evidence either way).
+COMPLETION_PRIOR = 0.5
+
+
+class RuleScoreRanker:
+    """A transparent weighted sum of the features, scaled to 0–1; ``version`` "rules-v1".
+
+    Proximity is ``0.5 ** (km / 7)`` and soon-ness ``0.5 ** (days / 30)``, so every km nearer
+    and every day sooner counts, and counts most where it matters (3 vs 8 km, not 80 vs 85).
+    """
+
+    version = "rules-v1"
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+
+    def __init__(self, weights: dict[str, float] | None = None) -> None:
+        self.weights = dict(WEIGHTS if weights is None else weights)
+
+    def terms(self, features: np.ndarray) -> np.ndarray:
+        """Each feature's weighted contribution (n × len(feature_names)), for explanations."""
+        f = features
+        values = np.array(f, dtype=np.float64, copy=True)
+        values[:, COLUMN["distance_km"]] = 0.5 ** (f[:, COLUMN["distance_km"]] / DISTANCE_HALF_KM)
+        values[:, COLUMN["days_until_start"]] = 0.5 ** (
+            f[:, COLUMN["days_until_start"]] / START_HALF_DAYS
+        )
+        values[:, COLUMN["completion_rate"]] = np.nan_to_num(
+            f[:, COLUMN["completion_rate"]], nan=COMPLETION_PRIOR
+        )
+        w = np.array([self.weights.get(n, 0.0) for n in FEATURE_NAMES])
+        return values * w
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        positive = sum(w for w in self.weights.values() if w > 0) or 1.0
+        return self.terms(features).sum(axis=1) / positive
+
+
+#: Features the pre-score reads: cheap, and what matters most to any sensible ranking.
+PRESCORE_RANKER = RuleScoreRanker()
+
+
+def prescore(features: np.ndarray) -> np.ndarray:
+    """A cheap score to cap how many candidates per need the ranker sees (the rule score)."""
+    return PRESCORE_RANKER.score(features)

@@ -1,0 +1,459 @@
+"""The analyst's operations on rankers: train, evaluate, promote, roll back, list.
+
+The command line (``lotse ranker …``) and the API (``/v1/models``) call these and nothing
+else. A ``Workspace`` carries what they need: the database, the artifact folder, where outcomes
+come from (referrals live in ``casework``, which models may not import, so the service hands
+in a reader), and the engine's feature schema and rule score.
+
+Train: build the training frame for a window, split it by person and out of time, fit the
+gradient-boosted ranker on the training part, score it *and the baselines* on the test part,
+and register the artifact with its card. The artifact is the model fitted on the training
+part only, so the card's metrics describe exactly the artifact that would serve.
+
+Promote: score the candidate and the active version (or the rule score, when no model is
+active) on the candidate's test data, leaving out the people the active version was trained
+on, and refuse a candidate that scores worse on NDCG@10 unless forced. Every switch is logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from lotse.db import transaction, utcnow
+from lotse.errors import Conflict, FieldError, InvalidInput
+from models import columns as C
+from models.evaluation import (
+    PRIMARY_METRIC,
+    build_report,
+    ranking_metrics,
+    score_models,
+    write_report,
+)
+from models.ranker import baselines, feature_matrix, gradient_boosted_scorer
+from models.registry import (
+    ArtifactRefused,
+    RankerArtifact,
+    active_pointer,
+    get_version,
+    list_versions,
+    load_verified,
+    models_root,
+    rollback_target,
+    save_version,
+    set_active,
+)
+from models.tables import ModelPromotion, ModelVersion
+from models.training import (
+    LABEL_DEFINITION,
+    SUCCESS_FROM,
+    OutcomeSource,
+    build_training_frame,
+    code_revision,
+    held_out_people,
+    library_versions,
+    rebuild_split,
+    row_counts,
+    split_by_person_and_time,
+    window_of,
+)
+
+#: ``(session, since, until) -> impressions frame`` (see ``models.training``).
+ImpressionSource = Callable[[Session, datetime | None, datetime | None], pd.DataFrame]
+
+
+class PromotionRefused(Conflict):
+    """The candidate scores worse than the active version on the same test data."""
+
+    title = "Promotion refused"
+
+    def __init__(self, detail: str, comparison: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.comparison = comparison
+
+
+def default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _engine_defaults() -> dict[str, Any]:
+    from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
+    from matcher.scoring import RuleScoreRanker
+
+    rule = RuleScoreRanker()
+    return {
+        "feature_names": tuple(FEATURE_NAMES),
+        "schema_hash": FEATURE_SCHEMA,
+        "rule": rule.score,
+        "rule_version": rule.version,
+    }
+
+
+@dataclass
+class Workspace:
+    """What the lifecycle operations work with. Engine facts default to the matcher's."""
+
+    sessions: sessionmaker[Session]
+    data_dir: Path
+    outcomes: OutcomeSource
+    impressions: ImpressionSource | None = None
+    feature_names: tuple[str, ...] = ()
+    schema_hash: str = ""
+    rule: Callable[[np.ndarray], np.ndarray] | None = None
+    rule_version: str = "rules"
+    catalogue_size: Callable[[Session], int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not self.feature_names:
+            for key, value in _engine_defaults().items():
+                setattr(self, key, value)
+        if self.impressions is None:
+            from models.training import load_impressions
+
+            self.impressions = functools.partial(load_impressions, schema_hash=self.schema_hash)
+        if self.catalogue_size is None:
+            from catalog.store import count_offers
+
+            self.catalogue_size = count_offers
+
+    def frame(self, since: Any = None, until: Any = None) -> pd.DataFrame:
+        """The labelled training frame of impressions served in ``[since, until)``."""
+        with self.sessions() as session:
+            impressions = self.impressions(session, since, until)  # type: ignore[misc]
+            outcomes = self.outcomes(session, since, None)
+        return build_training_frame(impressions, outcomes, since=since, until=until)
+
+    def n_offers(self) -> int | None:
+        with self.sessions() as session:
+            return self.catalogue_size(session) if self.catalogue_size else None  # type: ignore[misc]
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else pd.Timestamp(value).isoformat()
+
+
+def train_version(
+    ws: Workspace,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    seed: int = 0,
+    actor: str = "",
+    params: dict[str, Any] | None = None,
+    step: Callable[[str], None] = lambda _msg: None,
+) -> ModelVersion:
+    """Train a new version on impressions served in ``[since, until)`` and register it.
+
+    ``step`` is told what happens next (the CLI shows it as progress).
+    """
+    step("loading impressions and outcomes")
+    frame = ws.frame(since, until)
+    if frame.empty:
+        raise InvalidInput([FieldError("window", "no impressions were served in this window")])
+    if not (frame[C.LABEL] >= SUCCESS_FROM).any():
+        raise InvalidInput(
+            [FieldError("window", "no impression in this window led to an enrolment yet")]
+        )
+    step(f"splitting {len(frame)} impressions by person and time")
+    split = split_by_person_and_time(frame, seed=seed)
+    if split.train.empty or split.test.empty:
+        raise InvalidInput(
+            [FieldError("window", "too little data to keep people and time apart; widen it")]
+        )
+    scorer = gradient_boosted_scorer(ws.feature_names, random_state=seed, **(params or {}))
+    step(f"fitting on {len(split.train)} rows, scoring baselines on {len(split.test)}")
+    evaluation = score_models(
+        split,
+        scorer,
+        baselines(ws.feature_names, ws.rule, seed=seed),
+        catalogue_size=ws.n_offers(),
+    )
+    estimator = scorer.fitted_
+    artifact = RankerArtifact(
+        estimator=estimator, feature_names=ws.feature_names, schema_hash=ws.schema_hash
+    )
+    card = {
+        "created_at": utcnow().isoformat(),
+        "created_by": actor or default_actor(),
+        "code_revision": code_revision(),
+        "training_window": {"since": _iso(since), "until": _iso(until), **window_of(frame)},
+        "split": {**split.spec.as_dict(), "test_share": 0.25},
+        "rows": {
+            "all": row_counts(frame),
+            "train": row_counts(split.train),
+            "test": row_counts(split.test),
+        },
+        "label_definition": LABEL_DEFINITION,
+        "features": {"names": list(ws.feature_names), "schema_hash": ws.schema_hash},
+        "libraries": library_versions(),
+        "estimator": {
+            "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
+            "hyperparameters": estimator.get_params(),
+            "boosting_rounds": int(estimator.n_iter_),
+        },
+        "seed": seed,
+        "rule_score_version": ws.rule_version,
+        "metrics": evaluation.as_card_metrics(),
+    }
+    step("saving the artifact and its card")
+    with transaction(ws.sessions) as session:
+        parent, _ = active_pointer(session)
+        row = save_version(session, ws.data_dir, artifact, card, card["created_by"], parent)
+    return row
+
+
+class _ArtifactScorer:
+    """A registered, already fitted version as a frame scorer (``fit`` learns nothing)."""
+
+    def __init__(self, name: str, artifact: RankerArtifact) -> None:
+        self.name = name
+        self.artifact = artifact
+
+    def fit(self, frame: pd.DataFrame) -> _ArtifactScorer:
+        return self
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.artifact.score(feature_matrix(frame, self.artifact.feature_names))
+
+    def predict_likelihood(self, frame: pd.DataFrame) -> np.ndarray | None:
+        fn = getattr(self.artifact.estimator, "predict_likelihood", None)
+        if fn is None:
+            return None
+        return fn(feature_matrix(frame, self.artifact.feature_names))
+
+
+def _load(ws: Workspace, version: str) -> RankerArtifact:
+    with ws.sessions() as session:
+        return load_verified(
+            session,
+            ws.data_dir,
+            version,
+            schema_hash=ws.schema_hash,
+            feature_names=ws.feature_names,
+        )
+
+
+def _card_frame(ws: Workspace, card: dict[str, Any]) -> pd.DataFrame:
+    window = card.get("training_window") or {}
+    return ws.frame(window.get("since"), window.get("until"))
+
+
+def evaluate_version(
+    ws: Workspace,
+    version: str,
+    *,
+    out_dir: Path | None = None,
+    step: Callable[[str], None] = lambda _msg: None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The full report of one version on its own test split (rebuilt from its card): metrics
+    against the baselines, segments, calibration, position bias, permutation importance, and
+    every version's headline metric; written as JSON, Markdown and PNGs."""
+    step(f"verifying {version}")
+    artifact = _load(ws, version)
+    with ws.sessions() as session:
+        card = get_version(session, version).card
+        history = [
+            {"version": r.version, "created_at": r.created_at.isoformat(), **r.card["metrics"]}
+            for r in list_versions(session)
+            if "metrics" in r.card
+        ]
+    step("loading impressions and outcomes")
+    frame = _card_frame(ws, card)
+    split = rebuild_split(frame, card["split"])
+    seed = int(card.get("seed", 0))
+    step(f"scoring {version} and the baselines on {len(split.test)} test rows")
+    evaluation = score_models(
+        split,
+        _ArtifactScorer(version, artifact),
+        baselines(ws.feature_names, ws.rule, seed=seed),
+        fit_model=False,
+        catalogue_size=ws.n_offers(),
+    )
+    step("segments, calibration, permutation importance")
+    report = build_report(
+        evaluation,
+        version=version,
+        split=split,
+        score=artifact.score,
+        feature_names=artifact.feature_names,
+        history=history,
+        seed=seed,
+    )
+    step("writing the report")
+    paths = write_report(report, out_dir or models_root(ws.data_dir) / version / "report")
+    return report, paths
+
+
+def _in_window(frame: pd.DataFrame, card: dict[str, Any]) -> np.ndarray:
+    window = card.get("training_window") or {}
+    times = pd.to_datetime(frame[C.TIME], utc=True)
+    mask = np.ones(len(frame), dtype=bool)
+    if window.get("since"):
+        mask &= (times >= pd.Timestamp(window["since"])).to_numpy()
+    if window.get("until"):
+        mask &= (times < pd.Timestamp(window["until"])).to_numpy()
+    return mask
+
+
+def _trained_people(frame: pd.DataFrame, card: dict[str, Any]) -> Iterable[str]:
+    """The people a version's training rows came from (rebuilt from its card)."""
+    times = pd.to_datetime(frame[C.TIME], utc=True)
+    mask = _in_window(frame, card)
+    spec = card["split"]
+    mask &= (times < pd.Timestamp(spec["cutoff"])).to_numpy()
+    mask &= ~held_out_people(frame[C.PERSON], float(spec["holdout_fraction"]), int(spec["seed"]))
+    return pd.unique(frame.loc[mask, C.PERSON])
+
+
+def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
+    """Score ``version`` and what serves now on the same rows: the candidate's test split,
+    without the people the active version was trained on (it would have an unfair edge)."""
+    candidate = _load(ws, version)
+    with ws.sessions() as session:
+        card = get_version(session, version).card
+        active, _ = active_pointer(session)
+        active_card = get_version(session, active).card if active else None
+    everything = ws.frame()
+    frame = everything[_in_window(everything, card)]
+    test = rebuild_split(frame, card["split"]).test
+    note = ""
+    active_score: Callable[[np.ndarray], np.ndarray] | None = None
+    active_names: tuple[str, ...] = ws.feature_names
+    if active is not None and active_card is not None:
+        try:
+            active_artifact = _load(ws, active)
+            active_score, active_names = active_artifact.score, active_artifact.feature_names
+            seen = set(_trained_people(everything, active_card))
+            test = test[~test[C.PERSON].isin(seen)]
+        except ArtifactRefused as exc:
+            note = f"the active {active} cannot be loaded ({exc.detail}); compared with the rule score"
+            active = None
+    if active is None:
+        active_score, active_label = ws.rule, ws.rule_version
+    else:
+        active_label = active
+    comparison: dict[str, Any] = {
+        "metric": PRIMARY_METRIC,
+        "candidate": version,
+        "active": active_label,
+        "test_rows": len(test),
+        "test_requests": int(test[C.QUERY].nunique()) if len(test) else 0,
+    }
+    if note:
+        comparison["note"] = note
+    if test.empty or not (test[C.LABEL] > 0).any():
+        comparison["candidate_metrics"] = comparison["active_metrics"] = None
+        return comparison
+    comparison["candidate_metrics"] = ranking_metrics(
+        test, candidate.score(feature_matrix(test, candidate.feature_names))
+    )
+    assert active_score is not None
+    comparison["active_metrics"] = ranking_metrics(
+        test, np.asarray(active_score(feature_matrix(test, active_names)), dtype=float)
+    )
+    return comparison
+
+
+def promote_version(
+    ws: Workspace,
+    version: str,
+    *,
+    actor: str,
+    force: bool = False,
+    reason: str = "",
+    tolerance: float = 0.0,
+) -> ModelPromotion:
+    """Make ``version`` the serving one, unless it scores worse than what serves now on the
+    same test data (``PromotionRefused``, 409, with the numbers) and ``force`` is not set."""
+    with ws.sessions() as session:
+        get_version(session, version)
+        active, _ = active_pointer(session)
+    if active == version:
+        raise Conflict(f"{version} is already the active version")
+    comparison = compare_with_active(ws, version)
+    cand = (comparison.get("candidate_metrics") or {}).get(PRIMARY_METRIC)
+    act = (comparison.get("active_metrics") or {}).get(PRIMARY_METRIC)
+    if not force:
+        if cand is None or act is None:
+            raise PromotionRefused(
+                f"{version} and {comparison['active']} share no test data with outcomes, so "
+                "it cannot be shown that the candidate is not worse; promote with force to "
+                "override",
+                comparison,
+            )
+        if cand < act - tolerance:
+            raise PromotionRefused(
+                f"{version} scores {PRIMARY_METRIC} {cand:.4f} on {comparison['test_rows']} "
+                f"test impressions, below {comparison['active']} at {act:.4f}; promote with "
+                "force to override",
+                comparison,
+            )
+    with transaction(ws.sessions) as session:
+        return set_active(
+            session,
+            version,
+            actor=actor,
+            action="promote",
+            forced=force,
+            reason=reason,
+            comparison=comparison,
+        )
+
+
+def rollback(ws: Workspace, *, actor: str, reason: str = "") -> ModelPromotion:
+    """Serve the version that served before the active one was promoted (or the rule score).
+
+    No comparison: rolling back is the emergency lever and must always work.
+    """
+    with transaction(ws.sessions) as session:
+        target = rollback_target(session)
+        return set_active(session, target, actor=actor, action="rollback", reason=reason)
+
+
+def describe_versions(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Every version with its card and status, which one is active, and the promotion log."""
+    from models.registry import promotion_log
+
+    with sessions() as session:
+        active, generation = active_pointer(session)
+        versions = [
+            {
+                "version": r.version,
+                "parent": r.parent,
+                "created_at": r.created_at,
+                "created_by": r.created_by,
+                "status": r.status,
+                "active": r.version == active,
+                "sha256": r.sha256,
+                "card": r.card,
+            }
+            for r in list_versions(session)
+        ]
+        log = [
+            {
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "from_version": e.from_version,
+                "to_version": e.to_version,
+                "forced": e.forced,
+                "reason": e.reason,
+                "comparison": e.comparison,
+            }
+            for e in promotion_log(session)
+        ]
+    return {"active": active, "generation": generation, "versions": versions, "promotions": log}

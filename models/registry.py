@@ -1,0 +1,297 @@
+"""The registry of ranker versions: artifacts on disk, their records, and which one serves.
+
+An artifact is one joblib file holding a ``RankerArtifact`` (the fitted feature pipeline and
+model, the ordered feature names and schema hash it was trained on, the scikit-learn version
+that built it), with ``card.json`` beside it. The database row records the artifact's SHA-256.
+``load_verified`` refuses, each with its own clear error,
+
+- an artifact whose bytes no longer match the recorded hash (checked *before* unpickling, since
+  unpickling runs code),
+- one built with another scikit-learn version (trees pickled by one version are not promised
+  to load or predict the same in another),
+- one whose feature schema differs from what the engine computes now (the columns would mean
+  something else).
+
+The active version is a pointer with a generation counter (``models.tables.ModelState``);
+``set_active`` moves it and writes the promotion log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lotse.db import utcnow
+from lotse.errors import Conflict, NotFound
+from models.tables import ModelPromotion, ModelState, ModelVersion
+
+ARTIFACT_FILE = "model.joblib"
+CARD_FILE = "card.json"
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+class ArtifactRefused(Conflict):
+    """A model artifact may not be loaded; the active version keeps serving."""
+
+    title = "Model artifact refused"
+
+
+class ArtifactTampered(ArtifactRefused):
+    title = "Model artifact does not match its record"
+
+
+class LibraryVersionMismatch(ArtifactRefused):
+    title = "Model artifact built with another scikit-learn"
+
+
+class FeatureSchemaMismatch(ArtifactRefused):
+    title = "Model artifact expects other features"
+
+
+@dataclass
+class RankerArtifact:
+    """What one artifact file holds: everything needed to turn served features into scores."""
+
+    #: Fitted; ``estimator.predict(X)`` scores rows of X, columns in ``feature_names`` order.
+    estimator: Any
+    feature_names: tuple[str, ...]
+    schema_hash: str
+    sklearn_version: str = field(default_factory=lambda: sklearn.__version__)
+    kind: str = "gradient_boosted"
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Ranking scores for a feature matrix in ``feature_names`` order (higher is better)."""
+        return np.asarray(self.estimator.predict(np.asarray(features, dtype=np.float64)))
+
+
+def models_root(data_dir: Path | str) -> Path:
+    """Where artifacts live: ``LOTSE_DATA_DIR/models``."""
+    return Path(data_dir) / "models"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def next_version(session: Session) -> str:
+    """The next free version name: ``v1``, ``v2``, …"""
+    numbers = [
+        int(m.group(1))
+        for v in session.scalars(select(ModelVersion.version))
+        if (m := _VERSION.match(v))
+    ]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def get_version(session: Session, version: str) -> ModelVersion:
+    row = session.get(ModelVersion, version)
+    if row is None:
+        raise NotFound(f"no model version '{version}'")
+    return row
+
+
+def list_versions(session: Session) -> list[ModelVersion]:
+    """Every registered version, oldest first."""
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at)))
+
+
+def _state(session: Session, for_update: bool = False) -> ModelState:
+    stmt = select(ModelState).where(ModelState.id == 1)
+    if for_update:
+        stmt = stmt.with_for_update()
+    state = session.scalar(stmt)
+    if state is None:  # a fresh (or truncated) database: no model has ever served
+        state = ModelState(id=1, active_version=None, generation=0, changed_at=utcnow())
+        session.add(state)
+        session.flush()
+    return state
+
+
+def active_pointer(session: Session) -> tuple[str | None, int]:
+    """``(active version or None, generation)``: one primary-key read, cheap enough to poll."""
+    row = session.execute(
+        select(ModelState.active_version, ModelState.generation).where(ModelState.id == 1)
+    ).first()
+    return (None, 0) if row is None else (row[0], int(row[1]))
+
+
+def save_version(
+    session: Session,
+    data_dir: Path | str,
+    artifact: RankerArtifact,
+    card: dict[str, Any],
+    actor: str,
+    parent: str | None,
+) -> ModelVersion:
+    """Write the artifact and its card under a new version and record its hash.
+
+    Files are written into a temporary folder and renamed into place only once complete, so a
+    crash never leaves a half-written artifact under a version name.
+    """
+    root = models_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        joblib.dump(artifact, tmp / ARTIFACT_FILE, compress=3)
+        digest = sha256_file(tmp / ARTIFACT_FILE)
+        version = next_version(session)
+        while (root / version).exists():  # a folder left by an aborted run: skip its name
+            version = f"v{int(version[1:]) + 1}"
+        full_card = {**card, "version": version, "parent": parent, "artifact_sha256": digest}
+        (tmp / CARD_FILE).write_text(json.dumps(full_card, indent=2, default=str) + "\n")
+        row = ModelVersion(
+            version=version,
+            parent=parent,
+            created_at=utcnow(),
+            created_by=actor,
+            status="candidate",
+            artifact_path=f"{version}/{ARTIFACT_FILE}",
+            sha256=digest,
+            card=json.loads(json.dumps(full_card, default=str)),
+        )
+        session.add(row)
+        session.flush()
+        os.replace(tmp, root / version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return row
+
+
+def artifact_path(data_dir: Path | str, row: ModelVersion) -> Path:
+    return models_root(data_dir) / row.artifact_path
+
+
+def load_verified(
+    session: Session,
+    data_dir: Path | str,
+    version: str,
+    *,
+    schema_hash: str,
+    feature_names: Sequence[str],
+) -> RankerArtifact:
+    """Load a registered artifact after checking hash, library version and feature schema.
+
+    Raises ``NotFound`` for an unknown version and an ``ArtifactRefused`` subclass, with a
+    message saying what differs, for an artifact that must not serve.
+    """
+    row = get_version(session, version)
+    path = artifact_path(data_dir, row)
+    if not path.is_file():
+        raise ArtifactRefused(f"the artifact of {version} is missing at {path}")
+    built_with = (row.card.get("libraries") or {}).get("scikit-learn")
+    if built_with and built_with != sklearn.__version__:
+        raise LibraryVersionMismatch(
+            f"{version} was built with scikit-learn {built_with}, this process runs "
+            f"{sklearn.__version__}; retrain it with this version"
+        )
+    actual = sha256_file(path)
+    if actual != row.sha256:
+        raise ArtifactTampered(
+            f"the artifact of {version} has SHA-256 {actual[:12]}…, the registry recorded "
+            f"{row.sha256[:12]}…; it was changed after training and will not be loaded"
+        )
+    artifact = joblib.load(path)
+    if not isinstance(artifact, RankerArtifact):
+        raise ArtifactRefused(f"the artifact of {version} is not a ranker artifact")
+    if artifact.sklearn_version != sklearn.__version__:
+        raise LibraryVersionMismatch(
+            f"{version} was built with scikit-learn {artifact.sklearn_version}, this process "
+            f"runs {sklearn.__version__}; retrain it with this version"
+        )
+    if artifact.schema_hash != schema_hash or tuple(artifact.feature_names) != tuple(
+        feature_names
+    ):
+        added = [n for n in feature_names if n not in artifact.feature_names]
+        removed = [n for n in artifact.feature_names if n not in feature_names]
+        what = []
+        if added:
+            what.append("the engine now also computes " + ", ".join(added))
+        if removed:
+            what.append("the engine no longer computes " + ", ".join(removed))
+        if not what:
+            what.append("the features' order or meaning changed")
+        raise FeatureSchemaMismatch(
+            f"{version} was trained on feature schema {artifact.schema_hash[:12]}, the engine "
+            f"computes {schema_hash[:12]} ({'; '.join(what)}); retrain it on current impressions"
+        )
+    return artifact
+
+
+def set_active(
+    session: Session,
+    version: str | None,
+    *,
+    actor: str,
+    action: str,
+    forced: bool = False,
+    reason: str = "",
+    comparison: dict[str, Any] | None = None,
+) -> ModelPromotion:
+    """Point serving at ``version`` (``None``: the rule score), bump the generation so every
+    worker reloads, and log who did it and why, all in the caller's transaction."""
+    state = _state(session, for_update=True)
+    previous = state.active_version
+    if version is not None:
+        get_version(session, version).status = "active"
+    if previous is not None and previous != version:
+        get_version(session, previous).status = "retired"
+    state.active_version = version
+    state.generation = (state.generation or 0) + 1
+    state.changed_at = utcnow()
+    entry = ModelPromotion(
+        at=state.changed_at,
+        actor=actor,
+        action=action,
+        from_version=previous,
+        to_version=version,
+        forced=forced,
+        reason=reason or "",
+        comparison=comparison,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def rollback_target(session: Session) -> str | None:
+    """The version that served before the active one was promoted (``None``: the rule score).
+
+    Repeated rollbacks walk back along promotions, not back and forth between two versions.
+    """
+    active, _ = active_pointer(session)
+    if active is None:
+        raise Conflict("no model is active; there is nothing to roll back")
+    entry = session.scalar(
+        select(ModelPromotion)
+        .where(ModelPromotion.action == "promote", ModelPromotion.to_version == active)
+        .order_by(ModelPromotion.id.desc())
+        .limit(1)
+    )
+    return entry.from_version if entry is not None else None
+
+
+def promotion_log(session: Session, limit: int = 100) -> list[ModelPromotion]:
+    """The newest entries of the promotion log first."""
+    return list(
+        session.scalars(select(ModelPromotion).order_by(ModelPromotion.id.desc()).limit(limit))
+    )

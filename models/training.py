@@ -1,0 +1,339 @@
+"""Training data and training: impressions ⨝ outcomes → graded labels → a registered version.
+
+**Training data.** One row per impression: an offer shown in a served recommendation, with the
+feature values exactly as the engine computed them when it served (stored by the matcher with
+the impression), so training and serving can never drift apart. Outcomes come from referrals
+(``request_id``, ``offer_id``, ``status``, ``updated_at``; see ``OUTCOME_COLUMNS``) and are
+joined on the served request and offer. The training window selects impressions by the time
+they were served; an outcome counts whenever it was recorded.
+
+**Labels** (graded; gains ``2**label - 1`` = 0, 1, 3, 7 in NDCG):
+
+====================  =====  ==============================================================
+referral status       label  why
+====================  =====  ==============================================================
+(no referral)         0      shown, not taken up
+proposed              0      referred, but nothing has happened yet: no evidence of success
+declined              0      the person said no after all: negative evidence, the floor
+rejected_by_provider  0      the offer could not take the person (not eligible, no place):
+                             the suggestion did not help, whatever the reason
+accepted              1      accepted, not (yet) enrolled
+dropped               1      got as far as acceptance or enrolment, then broke off: more
+                             interest than an offer never taken up, but it must never earn
+                             an enrolment's or completion's gain
+enrolled              2      enrolled
+completed             3      completed
+====================  =====  ==============================================================
+
+Gains cannot go below zero without breaking NDCG, so the negative outcomes share the floor
+with "not taken up"; what makes them negative evidence is that they do *not* get the gain
+their furthest step would otherwise have earned. When one request and offer have several
+referrals, the best label counts. Recent impressions whose referrals are still ``proposed``
+pull labels down, so train with ``--until`` some weeks back when outcomes take time to settle;
+the card records how many rows were still pending.
+
+**Position** (the rank the offer was shown at) is kept in the frame so that position bias can
+be studied (``models.evaluation.position_bias``); it is *not* a feature, since it is unknown
+when the ranker scores.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sqlalchemy.orm import Session
+
+from models import columns as C
+
+#: Referral status → graded label (see the module docstring for why).
+LABELS: dict[str, int] = {
+    "proposed": 0,
+    "declined": 0,
+    "rejected_by_provider": 0,
+    "accepted": 1,
+    "dropped": 1,
+    "enrolled": 2,
+    "completed": 3,
+}
+NOT_TAKEN_UP = 0
+#: Label from which an outcome counts as a success (recall, MAP, likelihood, calibration).
+SUCCESS_FROM = 2
+
+LABEL_DEFINITION: dict[str, Any] = {
+    "labels": {"not_taken_up": 0, **LABELS},
+    "gain": "2**label - 1",
+    "success": f"label >= {SUCCESS_FROM} (enrolled or completed)",
+    "several_referrals": "the best label of one request and offer counts",
+}
+
+#: What an outcome source returns: one row per referral.
+OUTCOME_COLUMNS: tuple[str, ...] = ("request_id", "offer_id", "status", "updated_at")
+
+#: ``(session, since, until) -> outcomes frame``; implemented where referrals live (casework)
+#: and handed in by the service, so that models never imports casework.
+OutcomeSource = Callable[[Session, datetime | None, datetime | None], pd.DataFrame]
+
+
+def _utc(value: datetime | str | pd.Timestamp | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def label_statuses(status: pd.Series) -> np.ndarray:
+    """Graded labels for referral statuses; missing (no referral) is 0."""
+    unknown = set(status.dropna().unique()) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown referral status(es): {', '.join(sorted(unknown))}")
+    return status.map(LABELS).fillna(NOT_TAKEN_UP).to_numpy(dtype=np.int8)
+
+
+def build_training_frame(
+    impressions: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> pd.DataFrame:
+    """Join served impressions with referral outcomes and label every row.
+
+    ``impressions`` needs ``request_id, offer_id, person_key, served_at, position`` and the
+    feature columns; ``outcomes`` needs ``OUTCOME_COLUMNS``. Rows served in
+    ``[since, until)`` are kept. The result adds ``status`` (the best one) and ``label``.
+    """
+    for name in (C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION):
+        if name not in impressions.columns:
+            raise KeyError(f"impressions lack the column '{name}'")
+    missing = [c for c in OUTCOME_COLUMNS if c not in outcomes.columns]
+    if missing:
+        raise KeyError(f"outcomes lack the column(s) {', '.join(missing)}")
+    frame = impressions.copy()
+    frame[C.TIME] = pd.to_datetime(frame[C.TIME], utc=True)
+    lo, hi = _utc(since), _utc(until)
+    if lo is not None:
+        frame = frame[frame[C.TIME] >= lo]
+    if hi is not None:
+        frame = frame[frame[C.TIME] < hi]
+    best = outcomes.loc[outcomes["request_id"].notna(), ["request_id", "offer_id", "status"]]
+    best = best.assign(_label=label_statuses(best["status"]))
+    best = (
+        best.sort_values("_label", ascending=False, kind="stable")
+        .drop_duplicates(["request_id", "offer_id"])
+        .rename(columns={"request_id": C.QUERY, "offer_id": C.ITEM, "status": C.STATUS})
+    )
+    frame = frame.drop(columns=[c for c in (C.STATUS, C.LABEL) if c in frame.columns])
+    frame = frame.merge(best, on=[C.QUERY, C.ITEM], how="left", validate="many_to_one")
+    frame[C.LABEL] = frame.pop("_label").fillna(NOT_TAKEN_UP).astype(np.int8)
+    return frame.reset_index(drop=True)
+
+
+# --- splitting: by person and out of time ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How a frame was split, kept on the card so the same split can be rebuilt later."""
+
+    cutoff: str  # ISO timestamp: train is served before it, test at or after it
+    holdout_fraction: float  # share of people never used for training
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cutoff": self.cutoff, "holdout_fraction": self.holdout_fraction, "seed": self.seed}
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    spec: SplitSpec
+
+
+def held_out_people(persons: pd.Series, holdout_fraction: float, seed: int) -> np.ndarray:
+    """True for people the seed keeps out of training: a salted hash, so the choice is
+    stable across runs and machines and independent of row order."""
+    key = f"lotse-split-{seed}".ljust(16, "0")[:16]
+    hashed = pd.util.hash_array(persons.astype(str).to_numpy(dtype=object), hash_key=key)
+    return (hashed % np.uint64(10_000)) < np.uint64(round(holdout_fraction * 10_000))
+
+
+def split_by_person_and_time(
+    frame: pd.DataFrame,
+    *,
+    seed: int = 0,
+    test_share: float = 0.25,
+    holdout_fraction: float = 0.2,
+    cutoff: str | datetime | None = None,
+) -> Split:
+    """Train on earlier requests of some people, test on later requests of *other* people.
+
+    The cutoff is the time before which ``1 - test_share`` of the requests were served (or the
+    given one). Train: served before the cutoff, people not held out. Test: served at or after
+    the cutoff, people who have no training row (held-out people, and people who first came
+    after the cutoff). So the test set is both unseen in time and unseen in people, as the
+    next real person will be. Held-out people's early rows are used by neither.
+    """
+    if frame.empty:
+        raise ValueError("no impressions to split")
+    times = pd.to_datetime(frame[C.TIME], utc=True)
+    if cutoff is None:
+        per_request = times.groupby(frame[C.QUERY]).min()
+        cut = per_request.quantile(1 - test_share)
+    else:
+        cut = _utc(cutoff)
+    holdout = held_out_people(frame[C.PERSON], holdout_fraction, seed)
+    early = (times < cut).to_numpy()
+    train_mask = early & ~holdout
+    train_people = pd.unique(frame.loc[train_mask, C.PERSON])
+    test_mask = ~early & ~frame[C.PERSON].isin(train_people).to_numpy()
+    spec = SplitSpec(cutoff=pd.Timestamp(cut).isoformat(), holdout_fraction=holdout_fraction, seed=seed)
+    return Split(
+        train=frame.loc[train_mask].reset_index(drop=True),
+        test=frame.loc[test_mask].reset_index(drop=True),
+        spec=spec,
+    )
+
+
+def rebuild_split(frame: pd.DataFrame, spec: dict[str, Any]) -> Split:
+    """The split a card describes, rebuilt on ``frame`` (same cutoff, people and seed)."""
+    return split_by_person_and_time(
+        frame,
+        seed=int(spec["seed"]),
+        holdout_fraction=float(spec["holdout_fraction"]),
+        cutoff=spec["cutoff"],
+    )
+
+
+# --- what a card records about its making -------------------------------------------------
+
+
+def code_revision() -> str:
+    """The git commit the code came from (``+dirty`` with uncommitted changes), or
+    ``LOTSE_CODE_REVISION`` when set (deployments without a checkout)."""
+    import os
+
+    if os.environ.get("LOTSE_CODE_REVISION"):
+        return os.environ["LOTSE_CODE_REVISION"]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def row_counts(frame: pd.DataFrame) -> dict[str, Any]:
+    """Rows, requests, people and label counts of a frame (for the card)."""
+    statuses = frame[C.STATUS].fillna("not_taken_up") if C.STATUS in frame else pd.Series()
+    return {
+        "rows": len(frame),
+        "requests": int(frame[C.QUERY].nunique()),
+        "people": int(frame[C.PERSON].nunique()),
+        "labels": {str(k): int(v) for k, v in frame[C.LABEL].value_counts().sort_index().items()},
+        "statuses": {str(k): int(v) for k, v in statuses.value_counts().items()},
+    }
+
+
+def window_of(frame: pd.DataFrame) -> dict[str, str | None]:
+    if frame.empty:
+        return {"first_served": None, "last_served": None}
+    times = pd.to_datetime(frame[C.TIME], utc=True)
+    return {"first_served": times.min().isoformat(), "last_served": times.max().isoformat()}
+
+
+def load_impressions(
+    session: Session,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    *,
+    schema_hash: str | None = None,
+) -> pd.DataFrame:
+    """The logged impressions of served results in ``[since, until)``, one row each, with
+    the served feature values as columns and the request's pseudonymous segments.
+
+    Waitlist impressions are left out: they are full offers shown apart, whose positions
+    belong to another list. With ``schema_hash``, only requests served under that feature
+    schema are read, since other schemas' columns mean something else.
+    """
+    from sqlalchemy import select
+
+    from matcher.tables import Impression, RecommendationRequest
+
+    stmt = (
+        select(
+            Impression.request_id,
+            Impression.offer_id,
+            Impression.position,
+            Impression.need,
+            Impression.features,
+            RecommendationRequest.person_key,
+            RecommendationRequest.served_at,
+            RecommendationRequest.model_version,
+            RecommendationRequest.context,
+        )
+        .join(RecommendationRequest, RecommendationRequest.request_id == Impression.request_id)
+        .where(Impression.shown_in == "results")
+        .where(RecommendationRequest.person_key.is_not(None))
+    )
+    lo, hi = _utc(since), _utc(until)
+    if lo is not None:
+        stmt = stmt.where(RecommendationRequest.served_at >= lo.to_pydatetime())
+    if hi is not None:
+        stmt = stmt.where(RecommendationRequest.served_at < hi.to_pydatetime())
+    if schema_hash is not None:
+        stmt = stmt.where(RecommendationRequest.feature_schema == schema_hash)
+    rows = session.execute(stmt).all()
+    return impressions_from_rows(rows)
+
+
+def impressions_from_rows(rows: Sequence[Any]) -> pd.DataFrame:
+    """Impression rows (as ``load_impressions`` selects them) → the impressions frame."""
+    from catalog import taxonomy
+
+    if not rows:
+        return pd.DataFrame(
+            columns=[C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION, C.SERVED_BY, C.NEED]
+        )
+    (request_id, offer_id, position, need, features, person, served, version, context) = zip(
+        *rows, strict=True
+    )
+    frame = pd.DataFrame.from_records(list(features))
+    frame[C.QUERY] = request_id
+    frame[C.ITEM] = offer_id
+    frame[C.PERSON] = person
+    frame[C.TIME] = pd.to_datetime(list(served), utc=True)
+    frame[C.POSITION] = np.asarray(position, dtype=np.int32)
+    frame[C.SERVED_BY] = version
+    frame[C.NEED] = [taxonomy.parent(n) if taxonomy.is_known(n) else n for n in need]
+    ctx = pd.DataFrame.from_records(list(context))
+    for name in C.PERSON_SEGMENTS:
+        frame[name] = ctx[name].to_numpy() if name in ctx else None
+    return frame

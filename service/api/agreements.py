@@ -1,0 +1,302 @@
+"""``/v1/agreements``: integration agreements — goals, agreed steps, signatures, reviews,
+closing, and a printable view (German or English) for both sides to sign.
+
+Counsellors act only within their own centre (another centre's agreement is 403); admin may
+act everywhere. The rules live in ``casework.agreements``; these views parse, call, serialise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Response, render_template
+from pydantic import BaseModel, ConfigDict, Field
+
+from casework import agreements
+from casework.agreements import AgreementIn, AgreementPatch, CloseIn, ReviewIn, SignatureIn
+from service.auth import current_principal, require
+from service.db import db
+from service.io import if_match, parse_body, parse_query, respond
+from service.openapi import operation
+
+bp = Blueprint("agreements", __name__, url_prefix="/v1/agreements")
+CASEWORKERS = ("counsellor", "admin")
+
+
+class GoalOut(BaseModel):
+    index: int
+    category: str
+    priority: int
+    target: str
+    outcome: str | None
+
+
+class StepReferralOut(BaseModel):
+    """The referral a step made, with the offer it goes to (no personal data)."""
+
+    id: str
+    request_id: str | None
+    offer_id: str
+    offer_title: str
+    organization: str
+    municipality: str
+    category: str
+    status: str
+
+
+class StepOut(BaseModel):
+    id: int
+    kind: str
+    goal: int | None
+    text: str | None
+    responsible: str
+    due: date | None
+    status: str
+    overdue: bool
+    referral: StepReferralOut | None
+
+
+class ObstacleOut(BaseModel):
+    code: str
+    step_id: int | None
+    text: str
+
+
+class StepStatusOut(BaseModel):
+    step_id: int
+    status: str
+
+
+class ReviewOut(BaseModel):
+    id: int
+    date: dt.date
+    note: str
+    successes: str
+    obstacles: list[ObstacleOut]
+    steps: list[StepStatusOut]
+    next_review: dt.date | None
+    by: str
+
+
+class SignatureOut(BaseModel):
+    party: str
+    date: dt.date
+
+
+class AgreementOut(BaseModel):
+    """An agreement with its goals, steps (and their referrals), signatures and reviews.
+    ``binding`` once both sides have signed."""
+
+    id: str
+    centre_id: str
+    person_ref: str | None
+    status: str
+    binding: bool
+    municipality: str | None
+    start_date: date
+    review_every_months: int
+    next_review: date | None
+    review_due: bool
+    review_overdue: bool
+    signatures: list[SignatureOut]
+    signed_on: date | None
+    closed_on: date | None
+    closing_note: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    goals: list[GoalOut]
+    steps: list[StepOut]
+    reviews: list[ReviewOut]
+
+
+class AgreementSummary(BaseModel):
+    id: str
+    centre_id: str
+    person_ref: str | None
+    status: str
+    municipality: str | None
+    start_date: date
+    signed_on: date | None
+    closed_on: date | None
+    next_review: date | None
+    review_due: bool
+    review_overdue: bool
+    steps: int
+    open_steps: int
+    overdue_steps: int
+    updated_at: datetime
+
+
+class OverdueStepOut(StepOut):
+    agreement_id: str
+    person_ref: str | None
+
+
+class AgreementList(BaseModel):
+    """The centre's agreements (next review first), with due and overdue reviews and the
+    steps whose due date has passed."""
+
+    items: list[AgreementSummary]
+    reviews_due: int
+    reviews_overdue: int
+    overdue_steps: list[OverdueStepOut]
+
+
+class AgreementQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open", "draft", "signed", "closed", "all"] = Field(
+        "open", description="open = draft and signed"
+    )
+    review_due: bool | None = Field(
+        None, description="true: next review past or within 14 days; false: the others"
+    )
+    centre_id: str | None = Field(None, max_length=64, description="admin: one centre only")
+
+
+class PrintQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Literal["de", "en"] = "de"
+
+
+def _out(agreement: Any) -> AgreementOut:
+    return AgreementOut.model_validate(agreements.describe_agreement(db(), agreement))
+
+
+@bp.post("")
+@operation("Create an agreement", "agreements", body=AgreementIn, responses={201: AgreementOut})
+@require(*CASEWORKERS)
+def create_agreement():
+    body = parse_body(AgreementIn)
+    session = db()
+    agreement = agreements.create_agreement(session, current_principal(), body)
+    out = _out(agreement)
+    session.commit()
+    return respond(out, 201, {"Location": f"/v1/agreements/{agreement.id}"})
+
+
+@bp.get("")
+@operation(
+    "List the centre's agreements",
+    "agreements",
+    query=AgreementQuery,
+    responses={200: AgreementList},
+)
+@require(*CASEWORKERS)
+def list_agreements():
+    query = parse_query(AgreementQuery)
+    session = db()
+    listing = agreements.list_agreements(
+        session,
+        current_principal(),
+        status=query.status,
+        review_due=query.review_due,
+        centre_id=query.centre_id,
+    )
+    session.commit()
+    return respond(
+        AgreementList(
+            items=[AgreementSummary.model_validate(i) for i in listing.items],
+            reviews_due=listing.reviews_due,
+            reviews_overdue=listing.reviews_overdue,
+            overdue_steps=[OverdueStepOut.model_validate(s) for s in listing.overdue_steps],
+        )
+    )
+
+
+@bp.get("/<agreement_id>")
+@operation("Read an agreement", "agreements", responses={200: AgreementOut})
+@require(*CASEWORKERS)
+def get_agreement(agreement_id: str):
+    session = db()
+    out = _out(agreements.get_agreement(session, current_principal(), agreement_id))
+    session.commit()
+    return respond(out, headers={"ETag": f'"{out.version}"'})
+
+
+@bp.patch("/<agreement_id>")
+@operation(
+    "Change an agreement",
+    "agreements",
+    body=AgreementPatch,
+    responses={200: AgreementOut},
+    headers={"If-Match": "optional: the version you read (412 when it changed since)"},
+)
+@require(*CASEWORKERS)
+def patch_agreement(agreement_id: str):
+    body = parse_body(AgreementPatch)
+    session = db()
+    agreement = agreements.update_agreement(
+        session, current_principal(), agreement_id, body, expected_version=if_match(False)
+    )
+    out = _out(agreement)
+    session.commit()
+    return respond(out, headers={"ETag": f'"{out.version}"'})
+
+
+@bp.post("/<agreement_id>/sign")
+@operation(
+    "Sign an agreement (one side)",
+    "agreements",
+    body=SignatureIn,
+    responses={200: AgreementOut},
+)
+@require(*CASEWORKERS)
+def sign_agreement(agreement_id: str):
+    body = parse_body(SignatureIn)
+    session = db()
+    agreement = agreements.sign_agreement(
+        session, current_principal(), agreement_id, body.party, body.date
+    )
+    out = _out(agreement)
+    session.commit()
+    return respond(out)
+
+
+@bp.post("/<agreement_id>/reviews")
+@operation("Record a review", "agreements", body=ReviewIn, responses={201: AgreementOut})
+@require(*CASEWORKERS)
+def review_agreement(agreement_id: str):
+    body = parse_body(ReviewIn)
+    session = db()
+    agreement = agreements.add_review(session, current_principal(), agreement_id, body)
+    out = _out(agreement)
+    session.commit()
+    return respond(out, 201)
+
+
+@bp.post("/<agreement_id>/close")
+@operation("Close an agreement", "agreements", body=CloseIn, responses={200: AgreementOut})
+@require(*CASEWORKERS)
+def close_agreement(agreement_id: str):
+    body = parse_body(CloseIn)
+    session = db()
+    agreement = agreements.close_agreement(session, current_principal(), agreement_id, body)
+    out = _out(agreement)
+    session.commit()
+    return respond(out)
+
+
+@bp.get("/<agreement_id>/print")
+@operation(
+    "Printable agreement (HTML)",
+    "agreements",
+    query=PrintQuery,
+    responses={200: "the agreement to print and sign|text/html"},
+)
+@require(*CASEWORKERS)
+def print_agreement(agreement_id: str):
+    query = parse_query(PrintQuery)
+    session = db()
+    data = agreements.printable_agreement(session, current_principal(), agreement_id)
+    session.commit()
+    html = render_template("agreement_print.html", a=data, lang=query.lang)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Content-Language"] = query.lang
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

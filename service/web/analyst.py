@@ -1,0 +1,184 @@
+"""Analyst pages: model versions with their metrics and plots, promotion and rollback behind
+a confirmation step, and the monitoring report with its charts.
+
+Promotion and rollback call ``models.lifecycle`` through the same workspace as
+``/v1/models``; this process's serving ranker is refreshed at once (other workers follow the
+registry's pointer within a second).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from casework import monitoring
+from lotse.errors import Conflict
+from models.evaluation import plot_metric_by_version
+from models.lifecycle import PromotionRefused, describe_versions, promote_version, rollback
+from models.registry import models_root, rollback_target
+from service.api.models import active_ranker, workspace
+from service.db import db, state
+from service.web.access import current_person, page_blueprint
+
+bp = page_blueprint("analyst", __name__, "/analyst", roles=("analyst", "admin"))
+
+HEADLINE = ("ndcg@10", "ndcg@5", "recall@10", "map@10", "coverage@10")
+REPORT_PLOTS = ("metric_by_version", "calibration", "importance", "position_bias")
+
+
+def _workspace():
+    return workspace(state().sessions, state().config.data_dir)
+
+
+def _report_plots(version: str) -> list[str]:
+    folder = models_root(state().config.data_dir) / version / "report"
+    return [name for name in REPORT_PLOTS if (folder / f"{name}.png").is_file()]
+
+
+@bp.get("/")
+def start() -> Any:
+    info = describe_versions(state().sessions)
+    return render_template("analyst/start.html", info=info, serving=active_ranker().serving)
+
+
+@bp.get("/models")
+def models() -> Any:
+    info = describe_versions(state().sessions)
+    ranker = active_ranker()
+    ranker.current()
+    plots = {v["version"]: _report_plots(v["version"]) for v in info["versions"]}
+    return render_template(
+        "analyst/models.html", info=info, serving=ranker.serving, serving_error=ranker.last_error,
+        headline=HEADLINE, plots=plots,
+    )
+
+
+@bp.get("/models/metric-by-version.png")
+def metric_plot() -> Any:
+    info = describe_versions(state().sessions)
+    history = [
+        {"version": v["version"], **v["card"]["metrics"]}
+        for v in info["versions"]
+        if "metrics" in v["card"]
+    ]
+    buffer = io.BytesIO()
+    plot_metric_by_version(history, buffer)  # type: ignore[arg-type]
+    buffer.seek(0)
+    return send_file(buffer, mimetype="image/png", max_age=0)
+
+
+@bp.get("/models/<version>/report/<name>.png")
+def report_plot(version: str, name: str) -> Any:
+    if name not in REPORT_PLOTS or not version.replace("v", "", 1).isdigit():
+        abort(404)
+    path = models_root(state().config.data_dir) / version / "report" / f"{name}.png"
+    if not path.is_file():
+        abort(404)
+    return send_file(Path(path).resolve(), mimetype="image/png", max_age=0)
+
+
+def _version_info(version: str) -> dict[str, Any]:
+    info = describe_versions(state().sessions)
+    for v in info["versions"]:
+        if v["version"] == version:
+            return {"info": info, "version": v}
+    abort(404)
+
+
+@bp.route("/models/<version>/promote", methods=["GET", "POST"])
+def promote(version: str) -> Any:
+    context = _version_info(version)
+    if request.method == "GET":
+        return render_template("analyst/promote.html", refused=None, headline=HEADLINE, **context)
+    if request.form.get("confirm") != "1":
+        flash(_("Tick the confirmation box to promote."), "error")
+        return render_template(
+            "analyst/promote.html", refused=None, headline=HEADLINE, **context
+        ), 422
+    force = request.form.get("force") == "1"
+    reason = (request.form.get("reason") or "").strip()[:500]
+    try:
+        promote_version(
+            _workspace(), version, actor=current_person().actor, force=force, reason=reason
+        )
+    except PromotionRefused as exc:
+        return render_template(
+            "analyst/promote.html", refused=exc, headline=HEADLINE, reason=reason, **context
+        ), 409
+    except Conflict as exc:
+        flash(exc.detail, "error")
+        return redirect(url_for(".models"))
+    active_ranker().refresh_now()
+    flash(_("%(version)s now serves the suggestions.", version=version), "success")
+    return redirect(url_for(".models"))
+
+
+@bp.route("/models/rollback", methods=["GET", "POST"])
+def roll_back() -> Any:
+    info = describe_versions(state().sessions)
+    try:
+        target = rollback_target(db())
+    except Conflict:
+        flash(_("No model is active, so there is nothing to roll back."), "info")
+        return redirect(url_for(".models"))
+    if request.method == "GET":
+        return render_template("analyst/rollback.html", info=info, target=target)
+    if request.form.get("confirm") != "1":
+        flash(_("Tick the confirmation box to roll back."), "error")
+        return render_template("analyst/rollback.html", info=info, target=target), 422
+    reason = (request.form.get("reason") or "").strip()[:500]
+    rollback(_workspace(), actor=current_person().actor, reason=reason)
+    active_ranker().refresh_now()
+    flash(
+        _("Rolled back: %(target)s serves the suggestions now.", target=target or _("the rule score")),
+        "success",
+    )
+    return redirect(url_for(".models"))
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args[name]) if request.args.get(name) else None
+    except ValueError:
+        return None
+
+
+def _report() -> dict[str, Any]:
+    by = request.args.get("by", "municipality")
+    if by not in monitoring.GROUPINGS:
+        by = "municipality"
+    return monitoring.monitoring_report(
+        db(), current_person(), by, since=_date_arg("since"), until=_date_arg("until")
+    )
+
+
+@bp.get("/monitoring", endpoint="monitoring")
+def monitoring_page() -> Any:
+    report = _report()
+    db().commit()
+    return render_template(
+        "analyst/monitoring.html", report=report, groupings=monitoring.GROUPINGS,
+        funnel=monitoring.FUNNEL, since=request.args.get("since", ""),
+        until=request.args.get("until", ""),
+    )
+
+
+
+@bp.get("/monitoring/chart.png")
+def monitoring_chart() -> Any:
+    return Response(monitoring.report_chart(_report()), mimetype="image/png")
+
+
+@bp.get("/monitoring/report.csv")
+def monitoring_csv() -> Any:
+    report = _report()
+    return Response(
+        monitoring.report_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="monitoring-{report["by"]}.csv"'},
+    )

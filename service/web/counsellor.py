@@ -1,0 +1,438 @@
+"""Counsellor pages: intake → suggestions grouped by need → "why not?" → referral or
+agreement; referrals with their status; agreements with signatures, reviews and closing; a
+start page with the reviews and steps that are due.
+
+The intake is kept in the session (the person is named only by the centre's pseudonymous
+reference), so "why not?" and "back to the suggestions" work without typing it again.
+Suggestions are served afresh on each showing, exactly as an API client asking again would
+be; each showing is logged with its own ``request_id`` and referrals name the one they came
+from.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import select
+
+from casework import agreements as ag
+from casework import lifecycle, referrals
+from casework.origin import origin_of_request
+from casework.tables import Referral
+from catalog import store
+from catalog.tables import Offer
+from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from lotse.pseudonyms import person_key
+from matcher.engine import explain
+from matcher.impressions import serve_recommendations
+from matcher.rules import RULES
+from service.api.recommendations import current_ranker, snapshot_cache
+from service.db import db
+from service.web import labels
+from service.web.access import current_person, page_blueprint
+from service.web.forms import PROFILE_INPUTS, field_errors, profile_form_data, profile_form_values
+from service.web.i18n import current_language
+
+bp = page_blueprint("counsel", __name__, "/counsel", roles=("counsellor",))
+
+SUGGESTIONS = 10
+RULE_SENTENCES = {rule.code: rule for rule in RULES}
+
+
+def _intake() -> dict[str, Any] | None:
+    data = session.get("intake")
+    return data if isinstance(data, dict) and isinstance(data.get("profile"), dict) else None
+
+
+# --- start -----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def start() -> Any:
+    listing = ag.list_agreements(db(), current_person(), status="open")
+    db().commit()  # the listing's audit entries
+    due = [a for a in listing.items if a["review_due"]]
+    return render_template(
+        "counsel/start.html", listing=listing, due=due, recent=centre_referrals(limit=8)
+    )
+
+
+# --- intake and suggestions -------------------------------------------------------------------
+
+
+def _intake_form(values: dict, errors: dict, status: int = 200):
+    return (
+        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels),
+        status,
+    )
+
+
+@bp.get("/intake")
+def intake() -> Any:
+    if request.args.get("new"):
+        session.pop("intake", None)
+    stored = _intake()
+    values = profile_form_values(stored["profile"]) if stored else {"literate": True}
+    return _intake_form(values, {})
+
+
+def _serve(profile: dict[str, Any]):
+    session_ = db()
+    rec = serve_recommendations(
+        session_,
+        profile,
+        centre_id=current_person().centre_id,
+        k=SUGGESTIONS,
+        ranker=current_ranker(),
+        snapshots=snapshot_cache(),
+        lang=current_language(),
+    )
+    session_.commit()
+    session["intake"] = {
+        "profile": profile,
+        "request_id": rec.request_id,
+        "place": {"name": rec.place.place, "lat": rec.place.latitude, "lon": rec.place.longitude},
+    }
+    return rec
+
+
+def _suggestions_page(rec) -> str:
+    groups = [
+        {
+            "need": need,
+            "results": [s for s in rec.results if s.need == need.category],
+            "waitlist": [s for s in rec.waitlist if s.need == need.category],
+        }
+        for need in rec.needs
+    ]
+    excluded = [
+        (RULE_SENTENCES[code].sentence(current_language()) if code in RULE_SENTENCES else code, n)
+        for code, n in rec.excluded.items()
+        if n
+    ]
+    profile = _intake()["profile"]  # type: ignore[index]
+    return render_template(
+        "counsel/suggestions.html", rec=rec, groups=groups, excluded=excluded,
+        person_ref=profile.get("person_ref"),
+    )
+
+
+@bp.post("/intake")
+def submit_intake() -> Any:
+    profile = profile_form_data(request.form)
+    try:
+        rec = _serve(profile)
+    except InvalidInput as exc:
+        db().rollback()
+        return _intake_form(
+            profile_form_values(profile), field_errors(exc.errors, PROFILE_INPUTS), 422
+        )
+    return _suggestions_page(rec)
+
+
+@bp.get("/suggestions")
+def suggestions() -> Any:
+    stored = _intake()
+    if stored is None:
+        return redirect(url_for(".intake"))
+    try:
+        rec = _serve(stored["profile"])
+    except InvalidInput as exc:
+        db().rollback()
+        return _intake_form(
+            profile_form_values(stored["profile"]), field_errors(exc.errors, PROFILE_INPUTS), 422
+        )
+    return _suggestions_page(rec)
+
+
+# --- why not? ------------------------------------------------------------------------------
+
+
+@bp.get("/why-not")
+def why_not() -> Any:
+    stored = _intake()
+    if stored is None:
+        flash(_("Record the person's intake first; “why not?” checks an offer against it."), "info")
+        return redirect(url_for(".intake"))
+    wanted = (request.args.get("offer") or "").strip()[:200]
+    if not wanted:
+        return render_template("counsel/why_not.html", wanted="", found=None, result=None)
+    try:
+        result = explain(
+            db(), stored["profile"], wanted, snapshots=snapshot_cache(), lang=current_language()
+        )
+    except NotFound:
+        place = stored.get("place") or {}
+        near = (place["lat"], place["lon"]) if place.get("lat") is not None else None
+        found = store.search_offers(db(), store.OfferQuery(q=wanted, near=near, per_page=15))
+        return render_template("counsel/why_not.html", wanted=wanted, found=found, result=None)
+    offer = store.get_offer(db(), result.offer_id)
+    return render_template(
+        "counsel/why_not.html", wanted=wanted, found=None, result=result, offer=offer
+    )
+
+
+# --- referring and agreeing --------------------------------------------------------------------
+
+
+def _chosen() -> list[str]:
+    return [o for o in dict.fromkeys(request.form.getlist("offer_id")) if o][:20]
+
+
+@bp.post("/refer")
+def refer() -> Any:
+    chosen = _chosen()
+    if not chosen:
+        flash(_("Choose at least one offer first."), "error")
+        return redirect(url_for(".suggestions"))
+    consent = request.form.get("consent") == "1"
+    session_ = db()
+    try:
+        origin = origin_of_request(session_, request.form.get("request_id", ""))
+        for offer_id in chosen:
+            referrals.create_referral(session_, current_person(), origin, offer_id, consent)
+        session_.commit()
+    except (InvalidInput, Conflict) as exc:
+        session_.rollback()
+        flash(_("Nothing was referred: %(why)s", why=_why(exc)), "error")
+        return redirect(url_for(".suggestions"))
+    n = len(chosen)
+    flash(ngettext("%(num)s referral was made.", "%(num)s referrals were made.", n), "success")
+    return redirect(url_for(".referrals"))
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, InvalidInput):
+        return "; ".join(_field_message(e) for e in exc.errors)
+    return getattr(exc, "detail", str(exc))
+
+
+def _field_message(err: FieldError) -> str:
+    if err.field.endswith("consent"):
+        return _("the person's consent must be recorded (tick the box).")
+    if err.field == "person_ref" or (err.field.endswith("request_id") and "person_ref" in err.message):
+        return _("the intake has no pseudonymous reference; add one and ask again.")
+    return f"{err.field}: {err.message}"
+
+
+@bp.post("/agreements")
+def create_agreement() -> Any:
+    stored = _intake()
+    chosen = _chosen()
+    if stored is None:
+        return redirect(url_for(".intake"))
+    person_ref = (stored["profile"].get("person_ref") or "").strip()
+    consent = request.form.get("consent") == "1"
+    request_id = request.form.get("request_id", "")
+    goals = [{"category": c, "priority": min(i + 1, 5)} for i, c in enumerate(_goal_codes())]
+    data = {
+        "person_ref": person_ref,
+        "goals": goals,
+        "steps": [
+            {"kind": "referral", "request_id": request_id, "offer_id": o, "consent": consent}
+            for o in chosen
+        ],
+    }
+    session_ = db()
+    make = _validated(lambda s: ag.create_agreement(s, current_person(), ag.AgreementIn(**data)))
+    try:
+        agreement = make(session_)
+        session_.commit()
+    except (InvalidInput, Conflict) as exc:
+        session_.rollback()
+        flash(_("No agreement was made: %(why)s", why=_why(exc)), "error")
+        return redirect(url_for(".suggestions"))
+    flash(_("A draft agreement was made. Check it, then both sides sign."), "success")
+    return redirect(url_for(".agreement", agreement_id=agreement.id))
+
+
+def _goal_codes() -> list[str]:
+    """The needs of the suggestions page, as goal categories (one goal per need)."""
+    codes = [c for c in request.form.getlist("need") if c]
+    return list(dict.fromkeys(codes))[:20]
+
+
+@bp.get("/agreements/<agreement_id>")
+def agreement(agreement_id: str) -> Any:
+    session_ = db()
+    found = ag.get_agreement(session_, current_person(), agreement_id)
+    data = ag.describe_agreement(session_, found)
+    session_.commit()  # the read's audit entry
+    return render_template(
+        "counsel/agreement.html", a=data, obstacles=ag.OBSTACLES, step_statuses=ag.STEP_STATUSES,
+        outcomes=ag.OUTCOMES, responsible=ag.RESPONSIBLE, today=date.today(),
+    )
+
+
+def _agreement_action(agreement_id: str, action, success: str) -> Any:
+    session_ = db()
+    try:
+        action(session_)
+        session_.commit()
+    except (InvalidInput, Conflict, StaleVersion) as exc:
+        session_.rollback()
+        flash(_why(exc), "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for(".agreement", agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<agreement_id>/sign")
+def sign(agreement_id: str) -> Any:
+    party = request.form.get("party", "")
+    on = _date(request.form.get("date"))
+    return _agreement_action(
+        agreement_id,
+        lambda s: ag.sign_agreement(s, current_person(), agreement_id, party, on),
+        _("The signature was recorded."),
+    )
+
+
+@bp.post("/agreements/<agreement_id>/steps")
+def add_step(agreement_id: str) -> Any:
+    step = {
+        "kind": "action",
+        "text": request.form.get("text", "").strip(),
+        "responsible": request.form.get("responsible") or None,
+        "due": _date(request.form.get("due")),
+    }
+    version = _int(request.form.get("version"))
+
+    def action(s):
+        return ag.update_agreement(
+            s, current_person(), agreement_id, ag.AgreementPatch(steps=[step]),
+            expected_version=version,
+        )
+
+    return _agreement_action(agreement_id, _validated(action), _("The step was added."))
+
+
+@bp.post("/agreements/<agreement_id>/reviews")
+def review(agreement_id: str) -> Any:
+    form = request.form
+    steps = [
+        {"step_id": int(key.split("-", 1)[1]), "status": value}
+        for key, value in form.items()
+        if key.startswith("step-") and key.split("-", 1)[1].isdigit() and value
+    ]
+    obstacles = [{"code": code, "text": form.get(f"obstacle-text-{code}", "")} for code in form.getlist("obstacle")]
+    data = {
+        "date": _date(form.get("date")),
+        "steps": steps,
+        "note": form.get("note", "").strip(),
+        "successes": form.get("successes", "").strip(),
+        "obstacles": obstacles,
+        "next_review": _date(form.get("next_review")),
+    }
+    return _agreement_action(
+        agreement_id,
+        _validated(lambda s: ag.add_review(s, current_person(), agreement_id, ag.ReviewIn(**data))),
+        _("The review was recorded."),
+    )
+
+
+@bp.post("/agreements/<agreement_id>/close")
+def close(agreement_id: str) -> Any:
+    form = request.form
+    outcomes = [
+        {"goal": int(key.split("-", 1)[1]), "outcome": value}
+        for key, value in form.items()
+        if key.startswith("outcome-") and key.split("-", 1)[1].isdigit() and value
+    ]
+    data = {"date": _date(form.get("date")), "outcomes": outcomes, "note": form.get("note", "")}
+    return _agreement_action(
+        agreement_id,
+        _validated(lambda s: ag.close_agreement(s, current_person(), agreement_id, ag.CloseIn(**data))),
+        _("The agreement was closed."),
+    )
+
+
+def _validated(action):
+    """Turn the input models' validation errors into the domain's ``InvalidInput``."""
+    from pydantic import ValidationError
+
+    from catalog.schema import pydantic_field_errors
+
+    def run(session_):
+        try:
+            return action(session_)
+        except ValidationError as exc:
+            raise InvalidInput(pydantic_field_errors(exc)) from None
+
+    return run
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- referrals -----------------------------------------------------------------------------------
+
+
+def centre_referrals(person_ref: str | None = None, limit: int = 200) -> list[tuple[Referral, Offer]]:
+    """The centre's referrals with their offers, newest change first (optionally one person's).
+
+    A read model for this page; ``casework.referrals`` has the agency's counterpart
+    (``agency_referrals``) and is the better home for this one.
+    """
+    principal = current_person()
+    stmt = (
+        select(Referral, Offer)
+        .join(Offer, Offer.id == Referral.offer_id)
+        .where(Referral.centre_id == principal.centre_id)
+    )
+    if person_ref:
+        stmt = stmt.where(Referral.person_key == person_key(principal.centre_id or "", person_ref))
+    stmt = stmt.order_by(Referral.updated_at.desc()).limit(limit)
+    return [(r, o) for r, o in db().execute(stmt)]
+
+
+#: What the counselling side may set, per current status (the lifecycle decides).
+def counsellor_next(status: str) -> list[str]:
+    return [
+        s for s in lifecycle.STATUSES
+        if s in lifecycle.allowed_next(status) and "counsellor" in lifecycle.SET_BY.get(s, ())
+    ]
+
+
+@bp.get("/referrals", endpoint="referrals")
+def referrals_page() -> Any:
+    person_ref = (request.args.get("person_ref") or "").strip()[:100] or None
+    rows = centre_referrals(person_ref)
+    return render_template(
+        "counsel/referrals.html", rows=rows, person_ref=person_ref or "", next_of=counsellor_next,
+        reasons=lifecycle.REASONS,
+    )
+
+
+
+@bp.post("/referrals/<referral_id>/status")
+def referral_status(referral_id: str) -> Any:
+    session_ = db()
+    try:
+        referrals.change_status(
+            session_, current_person(), referral_id, request.form.get("status", ""),
+            request.form.get("reason") or None, (request.form.get("note") or "").strip() or None,
+        )
+        session_.commit()
+    except (InvalidInput, Conflict) as exc:
+        session_.rollback()
+        flash(_("Status not changed: %(why)s", why=_why(exc)), "error")
+    else:
+        flash(_("The referral's status was changed."), "success")
+    back = request.form.get("person_ref") or None
+    return redirect(url_for(".referrals", person_ref=back))

@@ -1,0 +1,109 @@
+"""Reading HTML forms into the plain dicts the domain validates, and its errors back into
+per-field messages. No rule lives here: ``validate_offer`` and ``validate_profile`` decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from catalog.schema import LIST_FIELDS, OFFER_FIELDS
+from lotse.errors import FieldError
+
+#: Offer fields that are yes/no checkboxes on the form.
+OFFER_BOOLS = ("online", "literacy_required", "childcare", "wheelchair_accessible")
+
+
+def field_errors(errors: list[FieldError], fields: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """``{input name: [messages]}``: ``days.0`` belongs to ``days``, ``location.place`` to the
+    input ``fields`` maps it to (default: the first part of the dotted name)."""
+    out: dict[str, list[str]] = {}
+    for err in errors:
+        name = (fields or {}).get(err.field)
+        if name is None:
+            head = err.field.split(".")[0]
+            name = (fields or {}).get(head, head)
+        out.setdefault(name, [])
+        if err.message not in out[name]:
+            out[name].append(err.message)
+    return out
+
+
+def offer_form_data(form: MultiDict) -> dict[str, Any]:
+    """An offer from the edit form, as ``validate_offer`` takes it (strings are fine: the
+    schema converts them, and blanks mean "not given")."""
+    data: dict[str, Any] = {}
+    for name in OFFER_FIELDS:
+        if name in OFFER_BOOLS:
+            data[name] = form.get(name) == "1"
+        elif name in LIST_FIELDS and name != "languages":
+            data[name] = form.getlist(name)
+        else:
+            value = form.get(name, "")
+            data[name] = value.strip() if isinstance(value, str) else value
+    if not data.get("status"):
+        data["status"] = "active"
+    return data
+
+
+def _lines(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\r", "").split("\n") if part.strip()]
+
+
+def _ints(text: str) -> list[Any]:
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    return [int(p) if p.isdigit() else p for p in parts]
+
+
+#: Profile fields reported by the domain → the input that shows the error.
+PROFILE_INPUTS = {
+    "location": "place",
+    "location.place": "place",
+    "availability": "days",
+    "availability.days": "days",
+    "availability.times": "times",
+}
+
+
+def profile_form_data(form: MultiDict) -> dict[str, Any]:
+    """A profile from the intake form, as ``validate_profile`` takes it."""
+    text = {k: (form.get(k) or "").strip() for k in form}
+    data: dict[str, Any] = {
+        "person_ref": text.get("person_ref") or None,
+        "age": text.get("age") or None,
+        "gender": text.get("gender") or "unspecified",
+        "location": {"place": text.get("place") or None},
+        "online_ok": form.get("online_ok") == "1",
+        "residence_status": text.get("residence_status") or None,
+        "german_level": text.get("german_level") or "none",
+        "literate": form.get("literate") == "1",
+        "languages": text.get("languages", "").replace(",", ";"),
+        "children_ages": _ints(text.get("children_ages", "")),
+        "needs": _lines(text.get("needs", "")),
+        "profession": text.get("profession") or None,
+        "qualification_country": text.get("qualification_country") or None,
+        "benefits": form.getlist("benefits"),
+        "availability": {"days": form.getlist("days"), "times": form.getlist("times")},
+        "wheelchair": form.get("wheelchair") == "1",
+        "earliest_start": text.get("earliest_start") or None,
+    }
+    if text.get("max_distance_km"):
+        data["max_distance_km"] = text["max_distance_km"]
+    # Left out rather than null, so that the domain says "required".
+    for key, present in (("age", text.get("age")), ("location", text.get("place"))):
+        if not present:
+            data.pop(key)
+    return data
+
+
+def profile_form_values(profile: dict[str, Any]) -> dict[str, Any]:
+    """The intake form's values for a stored profile (to show it again)."""
+    values = dict(profile)
+    values["place"] = (profile.get("location") or {}).get("place") or ""
+    values["needs"] = "\n".join(profile.get("needs") or [])
+    values["children_ages"] = ", ".join(str(a) for a in profile.get("children_ages") or [])
+    langs = profile.get("languages") or ""
+    values["languages"] = langs if isinstance(langs, str) else "; ".join(langs)
+    values["days"] = (profile.get("availability") or {}).get("days", [])
+    values["times"] = (profile.get("availability") or {}).get("times", [])
+    return values

@@ -1,0 +1,238 @@
+"""HSDS 3.0: offers written as services valid against the compiled schema, the specification's
+own example imported field by field (the rest kept in ``extra``), and HSDS export → import."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from sqlalchemy import select
+
+from catalog.exporting import export_offers
+from catalog.hsds import (
+    ATTRIBUTE_FIELDS,
+    category_for_term_id,
+    category_term_id,
+    offer_to_hsds_service,
+    service_to_offer,
+)
+from catalog.importing import import_offers
+from catalog.schema import OFFER_FIELDS, validate_offer
+from catalog.tables import Offer
+from lotse.accounts import Principal
+from lotse.db import transaction
+from lotse.errors import RejectedImport
+from tests.factories import offer_data
+
+ADMIN = Principal(role="admin", name="test")
+WETZLAR = {"latitude": 50.5558, "longitude": 8.5047}
+
+
+@pytest.fixture(scope="session")
+def hsds_schemas(shared_dir: Path) -> dict[str, Draft202012Validator]:
+    """Validators for the compiled HSDS schemas (big files: loaded once per test session)."""
+    out = {}
+    for name in ("service", "service_list"):
+        schema = json.loads((shared_dir / "hsds/schema/compiled" / f"{name}.json").read_text())
+        Draft202012Validator.check_schema(schema)
+        out[name] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return out
+
+
+def assert_valid(validator: Draft202012Validator, doc: Any) -> None:
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+    assert not errors, errors[:5]
+
+
+@pytest.fixture
+def example(shared_dir: Path) -> dict:
+    return json.loads((shared_dir / "hsds/examples/service_full.json").read_text())
+
+
+def in_germany(service: dict) -> dict:
+    """The specification's example, moved to Wetzlar and priced in euros (it is British)."""
+    moved = copy.deepcopy(service)
+    moved["service_at_locations"][0]["location"].update(WETZLAR)
+    moved["cost_options"][0]["currency"] = "EUR"
+    return moved
+
+
+def stored_offer(**overrides) -> dict:
+    data = validate_offer(offer_data(**overrides)).model_dump()
+    return {
+        **data,
+        "id": str(uuid.uuid4()),
+        "agency_id": "vhs",
+        "last_modified": datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "extra": None,
+    }
+
+
+VARIANTS = [
+    {},
+    {"online": True, "latitude": None, "longitude": None, "street": None, "postcode": None},
+    {"days": [], "times": [], "start_date": None, "end_date": None, "languages": []},
+    {"times": ["morning", "evening"], "wheelchair_accessible": True, "phone": "+49 6441 1"},
+    {"genders": ["female"], "target_groups": ["women"], "childcare": True, "cost_eur": 12.5},
+    {"url": "https://vhs.example", "email": "a@vhs.example", "status": "inactive"},
+]
+
+
+@pytest.mark.parametrize("overrides", VARIANTS)
+def test_offers_become_valid_hsds_services(hsds_schemas, overrides):
+    offer = stored_offer(**overrides)
+    service = offer_to_hsds_service(offer)
+    assert_valid(hsds_schemas["service"], service)
+    flat = offer_to_hsds_service(offer, nested=False)
+    assert_valid(hsds_schemas["service_list"], flat)
+    assert_valid(hsds_schemas["service"], flat)
+    assert service["id"] == offer["id"] and service["name"] == offer["title"]
+    assert service == offer_to_hsds_service(offer)  # derived ids are stable
+
+
+@pytest.mark.parametrize("overrides", VARIANTS)
+def test_hsds_service_reads_back_into_the_same_offer(overrides):
+    offer = stored_offer(**overrides)
+    data, extra, problems = service_to_offer(offer_to_hsds_service(offer))
+    assert problems == []
+    back = validate_offer(data).model_dump()
+    assert back == {name: offer[name] for name in OFFER_FIELDS}
+    attributes = extra["hsds"].get("attributes", [])
+    assert [a["taxonomy_term"]["taxonomy"] for a in attributes] == ["lotse-categories"]
+
+
+def test_category_terms_are_stable_and_reversible():
+    assert category_term_id("daycare") == category_term_id("daycare")
+    assert category_for_term_id(category_term_id("daycare")) == "daycare"
+    assert category_for_term_id(category_term_id("childcare")) == "childcare"
+    assert category_for_term_id(str(uuid.uuid4())) is None
+
+
+def import_hsds(sessions, body: Any, **kwargs):
+    with transaction(sessions) as session:
+        return import_offers(session, ADMIN, "mycity", json.dumps(body), fmt="hsds", **kwargs)
+
+
+def test_the_specification_example_imports_field_by_field(sessions, example):
+    moved = in_germany(example)
+    with pytest.raises(RejectedImport) as info:  # "code" is no Lotse category
+        import_hsds(sessions, moved)
+    assert info.value.report["rejected"][0]["field"] == "category"
+    assert "pass category=CODE" in info.value.report["rejected"][0]["message"]
+
+    report = import_hsds(sessions, moved, category="psychosocial_support")
+    assert report.created == 1
+    with transaction(sessions) as session:
+        offer = session.scalars(select(Offer)).one()
+        fields = {name: getattr(offer, name) for name in OFFER_FIELDS}
+        extra = offer.extra
+    location = moved["service_at_locations"][0]["location"]
+    assert fields["external_id"] == moved["id"]
+    assert fields["title"] == moved["name"]
+    assert fields["description"] == moved["description"].strip()
+    assert fields["organization"] == moved["organization"]["name"]
+    assert fields["category"] == "psychosocial_support"
+    assert fields["municipality"] == location["addresses"][0]["city"]
+    assert fields["street"] == location["addresses"][0]["address_1"]
+    assert fields["postcode"] is None  # "ABC 1234" is no German postcode; kept in extra
+    assert (fields["latitude"], fields["longitude"]) == (50.5558, 8.5047)
+    assert fields["languages"] == ["ur"]
+    assert (fields["min_age"], fields["max_age"]) == (12, 100)
+    assert fields["url"] == moved["url"] and fields["email"] == moved["email"]
+    assert fields["phone"] == "+44 1234 234567"
+    assert fields["cost_eur"] == 35
+    assert fields["days"] == ["thu", "fri"]
+    assert fields["times"] == ["morning", "afternoon", "evening"]  # open 10:00–18:00
+    assert str(fields["start_date"]) == str(fields["end_date"]) == "2005-01-01"
+    assert fields["status"] == "active"
+    # everything Lotse does not model is kept
+    kept = extra["hsds"]
+    for key, value in moved.items():
+        if key not in {"id", "name", "description", "url", "email", "status"} | {
+            "minimum_age",
+            "maximum_age",
+        }:
+            assert kept[key] == value, key
+    assert kept["organization"]["alternate_name"] == "Example Org"
+
+    again = import_hsds(sessions, moved, category="psychosocial_support")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    changed = copy.deepcopy(moved)
+    changed["alert"] = "Closed on Friday"
+    assert import_hsds(sessions, changed, category="psychosocial_support").updated == 1
+
+
+def test_the_unmodified_example_is_rejected_as_outside_germany(sessions, example):
+    with pytest.raises(RejectedImport) as info:
+        import_hsds(sessions, [example], category="psychosocial_support")
+    rejected = info.value.report["rejected"]
+    assert {r["row"] for r in rejected} == {1}
+    by_field = {r["field"]: r["message"] for r in rejected}
+    assert by_field["latitude"].startswith("100 is far outside Germany")
+    assert "service_at_locations[0].location.latitude" in by_field["latitude"]
+    assert "GBP" in by_field["cost_eur"]
+
+
+def test_schedules_and_odd_values_are_read_sensibly():
+    service = {
+        "id": "s-1",
+        "name": "Sprachcafé",
+        "status": "temporarily closed",
+        "organization": {"id": "o", "name": "Café International"},
+        "minimum_age": 16.0,
+        "languages": [{"id": "l", "code": "ARA"}, {"id": "m", "code": "eng"}],
+        "schedules": [
+            {"id": "a", "byday": "1MO,-1FR", "opens_at": "18:30", "valid_from": "2027-02-01"},
+            {"id": "b", "byday": "WE", "opens_at": "09:00:00Z", "closes_at": "11:00:00"},
+        ],
+        "service_at_locations": [
+            {
+                "id": "x",
+                "location": {
+                    "id": "y",
+                    "location_type": "virtual",
+                    "name": "Gießen",
+                    "addresses": [{"id": "z", "postal_code": "D-35390", "city": "Gießen"}],
+                },
+            }
+        ],
+        "attributes": [{"id": "t", "taxonomy_term": {"id": "u", "code": "language_cafe"}}],
+    }
+    data, _extra, problems = service_to_offer(service)
+    assert problems == []
+    offer = validate_offer(data)
+    assert offer.category == "language_cafe" and offer.status == "inactive"
+    assert offer.days == ["mon", "wed", "fri"] and offer.times == ["morning", "evening"]
+    assert offer.languages == ["ar", "en"] and offer.min_age == 16
+    assert offer.online and offer.municipality == "Gießen" and offer.postcode == "35390"
+    assert str(offer.start_date) == "2027-02-01"
+    _data, _extra, problems = service_to_offer([1, 2])
+    assert problems[0].field == "service"
+
+
+def test_hsds_export_imports_back_into_another_agency(sessions, hsds_schemas):
+    rows = [
+        offer_data(external_id="a"),
+        offer_data(external_id="b", title="Kita Sonne", category="daycare", min_age=0, max_age=6),
+    ]
+    with transaction(sessions) as session:
+        import_offers(session, ADMIN, "vhs", json.dumps(rows), fmt="json")
+        services = json.loads("".join(export_offers(session, "hsds", "vhs")))
+    assert len(services) == 2
+    for service in services:
+        assert_valid(hsds_schemas["service"], service)
+    report = import_hsds(sessions, services)
+    assert report.created == 2 and report.duplicates  # the same offers, by another agency
+    with transaction(sessions) as session:
+        offers = {(o.agency_id, o.external_id): o for o in session.scalars(select(Offer))}
+    for ext in ("a", "b"):
+        original, copied = offers[("vhs", ext)], offers[("mycity", ext)]
+        for name in OFFER_FIELDS:
+            assert getattr(copied, name) == getattr(original, name), name
+    assert set(ATTRIBUTE_FIELDS) <= set(OFFER_FIELDS)

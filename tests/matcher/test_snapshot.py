@@ -1,0 +1,175 @@
+"""The catalogue snapshot: built once per catalogue version, patched from ``seq``; an agency's
+edit is visible to the next request, and a patched snapshot equals a fresh build."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from catalog.store import archive_offer, create_offer, patch_offer
+from lotse.db import transaction
+from matcher.engine import explain, recommend
+from matcher.snapshot import COLUMNS, Snapshot, SnapshotCache, load_offers
+from tests.matcher.catalogue import ADMIN, SCENARIO, TODAY, nurse_profile, offer, store_offers
+
+
+def same_catalogue(a: Snapshot, b: Snapshot) -> None:
+    """Both snapshots hold the same live offers with the same values."""
+    ra = {str(a.ids[r]): r for r in a.live_rows}
+    rb = {str(b.ids[r]): r for r in b.live_rows}
+    assert ra.keys() == rb.keys()
+    ia = np.array([ra[k] for k in sorted(ra)], dtype=np.int64)
+    ib = np.array([rb[k] for k in sorted(rb)], dtype=np.int64)
+    for name in COLUMNS:
+        np.testing.assert_array_equal(a.cols[name][ia], b.cols[name][ib], err_msg=name)
+    assert list(a.titles[ia]) == list(b.titles[ib])
+    wa = [[a.vocabulary.words[t] for t in row] for row in a.tokens[ia]]
+    wb = [[b.vocabulary.words[t] for t in row] for row in b.tokens[ib]]
+    assert wa == wb
+    for code in set(a.language_codes) | set(b.language_codes):
+        ca = a.languages[ia][:, a.language_codes.index(code)] if code in a.language_codes else 0
+        cb = b.languages[ib][:, b.language_codes.index(code)] if code in b.language_codes else 0
+        np.testing.assert_array_equal(np.broadcast_to(ca, len(ia)), np.broadcast_to(cb, len(ib)))
+
+
+def test_edits_are_visible_to_the_next_request_without_a_rebuild(sessions):
+    cache = SnapshotCache()
+    with transaction(sessions) as session:
+        ids = store_offers(session, SCENARIO)
+    with transaction(sessions) as session:
+        first = recommend(session, nurse_profile(), snapshots=cache, today=TODAY)
+    assert "ik-voll" in {ids_key(ids, s.offer_id) for s in first.waitlist}
+    with transaction(sessions) as session:
+        patch_offer(session, ADMIN, ids["ik-voll"], {"capacity_free": 3}, None)
+        archive_offer(session, ADMIN, ids["kita-wetzlar"], None)
+        create_offer(
+            session,
+            ADMIN,
+            "awo",
+            offer(
+                "kita-neu",
+                title="Kita Regenbogen",
+                category="daycare",
+                min_age=1,
+                max_age=6,
+                min_german_level=None,
+                max_german_level=None,
+                target_german_level=None,
+                languages=["de", "ku"],
+            ),
+        )
+    with transaction(sessions) as session:
+        second = recommend(session, nurse_profile(), snapshots=cache, today=TODAY, k=20)
+    shown = {ids_key(ids, s.offer_id) for s in second.results}
+    assert "ik-voll" in shown and "kita-wetzlar" not in shown
+    assert "Kita Regenbogen" in {s.title for s in second.results}
+    assert second.waitlist == []
+    assert cache.full_builds == 1 and cache.patches == 1
+    with transaction(sessions) as session:
+        fresh = Snapshot.from_records(load_offers(session), cache.peek().seq)
+        archived = explain(
+            session, nurse_profile(), ids["kita-wetzlar"], snapshots=cache, today=TODAY
+        )
+        assert {r.code: r.passed for r in archived.rules}["active"] is False
+        assert "withdrawn" in {r.code: r.text for r in archived.rules}["active"]
+    same_catalogue(cache.peek(), fresh)
+
+
+def ids_key(ids: dict[str, str], offer_id: str) -> str:
+    return next((k for k, v in ids.items() if v == offer_id), offer_id)
+
+
+def test_unchanged_catalogue_reuses_the_snapshot(sessions):
+    cache = SnapshotCache()
+    with transaction(sessions) as session:
+        store_offers(session, {"a": SCENARIO["ik-wetzlar"]})
+    with transaction(sessions) as session:
+        a = cache.current(session)
+        b = cache.current(session)
+    assert a is b and cache.full_builds == 1 and cache.patches == 0
+
+
+def test_patch_equals_rebuild_after_many_edits():
+    base = [{**o, "id": k} for k, o in SCENARIO.items()]
+    snap = Snapshot.from_records(base, seq=1)
+    changed = [
+        {
+            **SCENARIO["ik-wetzlar"],
+            "id": "ik-wetzlar",
+            "title": "Neuer Titel Pflege",
+            "languages": ["de", "uk"],
+            "days": ["sat"],
+        },
+        {**SCENARIO["kita-wetzlar"], "id": "kita-wetzlar", "archived": True},
+        {**SCENARIO["ik-hamburg"], "id": "new-1", "capacity_free": 0},
+        {**SCENARIO["ik-hamburg"], "id": "ghost", "archived": True},
+    ]
+    patched = snap.patched(changed, seq=2)
+    current = [o for o in base if o["id"] != "kita-wetzlar"]
+    current = [changed[0] if o["id"] == "ik-wetzlar" else o for o in current] + [changed[2]]
+    same_catalogue(patched, Snapshot.from_records(current, seq=2))
+    assert "kita-wetzlar" not in patched.row_of and patched.seq == 2
+    # the original snapshot is untouched
+    assert snap.titles[snap.row_of["ik-wetzlar"]] == SCENARIO["ik-wetzlar"]["title"]
+    assert snap.alive.all()
+
+
+def test_many_archivals_compact_the_arrays():
+    base = [{**offer(f"o{i}"), "id": f"o{i}"} for i in range(10)]
+    snap = Snapshot.from_records(base, seq=1)
+    patched = snap.patched([{**base[i], "archived": True} for i in range(4)], seq=2)
+    assert len(patched) == 6 and patched.alive.all()
+    assert sorted(patched.row_of) == [f"o{i}" for i in range(4, 10)]
+
+
+def test_concurrent_requests_share_one_build(sessions):
+    cache = SnapshotCache()
+    with transaction(sessions) as session:
+        store_offers(session, SCENARIO)
+    seen = []
+
+    def work():
+        with transaction(sessions) as session:
+            seen.append(cache.current(session))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.full_builds == 1 and all(s is seen[0] for s in seen)
+
+
+def test_completion_rates_come_from_the_source(sessions):
+    cache = SnapshotCache(completion_source=lambda _s, ids: np.full(len(ids), 0.8))
+    with transaction(sessions) as session:
+        store_offers(session, {"a": SCENARIO["ik-wetzlar"]})
+        rec = recommend(
+            session,
+            nurse_profile(needs=["Deutschkurs"], profession=None),
+            snapshots=cache,
+            today=TODAY,
+        )
+    assert {r.code: r.text for r in rec.results[0].reasons}[
+        "completion"
+    ] == "80% of people referred completed it"
+
+
+def test_completion_rates_are_re_read_periodically(sessions):
+    now = [1000.0]
+    rate = [0.5]
+    cache = SnapshotCache(
+        completion_source=lambda _s, ids: np.full(len(ids), rate[0]),
+        completion_refresh_s=60,
+        clock=lambda: now[0],
+    )
+    with transaction(sessions) as session:
+        store_offers(session, {"a": SCENARIO["ik-wetzlar"]})
+    with transaction(sessions) as session:
+        assert cache.current(session).completion.tolist() == [0.5]
+        rate[0] = 0.9
+        assert cache.current(session).completion.tolist() == [0.5]
+        now[0] += 61
+        assert cache.current(session).completion.tolist() == [0.9]
+    assert cache.full_builds == 1

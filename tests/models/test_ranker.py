@@ -1,0 +1,113 @@
+"""The ranker follows scikit-learn's estimator contract and learns the direction of evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from models import columns as C
+from models.metrics import ndcg_at_k
+from models.ranker import (
+    GradientBoostedRanker,
+    PopularityBaseline,
+    RandomBaseline,
+    RuleScoreBaseline,
+    baselines,
+    gradient_boosted_scorer,
+)
+
+
+@parametrize_with_checks([GradientBoostedRanker(max_iter=30, random_state=0)])
+def test_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def _toy(n_queries: int = 300, per_query: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Two features: ``fit`` drives success, ``noise`` does not."""
+    rng = np.random.default_rng(seed)
+    n = n_queries * per_query
+    fit = rng.random(n)
+    noise = rng.random(n)
+    label = np.digitize(fit + rng.normal(0, 0.15, n), [0.55, 0.75, 0.9])
+    return pd.DataFrame(
+        {
+            C.QUERY: np.repeat(np.arange(n_queries), per_query),
+            C.ITEM: rng.integers(0, 50, n),
+            "fit": fit,
+            "noise": noise,
+            C.LABEL: label,
+        }
+    )
+
+
+def test_more_evidence_of_fit_never_lowers_the_score():
+    frame = _toy()
+    ranker = GradientBoostedRanker(max_iter=50, random_state=0).fit(
+        frame[["fit", "noise"]], frame[C.LABEL]
+    )
+    grid = pd.DataFrame({"fit": np.linspace(0, 1, 11), "noise": 0.5})
+    scores = ranker.predict(grid)
+    assert scores[-1] > scores[0] + 1.0
+    assert ranker.feature_names_in_.tolist() == ["fit", "noise"]
+    likelihood = ranker.predict_likelihood(grid)
+    assert ((likelihood >= 0) & (likelihood <= 1)).all() and likelihood[-1] > likelihood[0]
+
+
+def test_scores_stay_in_label_units():
+    frame = _toy()
+    ranker = GradientBoostedRanker(max_iter=50, random_state=0).fit(
+        frame[["fit", "noise"]].to_numpy(), frame[C.LABEL]
+    )
+    scores = ranker.predict(frame[["fit", "noise"]].to_numpy())
+    assert scores.min() >= -0.1 and scores.max() <= 3.1
+
+
+def test_missing_feature_values_are_accepted():
+    frame = _toy()
+    X = frame[["fit", "noise"]].to_numpy().copy()
+    X[::7, 1] = np.nan
+    ranker = GradientBoostedRanker(max_iter=20, random_state=0).fit(X, frame[C.LABEL])
+    assert np.isfinite(ranker.predict(X)).all()
+
+
+def test_one_class_training_data_gives_the_prior_as_likelihood():
+    X = np.random.default_rng(0).random((50, 2))
+    ranker = GradientBoostedRanker(max_iter=5).fit(X, np.zeros(50))
+    assert (ranker.predict_likelihood(X) == 0).all()
+
+
+def test_learnt_ranker_and_baselines_order_as_expected():
+    train, test = _toy(seed=1), _toy(seed=2)
+    names = ("fit", "noise")
+    scorers = [
+        gradient_boosted_scorer(names, max_iter=60),
+        *baselines(names, rule=lambda X: X[:, 0], seed=3),
+    ]
+    result = {}
+    for scorer in scorers:
+        scorer.fit(train)
+        result[scorer.name] = ndcg_at_k(
+            test[C.LABEL], scorer.score(test), query=test[C.QUERY], k=5
+        )
+    assert result["gradient_boosted"] > result["random"] + 0.2
+    assert result["rule_score"] > result["random"] + 0.2
+    assert result["logistic_regression"] > result["random"] + 0.2
+    assert abs(result["popularity"] - result["random"]) < 0.1  # items carry no signal here
+
+
+def test_popularity_shrinks_rare_offers_and_knows_unseen_ones():
+    train = pd.DataFrame({C.ITEM: ["a"] * 100 + ["b"], C.LABEL: [1] * 50 + [0] * 50 + [3]})
+    pop = PopularityBaseline(prior_weight=10).fit(train)
+    scores = pop.score(pd.DataFrame({C.ITEM: ["a", "b", "never"]}))
+    overall = np.mean(np.exp2(train[C.LABEL]) - 1)
+    assert scores[0] == pytest.approx((50 + 10 * overall) / 110)
+    assert scores[1] < 7 and scores[2] == pytest.approx(overall)
+
+
+def test_random_baseline_is_seeded_and_rule_baseline_uses_the_rule():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    assert (RandomBaseline(4).score(frame) == RandomBaseline(4).score(frame)).all()
+    rule = RuleScoreBaseline(rule=lambda X: -X[:, 0], feature_names=("a",))
+    assert rule.fit(frame).score(frame).tolist() == [-1.0, -2.0, -3.0]

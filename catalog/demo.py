@@ -1080,6 +1080,12 @@ def _generate(n: int, seed: int, today: date) -> list[tuple[str, dict]]:
     pinned = min(n, len(_PINNED))
     loc_idx[:pinned] = wetzlar
     cat_idx[:pinned] = [spec_index[c] for c in _PINNED[:pinned]]
+    # Every place gets at least one offer of every category when the catalogue is big enough,
+    # so a demo person anywhere can be served for any need (the rest stays random).
+    cover = len(placed) * len(SPECS)
+    if n >= pinned + 2 * cover:
+        loc_idx[pinned : pinned + cover] = np.repeat(np.arange(len(placed)), len(SPECS))
+        cat_idx[pinned : pinned + cover] = np.tile(np.arange(len(SPECS)), len(placed))
     lats, lons = _coordinates(rng, placed, loc_idx)
 
     # Every other random quantity, drawn as whole arrays (one uniform per decision).

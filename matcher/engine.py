@@ -84,6 +84,7 @@ class Recommendation:
     waitlist: list[Suggestion]
     excluded: dict[str, int]
     eligible_count: int
+    k: int
     profile: ResolvedProfile = field(repr=False, compare=False)
 
     @property
@@ -209,6 +210,7 @@ def rank_offers(
         waitlist=waitlist,
         excluded=screening.excluded,
         eligible_count=len(screening.eligible),
+        k=k,
         profile=p,
     )
 

@@ -82,7 +82,7 @@ def log_impressions(
                 "catalog_seq": rec.catalog_seq,
                 "centre_id": centre_id,
                 "person_key": person_key(centre_id or "", person_ref) if person_ref else None,
-                "k": len(rec.results),
+                "k": rec.k,
                 "lang": lang,
                 "context": request_context(rec),
             }

@@ -26,6 +26,7 @@ import functools
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,8 +148,8 @@ class PlaceIndex:
         self.names: list[str] = []
         self.states: list[str] = []
         lat, lon, pop = [], [], []
-        self.by_key: dict[str, set[int]] = {}
-        self.by_prefix: dict[str, set[int]] = {}
+        by_key: dict[str, set[int]] = {}
+        by_prefix: dict[str, set[int]] = {}
         for i, row in enumerate(rows):
             name = GERMAN_NAMES.get(row["name"], row["name"])
             self.names.append(name)
@@ -163,14 +164,20 @@ class PlaceIndex:
                     key = normalise(alt, umlaut)
                     if len(key) < 2:
                         continue
-                    self.by_key.setdefault(key, set()).add(i)
+                    by_key.setdefault(key, set()).add(i)
                     words = key.split()
                     for j in range(1, len(words)):
-                        self.by_prefix.setdefault(" ".join(words[:j]), set()).add(i)
+                        by_prefix.setdefault(" ".join(words[:j]), set()).add(i)
         self.lat = np.array(lat)
         self.lon = np.array(lon)
         self.population = np.array(pop)
-        self.keys: list[str] = list(self.by_key)
+        # Tuples of ints, unlike sets, are untracked by the garbage collector: 50,000 sets
+        # would make every full collection of a serving process tens of ms slower.
+        self.by_key: dict[str, tuple[int, ...]] = {k: tuple(sorted(v)) for k, v in by_key.items()}
+        self.by_prefix: dict[str, tuple[int, ...]] = {
+            k: tuple(sorted(v)) for k, v in by_prefix.items()
+        }
+        self.keys: tuple[str, ...] = tuple(self.by_key)
 
     @classmethod
     def from_geonames(cls) -> PlaceIndex:
@@ -201,7 +208,7 @@ class PlaceIndex:
 
     # -- resolution ---------------------------------------------------------------------
 
-    def _by_population(self, ids: set[int]) -> list[int]:
+    def _by_population(self, ids: Iterable[int]) -> list[int]:
         return sorted(ids, key=lambda i: (-self.population[i], self.names[i]))
 
     def _dominant(self, ids: list[int]) -> int | None:
@@ -212,7 +219,7 @@ class PlaceIndex:
         return ids[0] if first >= DOMINANCE * max(second, 1.0) else None
 
     def _exact(self, key: str) -> list[int]:
-        ids = set(self.by_key.get(key, ())) | self.by_prefix.get(key, set())
+        ids = set(self.by_key.get(key, ())) | set(self.by_prefix.get(key, ()))
         return self._by_population(ids)
 
     def _near(self, ids: list[int], centre: int) -> list[int]:

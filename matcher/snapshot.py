@@ -3,14 +3,17 @@
 A ``Snapshot`` holds one row per offer (every non-archived offer, inactive ones included so
 the "active" rule can say why they are left out): category index, coordinates, age bounds,
 German level ranks, bitmasks for genders, residence statuses, benefits, days and times, a
-language matrix, dates as ordinals, capacity and flags. It is immutable once built: a request
-takes the current snapshot and reads it without locks.
+language matrix, word ids of its text, dates as ordinals, capacity and flags — plus, built
+lazily per snapshot, offer counts per category and a lat/lon grid so that a request reads only
+the rows near the person. It is immutable once built: a request takes the current snapshot and
+reads it without locks.
 
 ``SnapshotCache`` keeps one snapshot per process and brings it up to date on every request:
 it reads the catalogue version (``catalog_state.seq``, one indexed query) and, when that moved,
 fetches only the offers changed since (``WHERE seq > known``) and patches a copy of the arrays
 — an agency's edit is visible to the next request without rebuilding 100,000 rows. Archived
-offers become dead rows; when too many are dead the arrays are compacted.
+offers become dead rows; when too many are dead the arrays are compacted. Historical completion
+rates come from a pluggable source (none yet: NaN) and are re-read every few minutes.
 """
 
 from __future__ import annotations

@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from catalog.store import archive_offer, create_offer, patch_offer
+from catalog.store import archive_offer, create_offer, haversine_km, patch_offer
 from lotse.db import transaction
 from matcher.engine import explain, recommend
-from matcher.snapshot import COLUMNS, Snapshot, SnapshotCache, load_offers
+from matcher.snapshot import COLUMNS, Grid, Snapshot, SnapshotCache, load_offers
 from tests.matcher.catalogue import ADMIN, SCENARIO, TODAY, nurse_profile, offer, store_offers
 
 
@@ -173,3 +175,20 @@ def test_completion_rates_are_re_read_periodically(sessions):
         now[0] += 61
         assert cache.current(session).completion.tolist() == [0.9]
     assert cache.full_builds == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(47.0, 55.0), st.floats(5.5, 15.5)), min_size=1, max_size=60),
+    st.floats(47.0, 55.0),
+    st.floats(5.5, 15.5),
+    st.floats(0.5, 400),
+)
+def test_grid_returns_every_offer_within_the_radius(points, lat, lon, radius):
+    lats = np.array([p[0] for p in points])
+    lons = np.array([p[1] for p in points])
+    rows = np.arange(len(points))
+    grid = Grid(lats, lons, rows, np.zeros(len(points), dtype=bool))
+    found = set(grid.near(lat, lon, radius).tolist())
+    within = set(np.flatnonzero(haversine_km(lat, lon, lats, lons) <= radius).tolist())
+    assert within <= found

@@ -83,6 +83,14 @@ def retention_days() -> int:
     return days
 
 
+def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str]:
+    """The centre and ``person_key`` an export or erasure is about."""
+    if not 1 <= len(person_ref) <= 100:
+        raise InvalidInput([FieldError("person_ref", "1 to 100 characters")])
+    centre = centre_for_actor(actor, centre_id)
+    return centre, person_key(centre, person_ref)
+
+
 # --- export --------------------------------------------------------------------------------
 
 
@@ -153,8 +161,7 @@ def export_person(
     """Everything Lotse holds about one person of one centre: agreements (with goals, steps
     and reviews), referrals with their history, recommendations served with what they
     showed, and who read or changed the case (audit). The export is audited too."""
-    centre = centre_for_actor(actor, centre_id)
-    key = person_key(centre, person_ref)
+    centre, key = _person(actor, person_ref, centre_id)
     agreements = session.scalars(
         select(Agreement)
         .where(
@@ -309,8 +316,7 @@ def erase_person(
 ) -> ErasureReport:
     """Erase one person of one centre (see the module docstring for what stays, and how
     it is unlinked). Idempotent: erasing again finds nothing and reports zeros."""
-    centre = centre_for_actor(actor, centre_id)
-    key = person_key(centre, person_ref)
+    centre, key = _person(actor, person_ref, centre_id)
     token = new_token()
     report = ErasureReport()
     agreements = list(

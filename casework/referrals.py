@@ -15,13 +15,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casework import lifecycle
+from casework import audit, lifecycle
 from casework.tables import Referral, ReferralEvent
 from catalog.store import get_offer, next_seq, record_change
 from catalog.tables import Offer
 from lotse.accounts import Principal, ensure_centre
 from lotse.db import utcnow
 from lotse.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from lotse.pseudonyms import person_key
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ def create_referral(
     session.flush()
     session.add(ReferralEvent(referral_id=referral.id, from_status=None, to_status="proposed",
                               at=now, actor=actor.actor))
+    audit.record(session, actor, "create", centre_id=referral.centre_id,
+                 person_key=referral.person_key)
     return referral
 
 
@@ -71,6 +74,8 @@ def get_referral(
         raise NotFound(f"no referral with id '{referral_id}'")
     if not (actor.may_read_centre(referral.centre_id) or actor.may_edit_agency(referral.agency_id)):
         raise Forbidden("this referral belongs to another centre or agency")
+    audit.record(session, actor, "update" if for_update else "read",
+                 centre_id=referral.centre_id, person_key=referral.person_key)
     return referral
 
 
@@ -165,3 +170,21 @@ def agency_referrals(
     if since:
         stmt = stmt.where(Referral.updated_at > since)
     return [(r, o) for r, o in session.execute(stmt.order_by(Referral.updated_at.desc()).limit(500))]
+
+
+def centre_referrals(
+    session: Session, actor: Principal, person_ref: str | None = None, limit: int = 200
+) -> list[tuple[Referral, Offer]]:
+    """The actor's centre's referrals with their offers, newest change first; optionally only
+    one person's (found by their key, never by a stored reference)."""
+    if actor.role != "counsellor" or not actor.centre_id:
+        raise Forbidden("only counsellors see their centre's referrals")
+    stmt = (
+        select(Referral, Offer)
+        .join(Offer, Offer.id == Referral.offer_id)
+        .where(Referral.centre_id == actor.centre_id)
+    )
+    if person_ref:
+        stmt = stmt.where(Referral.person_key == person_key(actor.centre_id, person_ref))
+    stmt = stmt.order_by(Referral.updated_at.desc()).limit(limit)
+    return [(r, o) for r, o in session.execute(stmt)]

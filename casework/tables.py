@@ -1,4 +1,5 @@
-"""Storage of casework: referrals and their status events.
+"""Storage of casework: referrals and their status events; integration agreements with their
+goals, steps and reviews; and the audit log.
 
 A referral names its person only by ``person_key``, the salted hash of the centre's
 pseudonymous reference (the same key the matcher stores on recommendation requests), so

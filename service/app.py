@@ -31,7 +31,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_db(app, config)
     register_error_handlers(app)
 
-    from service.api import agreements, hsds, meta, models, offers, offers_io, persons, recommendations, referrals, reports
+    from service.api import (
+        agreements,
+        hsds,
+        meta,
+        models,
+        offers,
+        offers_io,
+        persons,
+        recommendations,
+        referrals,
+        reports,
+    )
 
     for module in (meta, offers_io, offers, hsds, recommendations, referrals, models, agreements, reports, persons):
         app.register_blueprint(module.bp)

@@ -31,7 +31,9 @@ def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeou
         def load(self):
             from service.app import create_app
 
-            return create_app()
+            app = create_app()
+            warm_up(app)
+            return app
 
     _App(
         {
@@ -45,3 +47,25 @@ def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeou
             "worker_class": "gthread",
         }
     ).run()
+
+
+def warm_up(app) -> None:
+    """Build what the first request would otherwise wait for (place index, catalogue
+    snapshot), then move it out of the garbage collector's way: the long-lived arrays and
+    indexes are frozen so later collections do not walk them on a request."""
+    import gc
+    import logging
+
+    from matcher.places import place_index
+    from service.api.recommendations import snapshot_cache
+    from service.db import db
+
+    log = logging.getLogger("lotse.service")
+    try:
+        place_index()
+        with app.app_context():
+            snapshot_cache().current(db())
+    except Exception:  # a worker that cannot warm up still serves; the request path retries
+        log.warning("warm-up failed; the first request will build the snapshot", exc_info=True)
+    gc.collect()
+    gc.freeze()

@@ -30,20 +30,24 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template(worker_id: str) -> str | None:
+def pg_template(worker_id: str) -> Iterator[str | None]:
     """A per-worker PostgreSQL database migrated once; tests truncate it between uses."""
     if not PG_URL:
-        return None
+        yield None
+        return
     url = make_url(PG_URL)
-    name = f"{url.database}_{worker_id}"
+    # The process id keeps two test runs on one server (or two xdist workers) apart.
+    name = f"{url.database}_{worker_id}_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     worker_url = url.set(database=name).render_as_string(hide_password=False)
     migrate(worker_url)
-    return worker_url
+    yield worker_url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_postgres(url: str) -> None:

@@ -82,7 +82,9 @@ def render_error(status: int, title: str, detail: str = "") -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, detail=detail), status
 
 
-def page_blueprint(name: str, import_name: str, url_prefix: str, roles: tuple[str, ...]) -> Blueprint:
+def page_blueprint(
+    name: str, import_name: str, url_prefix: str, roles: tuple[str, ...]
+) -> Blueprint:
     """A blueprint of pages for ``roles`` (empty: any logged-in person)."""
     bp = Blueprint(name, import_name, url_prefix=url_prefix)
 
@@ -124,7 +126,9 @@ def register_page_errors(bp: Blueprint) -> None:
         return render_error(
             400,
             _("The form has expired"),
-            _("For your safety, forms are valid for a limited time. Go back, reload the page and send it again."),
+            _(
+                "For your safety, forms are valid for a limited time. Go back, reload the page and send it again."
+            ),
         )
 
     @bp.errorhandler(LotseError)
@@ -138,4 +142,6 @@ def register_page_errors(bp: Blueprint) -> None:
     @bp.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         log.exception("unhandled error on page %s %s", request.method, request.path)
-        return render_error(500, _("Something went wrong"), _("An unexpected error occurred. Please try again."))
+        return render_error(
+            500, _("Something went wrong"), _("An unexpected error occurred. Please try again.")
+        )

@@ -34,6 +34,8 @@ SORTS = {
     "status": lambda o: o.status,
     "last_modified": lambda o: o.last_modified,
 }
+#: Accepted rows listed on the dry-run page at most (rows with findings are always listed).
+ROWS_SHOWN = 500
 #: Uploaded files wait here between the dry run and the confirmation (at most a day).
 UPLOAD_TTL_SECONDS = 24 * 3600
 
@@ -73,7 +75,8 @@ def _sorted_offers(query: store.OfferQuery, key: str, descending: bool) -> tuple
     page, total = 1, 0
     while len(found) < SORT_LIMIT:
         result = store.search_offers(
-            db(), store.OfferQuery(**{**query.__dict__, "page": page, "per_page": store.MAX_PER_PAGE})
+            db(),
+            store.OfferQuery(**{**query.__dict__, "page": page, "per_page": store.MAX_PER_PAGE}),
         )
         total = result.total
         found.extend(o for o, _d in result.items)
@@ -94,7 +97,11 @@ def offers() -> Any:
     descending = request.args.get("dir") == "desc"
     page = _int_arg("page", 1)
     query = store.OfferQuery(
-        q=q, category=category, agency_id=_agency_id(), include_inactive=True, page=page,
+        q=q,
+        category=category,
+        agency_id=_agency_id(),
+        include_inactive=True,
+        page=page,
         per_page=PER_PAGE,
     )
     truncated = False
@@ -106,9 +113,18 @@ def offers() -> Any:
         items, total = [o for o, _d in result.items], result.total
     pages = max(1, -(-total // PER_PAGE))
     return render_template(
-        "agency/offers.html", items=items, total=total, page=page, pages=pages, q=q or "",
-        category=category or "", sort=sort or "", descending=descending, truncated=truncated,
-        categories=_category_options(), sort_limit=SORT_LIMIT,
+        "agency/offers.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        q=q or "",
+        category=category or "",
+        sort=sort or "",
+        descending=descending,
+        truncated=truncated,
+        categories=_category_options(),
+        sort_limit=SORT_LIMIT,
     )
 
 
@@ -123,11 +139,18 @@ def _form_values(offer) -> dict[str, Any]:
     return {name: getattr(offer, name) for name in OFFER_FIELDS}
 
 
-def _render_form(values: dict, errors: dict, offer=None, version: int | None = None, status: int = 200):
+def _render_form(
+    values: dict, errors: dict, offer=None, version: int | None = None, status: int = 200
+):
     return (
         render_template(
-            "agency/offer_form.html", values=values, errors=errors, offer=offer, version=version,
-            categories=_category_options(), vocab=labels,
+            "agency/offer_form.html",
+            values=values,
+            errors=errors,
+            offer=offer,
+            version=version,
+            categories=_category_options(),
+            vocab=labels,
         ),
         status,
     )
@@ -263,7 +286,7 @@ def dry_run() -> Any:
     if not raw:
         return render_template("agency/upload.html", error=_("Choose a file to upload.")), 422
     name = file.filename or "upload.csv"
-    fmt = importing.guess_format(name, raw)
+    fmt = importing.guess_format(raw, name=name, media_type=file.mimetype or "")
     try:
         report = importing.import_offers(
             db(), current_person(), _agency_id(), raw, fmt=fmt, dry_run=True, mode="atomic"
@@ -279,7 +302,12 @@ def dry_run() -> Any:
     _clean_old_uploads(folder)
     token = secrets.token_hex(16)
     (folder / f"{token}.upload").write_bytes(raw)
-    session["pending_import"] = {"token": token, "name": name, "format": fmt, "agency": _agency_id()}
+    session["pending_import"] = {
+        "token": token,
+        "name": name,
+        "format": fmt,
+        "agency": _agency_id(),
+    }
     return render_template("agency/import_report.html", **_report_view(report, raw, fmt, name))
 
 
@@ -305,7 +333,12 @@ def _report_view(report: dict, raw: bytes, fmt: str, name: str) -> dict[str, Any
         }
         for r in rows
     ]
+    # A big file: every row with a finding, and the first accepted ones.
+    quiet = [i for i, r in enumerate(shown) if not (r["problems"] or r["duplicates"])]
+    hidden = set(quiet[ROWS_SHOWN:])
+    shown = [r for i, r in enumerate(shown) if i not in hidden]
     return {
+        "hidden_rows": len(hidden),
         "report": report,
         "rows": shown,
         "row_count": len(rows),
@@ -339,7 +372,8 @@ def confirm_import() -> Any:
         session_.rollback()
         flash(_("Some rows were rejected, so nothing was written."), "error")
         return render_template(
-            "agency/import_report.html", **_report_view(exc.report, raw, info["format"], info["name"])
+            "agency/import_report.html",
+            **_report_view(exc.report, raw, info["format"], info["name"]),
         ), 422
     path.unlink(missing_ok=True)
     session.pop("pending_import", None)
@@ -347,10 +381,11 @@ def confirm_import() -> Any:
         _(
             "Import finished: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
             "%(rejected)s rows skipped.",
-            created=report.created, updated=report.updated, unchanged=report.unchanged,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
             rejected=report.rejected_rows,
         ),
         "success",
     )
     return redirect(url_for(".offers", sort="last_modified", dir="desc"))
-

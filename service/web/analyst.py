@@ -53,8 +53,12 @@ def models() -> Any:
     ranker.current()
     plots = {v["version"]: _report_plots(v["version"]) for v in info["versions"]}
     return render_template(
-        "analyst/models.html", info=info, serving=ranker.serving, serving_error=ranker.last_error,
-        headline=HEADLINE, plots=plots,
+        "analyst/models.html",
+        info=info,
+        serving=ranker.serving,
+        serving_error=ranker.last_error,
+        headline=HEADLINE,
+        plots=plots,
     )
 
 
@@ -135,7 +139,10 @@ def roll_back() -> Any:
     rollback(_workspace(), actor=current_person().actor, reason=reason)
     active_ranker().refresh_now()
     flash(
-        _("Rolled back: %(target)s serves the suggestions now.", target=target or _("the rule score")),
+        _(
+            "Rolled back: %(target)s serves the suggestions now.",
+            target=target or _("the rule score"),
+        ),
         "success",
     )
     return redirect(url_for(".models"))
@@ -162,11 +169,13 @@ def monitoring_page() -> Any:
     report = _report()
     db().commit()
     return render_template(
-        "analyst/monitoring.html", report=report, groupings=monitoring.GROUPINGS,
-        funnel=monitoring.FUNNEL, since=request.args.get("since", ""),
+        "analyst/monitoring.html",
+        report=report,
+        groupings=monitoring.GROUPINGS,
+        funnel=monitoring.FUNNEL,
+        since=request.args.get("since", ""),
         until=request.args.get("until", ""),
     )
-
 
 
 @bp.get("/monitoring/chart.png")

@@ -17,7 +17,6 @@ from typing import Any
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
 
 from casework import agreements as ag
 from casework import lifecycle, referrals
@@ -26,7 +25,6 @@ from casework.tables import Referral
 from catalog import store
 from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
-from lotse.pseudonyms import person_key
 from matcher.engine import explain
 from matcher.impressions import serve_recommendations
 from matcher.rules import RULES
@@ -116,7 +114,10 @@ def _suggestions_page(rec) -> str:
     ]
     profile = _intake()["profile"]  # type: ignore[index]
     return render_template(
-        "counsel/suggestions.html", rec=rec, groups=groups, excluded=excluded,
+        "counsel/suggestions.html",
+        rec=rec,
+        groups=groups,
+        excluded=excluded,
         person_ref=profile.get("person_ref"),
     )
 
@@ -214,7 +215,9 @@ def _why(exc: Exception) -> str:
 def _field_message(err: FieldError) -> str:
     if err.field.endswith("consent"):
         return _("the person's consent must be recorded (tick the box).")
-    if err.field == "person_ref" or (err.field.endswith("request_id") and "person_ref" in err.message):
+    if err.field == "person_ref" or (
+        err.field.endswith("request_id") and "person_ref" in err.message
+    ):
         return _("the intake has no pseudonymous reference; add one and ask again.")
     return f"{err.field}: {err.message}"
 
@@ -263,8 +266,13 @@ def agreement(agreement_id: str) -> Any:
     data = ag.describe_agreement(session_, found)
     session_.commit()  # the read's audit entry
     return render_template(
-        "counsel/agreement.html", a=data, obstacles=ag.OBSTACLES, step_statuses=ag.STEP_STATUSES,
-        outcomes=ag.OUTCOMES, responsible=ag.RESPONSIBLE, today=date.today(),
+        "counsel/agreement.html",
+        a=data,
+        obstacles=ag.OBSTACLES,
+        step_statuses=ag.STEP_STATUSES,
+        outcomes=ag.OUTCOMES,
+        responsible=ag.RESPONSIBLE,
+        today=date.today(),
     )
 
 
@@ -304,7 +312,10 @@ def add_step(agreement_id: str) -> Any:
 
     def action(s):
         return ag.update_agreement(
-            s, current_person(), agreement_id, ag.AgreementPatch(steps=[step]),
+            s,
+            current_person(),
+            agreement_id,
+            ag.AgreementPatch(steps=[step]),
             expected_version=version,
         )
 
@@ -319,7 +330,10 @@ def review(agreement_id: str) -> Any:
         for key, value in form.items()
         if key.startswith("step-") and key.split("-", 1)[1].isdigit() and value
     ]
-    obstacles = [{"code": code, "text": form.get(f"obstacle-text-{code}", "")} for code in form.getlist("obstacle")]
+    obstacles = [
+        {"code": code, "text": form.get(f"obstacle-text-{code}", "")}
+        for code in form.getlist("obstacle")
+    ]
     data = {
         "date": _date(form.get("date")),
         "steps": steps,
@@ -346,7 +360,9 @@ def close(agreement_id: str) -> Any:
     data = {"date": _date(form.get("date")), "outcomes": outcomes, "note": form.get("note", "")}
     return _agreement_action(
         agreement_id,
-        _validated(lambda s: ag.close_agreement(s, current_person(), agreement_id, ag.CloseIn(**data))),
+        _validated(
+            lambda s: ag.close_agreement(s, current_person(), agreement_id, ag.CloseIn(**data))
+        ),
         _("The agreement was closed."),
     )
 
@@ -384,27 +400,15 @@ def _int(value: str | None) -> int | None:
 
 
 def centre_referrals(person_ref: str | None = None, limit: int = 200) -> list[tuple[Referral, Offer]]:
-    """The centre's referrals with their offers, newest change first (optionally one person's).
-
-    A read model for this page; ``casework.referrals`` has the agency's counterpart
-    (``agency_referrals``) and is the better home for this one.
-    """
-    principal = current_person()
-    stmt = (
-        select(Referral, Offer)
-        .join(Offer, Offer.id == Referral.offer_id)
-        .where(Referral.centre_id == principal.centre_id)
-    )
-    if person_ref:
-        stmt = stmt.where(Referral.person_key == person_key(principal.centre_id or "", person_ref))
-    stmt = stmt.order_by(Referral.updated_at.desc()).limit(limit)
-    return [(r, o) for r, o in db().execute(stmt)]
+    """The centre's referrals with their offers (``casework.referrals.centre_referrals``)."""
+    return referrals.centre_referrals(db(), current_person(), person_ref, limit)
 
 
 #: What the counselling side may set, per current status (the lifecycle decides).
 def counsellor_next(status: str) -> list[str]:
     return [
-        s for s in lifecycle.STATUSES
+        s
+        for s in lifecycle.STATUSES
         if s in lifecycle.allowed_next(status) and "counsellor" in lifecycle.SET_BY.get(s, ())
     ]
 
@@ -414,10 +418,12 @@ def referrals_page() -> Any:
     person_ref = (request.args.get("person_ref") or "").strip()[:100] or None
     rows = centre_referrals(person_ref)
     return render_template(
-        "counsel/referrals.html", rows=rows, person_ref=person_ref or "", next_of=counsellor_next,
+        "counsel/referrals.html",
+        rows=rows,
+        person_ref=person_ref or "",
+        next_of=counsellor_next,
         reasons=lifecycle.REASONS,
     )
-
 
 
 @bp.post("/referrals/<referral_id>/status")
@@ -425,8 +431,12 @@ def referral_status(referral_id: str) -> Any:
     session_ = db()
     try:
         referrals.change_status(
-            session_, current_person(), referral_id, request.form.get("status", ""),
-            request.form.get("reason") or None, (request.form.get("note") or "").strip() or None,
+            session_,
+            current_person(),
+            referral_id,
+            request.form.get("status", ""),
+            request.form.get("reason") or None,
+            (request.form.get("note") or "").strip() or None,
         )
         session_.commit()
     except (InvalidInput, Conflict) as exc:

@@ -14,7 +14,9 @@ from lotse.errors import FieldError
 OFFER_BOOLS = ("online", "literacy_required", "childcare", "wheelchair_accessible")
 
 
-def field_errors(errors: list[FieldError], fields: dict[str, str] | None = None) -> dict[str, list[str]]:
+def field_errors(
+    errors: list[FieldError], fields: dict[str, str] | None = None
+) -> dict[str, list[str]]:
     """``{input name: [messages]}``: ``days.0`` belongs to ``days``, ``location.place`` to the
     input ``fields`` maps it to (default: the first part of the dotted name)."""
     out: dict[str, list[str]] = {}

@@ -59,21 +59,39 @@ def served_request(
     request_id = str(uuid.uuid4())
     session.add(
         RecommendationRequest(
-            request_id=request_id, model_version="rules-v1", feature_schema="test",
-            catalog_seq=1, centre_id=centre_id, person_key=person_key(centre_id, person_ref),
-            k=len(offer_ids), lang="de",
-            context={"age_band": "27-34", "gender": "female", "german_level": "A2",
-                     "residence_status": "recognised_refugee", "benefits": ["sgb2"],
-                     "children": 2, "needs": ["language"], "municipality": municipality,
-                     "regulated_profession": "nurse"},
+            request_id=request_id,
+            model_version="rules-v1",
+            feature_schema="test",
+            catalog_seq=1,
+            centre_id=centre_id,
+            person_key=person_key(centre_id, person_ref),
+            k=len(offer_ids),
+            lang="de",
+            context={
+                "age_band": "27-34",
+                "gender": "female",
+                "german_level": "A2",
+                "residence_status": "recognised_refugee",
+                "benefits": ["sgb2"],
+                "children": 2,
+                "needs": ["language"],
+                "municipality": municipality,
+                "regulated_profession": "nurse",
+            },
         )
     )
     session.flush()
     for i, offer_id in enumerate(offer_ids):
         session.add(
-            Impression(request_id=request_id, offer_id=offer_id, need="language",
-                       shown_in="results", position=i + 1, score=1.0 - i / 10,
-                       features={"distance_km": 3.14 + i, "level_fit": 1.0})
+            Impression(
+                request_id=request_id,
+                offer_id=offer_id,
+                need="language",
+                shown_in="results",
+                position=i + 1,
+                score=1.0 - i / 10,
+                features={"distance_km": 3.14 + i, "level_fit": 1.0},
+            )
         )
     session.flush()
     return request_id  # fmt: skip
@@ -107,11 +125,15 @@ def draft(
 ) -> Any:
     """A draft agreement whose steps are referrals to ``offer_ids`` from one recommendation."""
     request_id = served_request(
-        session, person_ref, offer_ids, centre_id=actor.centre_id or "mbe-wetzlar",
+        session,
+        person_ref,
+        offer_ids,
+        centre_id=actor.centre_id or "mbe-wetzlar",
         municipality=municipality,
     )
     data = ag.AgreementIn(
-        person_ref=person_ref, start_date=date(2027, 1, 4),
+        person_ref=person_ref,
+        start_date=date(2027, 1, 4),
         goals=GOALS if goals is None else goals,
         steps=[*referral_steps(request_id, offer_ids, date(2027, 2, 1)), *(extra_steps or [])],
     )
@@ -119,7 +141,11 @@ def draft(
 
 
 def signed(
-    session: Session, person_ref: str, offer_ids: list[str], *, on: date = date(2027, 1, 5),
+    session: Session,
+    person_ref: str,
+    offer_ids: list[str],
+    *,
+    on: date = date(2027, 1, 5),
     **kwargs: Any,
 ) -> Any:
     """A draft (``draft``) that both sides signed on ``on``."""

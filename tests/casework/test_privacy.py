@@ -89,13 +89,14 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
     key = person_key("mbe-wetzlar", "P-0")
     with transaction(sessions) as s:
         before = monitoring.monitoring_report(s, ANALYST)
+        audited = len(s.scalars(select(AuditEntry).where(AuditEntry.person_key == key)).all())
     with transaction(sessions) as s:
         draft_report = privacy.erase_person(s, COUNSELLOR, "P-9")
         report = privacy.erase_person(s, COUNSELLOR, "P-0")
     assert draft_report.agreements_deleted == 1 and draft_report.referrals_anonymised == 1
     assert report.counts() == {
         "agreements_deleted": 0, "agreements_anonymised": 1, "referrals_anonymised": 2,
-        "requests_anonymised": 1, "audit_entries_unlinked": 4,
+        "requests_anonymised": 1, "audit_entries_unlinked": audited,
     }  # fmt: skip
     with transaction(sessions) as s:
         after = monitoring.monitoring_report(s, ANALYST)
@@ -163,11 +164,14 @@ def test_purge_anonymises_closed_agreements_past_retention(sessions, population,
         assert a.person_ref is None and a.anonymised_at is not None
         purge = s.scalars(select(AuditEntry).where(AuditEntry.action == "purge")).one()
         assert purge.actor == "cli" and purge.agreement_id == a.id and purge.person_key is None
-        assert s.scalar(
-            select(AuditEntry).where(
-                AuditEntry.agreement_id == a.id, AuditEntry.person_key.is_not(None)
+        assert (
+            s.scalar(
+                select(AuditEntry).where(
+                    AuditEntry.agreement_id == a.id, AuditEntry.person_key.is_not(None)
+                )
             )
-        ) is None
+            is None
+        )
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "400")
     assert privacy.retention_days() == 400
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "")
@@ -184,3 +188,6 @@ def test_purge_command(runner, app, monkeypatch):
     assert "would anonymise 0 closed agreement(s) older than 30 days" in result.output
     result = runner.invoke(args=["casework", "purge", "--days", "10"])
     assert result.exit_code == 0 and "anonymised 0" in result.output
+    from lotse.cli_support import sessions
+
+    sessions().kw["bind"].dispose()  # the command's engine; close its connections now

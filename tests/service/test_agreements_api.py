@@ -141,10 +141,11 @@ def test_the_done_when_journey(app, client, tokens, catalogue):
     assert [i["id"] for i in client.get(f"{URL}?status=closed", headers=c).get_json()["items"]] == [
         aid
     ]
-    # the monitoring report shows it (with four more people, so the group is not suppressed)
+    # the monitoring report shows it (with four more people referred to the course in
+    # Wetzlar and the counselling in Gießen, so that no group is suppressed)
     with transaction(app.extensions["lotse"].sessions) as s:
         for i in range(4):
-            signed(s, f"case-{i}", [picked["language"]], on=signed_on)
+            signed(s, f"case-{i}", [picked["language"], picked["recognition"]], on=signed_on)
     report = client.get("/v1/reports/monitoring?by=municipality", headers=tokens["analyst"])
     assert report.status_code == 200, report.get_json()
     wetzlar = next(g for g in report.get_json()["groups"] if g["group"] == "Wetzlar")
@@ -160,7 +161,9 @@ def test_the_done_when_journey(app, client, tokens, catalogue):
 
     with transaction(app.extensions["lotse"].sessions) as s:
         frame = build_training_frame(load_impressions(s), referral_outcomes(s))
-    row = frame[(frame["request_id"] == rec["request_id"]) & (frame["offer_id"] == picked["language"])]
+    row = frame[
+        (frame["request_id"] == rec["request_id"]) & (frame["offer_id"] == picked["language"])
+    ]
     assert list(row["status"]) == ["completed"] and list(row["label"]) == [3]
 
 

@@ -62,9 +62,8 @@ def web_app(web_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from lotse.cli_support import sessions as cli_sessions
     from service.app import create_app
 
-    sqlite_url = web_url
     cli_sessions.cache_clear()
-    app = create_app({"TESTING": True, "data_dir": tmp_path, "database_url": sqlite_url})
+    app = create_app({"TESTING": True, "data_dir": tmp_path, "database_url": web_url})
     yield app
     app.extensions["lotse"].engine.dispose()
     cli_sessions.cache_clear()

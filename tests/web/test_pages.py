@@ -19,7 +19,9 @@ def test_login_page_is_german_by_default_and_switches_to_english(web):
     assert page.status_code == 200
     assert 'lang="de"' in page.text
     assert "Anmelden" in page.text
-    web.post("/language", data={"lang": "en", "csrf_token": csrf_token(page.text), "next": "/login"})
+    web.post(
+        "/language", data={"lang": "en", "csrf_token": csrf_token(page.text), "next": "/login"}
+    )
     page = web.get("/login")
     assert 'lang="en"' in page.text
     assert "Log in to Lotse" in page.text
@@ -53,7 +55,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(web):
     login(web, "vhs")
     page = web.get("/login")
     resp = web.post(
-        "/login", data={"username": "vhs", "password": PASSWORD, "csrf_token": csrf_token(page.text)}
+        "/login",
+        data={"username": "vhs", "password": PASSWORD, "csrf_token": csrf_token(page.text)},
     )
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
@@ -116,7 +119,9 @@ def test_agency_offers_table_sorts_and_filters(web):
     page = web.get("/agency/offers?sort=title")
     assert page.status_code == 200
     assert 'aria-sort="ascending"' in page.text
-    assert web.get("/agency/offers?sort=capacity_free&dir=desc&category=language").status_code == 200
+    assert (
+        web.get("/agency/offers?sort=capacity_free&dir=desc&category=language").status_code == 200
+    )
 
 
 def test_edit_form_shows_field_errors(web, web_app):
@@ -145,7 +150,7 @@ def test_edit_form_shows_field_errors(web, web_app):
 
 
 def test_free_places_with_a_stale_version_says_reload(web, web_app):
-    offer_id, version, total = _first_offer(web_app)
+    offer_id, version, _total = _first_offer(web_app)
     login(web, "vhs")
     page = web.get("/agency/offers")
     token = csrf_token(page.text)
@@ -304,7 +309,8 @@ def test_agreement_from_suggestions_sign_and_review(web):
     token = csrf_token(made.text)
     for party in ("person", "counsellor"):
         signed = web.post(
-            made.request.path + "/sign", data={"csrf_token": token, "party": party},
+            made.request.path + "/sign",
+            data={"csrf_token": token, "party": party},
             follow_redirects=True,
         )
         assert signed.status_code == 200
@@ -335,3 +341,26 @@ def test_analyst_pages(web):
     assert chart.mimetype == "image/png"
     rollback = web.get("/analyst/models/rollback", follow_redirects=True)
     assert rollback.status_code == 200
+
+
+def test_every_page_text_has_a_german_translation():
+    """Strings added to a template or page module must be translated before they ship."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2] / "service"
+    method_map = [("web/**.py", "python"), ("templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+    found = {
+        msg if isinstance(msg, str) else msg[0]
+        for _file, _line, msg, _comments, _ctx in extract_from_dir(
+            str(root), method_map, keywords=keywords
+        )
+    }
+    with open(root / "translations/de/LC_MESSAGES/messages.po", "rb") as fh:
+        catalog = read_po(fh)
+    assert len(found) > 100, "nothing extracted: check the method map"
+    missing = sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string))
+    assert not missing, f"untranslated: {missing[:10]}"

@@ -1,0 +1,229 @@
+"""Each role's main journey in Debian's headless Chromium, driven by Playwright.
+
+The app runs in a real HTTP server (werkzeug, in a thread, on a free loopback port) against a
+SQLite copy of a small demo catalogue with the demo users. Set ``LOTSE_SCREENSHOTS=1`` to
+refresh the screenshots in ``docs/screenshots/`` (off by default, so a test run does not
+change the working tree).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("LOTSE_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.fixture
+def server(web_app) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, web_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    if os.environ.get("LOTSE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login")
+    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+
+
+def test_logged_out_and_wrong_role_are_turned_away(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/agency/offers")
+    expect(page).to_have_url(re.compile("/login"))
+    expect(page.get_by_role("heading", name="Bei Lotse anmelden")).to_be_visible()
+    shot(page, "login")
+    log_in(page, server, "vhs")
+    resp = page.goto(f"{server}/analyst/models")
+    assert resp.status == 403
+    expect(page.get_by_role("heading", name="Nicht erlaubt")).to_be_visible()
+    page.close()
+
+
+def test_agency_keeps_offers_current(server, browser, tmp_path):
+    page = browser.new_page()
+    log_in(page, server, "vhs")
+    expect(page).to_have_url(re.compile("/agency/$"))
+    page.get_by_role("link", name="Unsere Angebote", exact=True).first.click()
+    # switch to English and back: the choice sticks across pages
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Our offers")).to_be_visible()
+    page.get_by_role("link", name="Free places").click()  # sort by free places
+    expect(page.locator('th[aria-sort="ascending"]')).to_have_count(1)
+    shot(page, "agency-offers")
+
+    row = page.locator("#offers-table tbody tr").first
+    title = row.locator("td").first.inner_text()
+    free = row.locator('input[name="capacity_free"]')
+    free.fill("3")
+    row.get_by_role("button", name=re.compile("^Save")).click()
+    expect(page.get_by_role("status").filter(has_text="3 free places now")).to_be_visible()
+
+    page.locator("#offers-table tbody tr").filter(has_text=title).get_by_role(
+        "link", name=re.compile("^Edit")
+    ).click()
+    page.get_by_label("Postcode").fill("123")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#e-postcode")).to_be_visible()
+    expect(page.get_by_label("Postcode")).to_have_attribute("aria-invalid", "true")
+    shot(page, "agency-edit-errors")
+    page.get_by_label("Postcode").fill("35576")
+    page.get_by_label("Hours per week").fill("12")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("were saved")).to_be_visible()
+
+    page.locator("#offers-table tbody tr").filter(has_text=title).get_by_role(
+        "link", name=re.compile("^History")
+    ).click()
+    expect(page.get_by_text("hours_per_week")).to_be_visible()
+    shot(page, "agency-history")
+
+    csv_file = tmp_path / "offers.csv"
+    csv_file.write_text(
+        "external_id,title,category,organization,municipality,latitude,longitude\n"
+        "b-1,Sprachcafé Altstadt,language_cafe,VHS Wetzlar,Wetzlar,50.55,8.50\n"
+        "b-2,Bewerbungstraining,application_supprt,VHS Wetzlar,Wetzlar,50.55,8.50\n",
+        encoding="utf-8",
+    )
+    page.get_by_role("link", name="Import CSV").first.click()
+    page.get_by_label("File").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Check file (dry run)").click()
+    rows = page.locator("#import-rows tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1).get_by_text("rejected")).to_be_visible()
+    expect(rows.nth(1).get_by_text("application_support")).to_be_visible()  # did you mean
+    shot(page, "agency-import-dry-run")
+    page.get_by_role("button", name=re.compile("Import the 1 valid rows")).click()
+    expect(page.get_by_text("Import finished: 1 created")).to_be_visible()
+
+    page.set_viewport_size(PHONE)
+    page.goto(f"{server}/agency/offers")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    shot(page, "agency-offers-phone")
+    page.close()
+
+
+def test_counsellor_from_intake_to_referral_and_agreement(server, browser):
+    page = browser.new_page()
+    log_in(page, server, "berater")
+    expect(page.get_by_role("heading", name=re.compile("Willkommen"))).to_be_visible()
+    page.get_by_role("link", name="Neue Erfassung").first.click()
+    page.get_by_label("Pseudonyme Kennung").fill("MBE-BROWSER-1")
+    page.get_by_role("spinbutton", name=re.compile("^Alter")).fill("31")
+    page.get_by_label("Geschlecht").select_option("female")
+    page.get_by_label("Deutschniveau").select_option("A1")
+    page.get_by_label("Was die Person braucht").fill("Deutschkurs\nKita")
+    page.get_by_label("Alter der Kinder").fill("2")
+    page.get_by_label("Wohnort").fill("Wetzlr")
+    shot(page, "counsellor-intake")
+    page.get_by_role("button", name="Vorschläge anzeigen").click()
+
+    understood = page.locator("dl.facts")
+    expect(understood.get_by_text("Wetzlar")).to_be_visible()
+    expect(understood.get_by_text("Kita").first).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("^Sprache"))).to_be_visible()
+    expect(page.get_by_text("Warum es passt:").first).to_be_visible()
+    shot(page, "counsellor-suggestions")
+
+    page.get_by_role("link", name=re.compile("Alle Regeln für dieses Angebot")).first.click()
+    expect(page.get_by_text("Das Angebot erfüllt alle Regeln.")).to_be_visible()
+    shot(page, "counsellor-why-not")
+    page.get_by_role("link", name="Zurück zu den Vorschlägen").click()
+    expect(page.get_by_role("heading", name=re.compile("^Vorschläge"))).to_be_visible()
+
+    page.get_by_label(re.compile("Auswählen")).first.check()
+    page.get_by_label(re.compile("Einwilligung erfasst")).check()
+    page.get_by_role("button", name="In die gewählten Angebote vermitteln").click()
+    expect(page.get_by_text("1 Vermittlung wurde angelegt.")).to_be_visible()
+    expect(page.locator("#referrals-table tbody tr")).to_have_count(1)
+    shot(page, "counsellor-referrals")
+
+    page.get_by_role("link", name="Neue Erfassung").first.click()
+    page.get_by_role("button", name="Vorschläge anzeigen").click()  # the stored intake again
+    boxes = page.get_by_label(re.compile("Auswählen"))
+    expect(boxes.first).to_be_visible()
+    for i in range(min(2, boxes.count())):
+        boxes.nth(i).check()
+    page.get_by_label(re.compile("Einwilligung erfasst")).check()
+    page.get_by_role("button", name="Vereinbarung mit den gewählten Angeboten entwerfen").click()
+    heading = page.get_by_role("heading", name="Integrationsvereinbarung mit MBE-BROWSER-1")
+    expect(heading).to_be_visible()
+    for party in ("person", "counsellor"):
+        page.get_by_label("Wer unterschreibt").select_option(party)
+        page.get_by_role("button", name="Unterschrift erfassen").click()
+        expect(page.get_by_text("Die Unterschrift wurde erfasst.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Überprüfung")).to_be_visible()
+    page.get_by_label("Erfolge").fill("Kurs begonnen")
+    page.get_by_label("Wartezeit").check()
+    page.get_by_role("button", name="Überprüfung speichern").click()
+    expect(page.get_by_text("Die Überprüfung wurde gespeichert.")).to_be_visible()
+    shot(page, "counsellor-agreement")
+    page.get_by_role("link", name="Start").first.click()
+    expect(page.get_by_role("link", name="MBE-BROWSER-1")).to_be_visible()
+    shot(page, "counsellor-start")
+    page.close()
+
+
+def test_analyst_sees_models_and_monitoring(server, browser):
+    page = browser.new_page()
+    log_in(page, server, "analyst")
+    page.get_by_role("link", name="Modellversionen").first.click()
+    expect(page.get_by_text("Regelbewertung").first).to_be_visible()
+    page.wait_for_load_state("load")
+    shot(page, "analyst-models")
+    page.get_by_role("link", name="Monitoring").first.click()
+    expect(page.locator("#monitoring-table")).to_be_visible()
+    page.get_by_label("Gruppieren nach").select_option("category")
+    page.get_by_role("button", name="Anzeigen").click()
+    expect(page).to_have_url(re.compile("by=category"))
+    page.wait_for_function("document.querySelector('img.plot').complete")
+    assert page.locator("img.plot").evaluate("img => img.naturalWidth") > 0
+    shot(page, "analyst-monitoring")
+    page.close()

@@ -88,7 +88,7 @@ def import_command(
     from lotse.errors import LotseError, RejectedImport
 
     raw = file.read_bytes()
-    fmt = fmt or guess_format(file.name, raw)
+    fmt = fmt or guess_format(raw, name=file.name)
     started = time.perf_counter()
     try:
         with transaction(sessions()) as session:

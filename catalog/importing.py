@@ -26,8 +26,11 @@ import csv
 import gc
 import io
 import json
+import logging
 import operator
-import queue
+import os
+import pickle
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -67,9 +70,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "organization",
     "municipality",
 )
-BOOL_FIELDS = frozenset(
-    {"online", "literacy_required", "childcare", "wheelchair_accessible"}
-)  # fmt: skip
+BOOL_FIELDS = frozenset({"online", "literacy_required", "childcare", "wheelchair_accessible"})
 FLOAT_FIELDS = frozenset({"latitude", "longitude", "hours_per_week", "cost_eur"})
 BOOL_WORDS: dict[str, str] = {
     "true": "true", "1": "true", "yes": "true", "ja": "true",
@@ -77,10 +78,17 @@ BOOL_WORDS: dict[str, str] = {
 }  # fmt: skip
 #: Rows per statement when writing (keeps each executemany and its parameters modest).
 BATCH = 5_000
+#: From this many new offers, the duplicate check and the history JSON are computed in a
+#: forked process (on an idle second core) while this one writes; below, forking costs more
+#: than it saves.
+FORK_FROM_ROWS = 20_000
+#: From this many written offers, PostgreSQL's statistics of the table are refreshed.
+ANALYZE_FROM_ROWS = 10_000
 #: Fields an export carries that the server sets; an import ignores them.
 _IGNORED_KEYS = frozenset(SERVER_FIELDS) | {"archived"}
 
 Progress = Callable[..., Iterable[Any]]
+log = logging.getLogger("lotse.catalog")
 
 
 @dataclass
@@ -188,14 +196,6 @@ def _check_header(names: list[str]) -> None:
         raise BadPayload("; ".join(problems) + f". The columns are: {', '.join(OFFER_FIELDS)}")
 
 
-def _cell(name: str, value: str) -> str:
-    if name in BOOL_FIELDS:
-        return BOOL_WORDS.get(value.lower(), value)
-    if name in FLOAT_FIELDS and "," in value and "." not in value:
-        return value.replace(",", ".")  # a German decimal comma (2,5)
-    return value
-
-
 def read_csv(text: str) -> list[SourceRow]:
     """Rows of a CSV offer file (header of contract field names; lists ``;``-separated;
     booleans true/false/1/0/yes/no/ja/nein; an empty cell is no value)."""
@@ -210,7 +210,8 @@ def read_csv(text: str) -> list[SourceRow]:
         names = [h.strip().lower() for h in header]
         _check_header(names)
         width = len(names)
-        special = [n for n in names if n in BOOL_FIELDS or n in FLOAT_FIELDS]
+        booleans = [n for n in names if n in BOOL_FIELDS]
+        floats = [n for n in names if n in FLOAT_FIELDS]
         unnamed = [i for i, n in enumerate(names) if not n]
         line = reader.line_num
         for cells in reader:
@@ -225,18 +226,26 @@ def read_csv(text: str) -> list[SourceRow]:
                 if not any(c.strip() for c in cells):
                     rows.pop()  # a line of blanks only
                     continue
+                hint = (
+                    "a value with a comma in it must be in double quotes"
+                    if len(cells) > width
+                    else "every row needs a cell for every column, empty or not"
+                )
                 source.problems.append(
                     FieldError(
-                        "row",
-                        f"has {len(cells)} cells but the header has {width} columns; a value "
-                        "with a comma in it must be in double quotes",
+                        "row", f"has {len(cells)} cells but the header has {width} columns; {hint}"
                     )
                 )
                 continue
             data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
-            for name in special:
-                if name in data:
-                    data[name] = _cell(name, data[name])
+            for name in booleans:
+                value = data.get(name)
+                if value is not None:
+                    data[name] = BOOL_WORDS.get(value.lower(), value)
+            for name in floats:
+                value = data.get(name)
+                if value is not None and "," in value and "." not in value:
+                    data[name] = value.replace(",", ".")  # a German decimal comma (2,5)
             if unnamed:
                 data.pop("", None)
                 source.problems.extend(
@@ -464,8 +473,8 @@ def _plan(
 class _DuplicateCheck:
     """Compares every new offer with the live catalogue and the other rows of the file.
 
-    The catalogue is read on construction; ``run`` only computes, so it can run while the
-    writer thread has the connection."""
+    The catalogue is read on construction and ``run`` only computes, so a big import runs it
+    in a child process while this one writes (see ``_InChild``)."""
 
     def __init__(
         self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
@@ -529,10 +538,6 @@ _fields_of = operator.itemgetter(*OFFER_FIELDS)
 SQLITE_IMPORT_CACHE_KIB = 131_072
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 class _Encoder:
     """Offer values as the database driver takes them, encoded with SQLAlchemy's own type
     processors for this dialect (JSON text on SQLite, ``Jsonb`` on PostgreSQL…). Bulk writes
@@ -548,10 +553,6 @@ class _Encoder:
 
         self._offer = procs(Offer.__table__)
         self._history = procs(OfferChange.__table__)
-        if dialect.name == "sqlite":
-            # History is the bulk of an import's bytes; compact UTF-8 JSON is less than half
-            # the size of the default ASCII-escaped text and reads back the same.
-            self._history["changes"] = _compact_json
         self._cache: dict[tuple[int, Any], Any] = {}
         self._encoded_at = tuple(i for i in _ENCODED_AT if self._offer[OFFER_FIELDS[i]])
 
@@ -588,13 +589,10 @@ class _Bulk:
         compiled = stmt.compile(dialect=conn.dialect)
         self.sql = compiled.string
         self.columns = columns
-        self.order = (
-            [columns.index(name) for name in compiled.positiontup]
-            if conn.dialect.positional
-            else None
-        )
-        if self.order == list(range(len(columns))):
-            self.order = []  # the rows are in the statement's order already
+        self.named = not conn.dialect.positional  # psycopg takes %(name)s parameters
+        positions = [] if self.named else [columns.index(n) for n in compiled.positiontup]
+        # None when the rows already are in the order of the statement's parameters
+        self.positions = None if positions == list(range(len(columns))) else positions
         self.copy_sql = ""
         if copy_into and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             self.copy_sql = f"COPY {copy_into} ({', '.join(columns)}) FROM STDIN"
@@ -608,47 +606,14 @@ class _Bulk:
                 for row in rows:
                     copy.write_row(row)
             return
-        if self.order == []:
-            params: list[Any] = rows
-        elif self.order is not None:
-            order = self.order
-            params = [tuple(row[i] for i in order) for row in rows]
-        else:
+        params: list[Any]
+        if self.named:
             params = [dict(zip(self.columns, row, strict=True)) for row in rows]
+        elif self.positions is None:
+            params = rows
+        else:
+            params = [tuple(row[i] for i in self.positions) for row in rows]
         conn.exec_driver_sql(self.sql, params)
-
-
-class _Writer:
-    """Runs bulk statements on a background thread while the caller prepares the next batch:
-    the database driver releases the GIL while it works, so encoding and writing overlap.
-    The caller must not use the session until ``close``, which waits and re-raises any error
-    of the thread (the transaction is then rolled back by the caller as usual)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._queue: queue.Queue[tuple[_Bulk, list[tuple[Any, ...]]] | None] = queue.Queue(3)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="lotse-import-writer")
-        self._thread.start()
-
-    def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    job[0].run(self._conn, job[1])
-                except BaseException as exc:  # handed to the caller in close()
-                    self._error = exc
-
-    def submit(self, bulk: _Bulk, rows: list[tuple[Any, ...]]) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put((bulk, rows))
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
 
 @contextmanager
@@ -665,9 +630,9 @@ def _write_tuned(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(old or -2000)}")
 
 
-def _created_changes(values: dict[str, Any]) -> dict[str, list[Any]]:
-    """The history of a created offer lists every field that has a value, as ``create_offer``
-    records it (dates as ISO strings)."""
+def created_history(values: dict[str, Any]) -> str:
+    """The history entry of an offer created by import, as JSON text: every field that has a
+    value, as ``create_offer`` records it (dates as ISO strings)."""
     out = {
         name: [None, v]
         for name, v in zip(OFFER_FIELDS, _fields_of(values), strict=True)
@@ -676,7 +641,7 @@ def _created_changes(values: dict[str, Any]) -> dict[str, list[Any]]:
     for name in ("start_date", "end_date"):
         if name in out:
             out[name][1] = out[name][1].isoformat()
-    return out
+    return json.dumps(out)
 
 
 class _WritePlan(NamedTuple):
@@ -687,60 +652,31 @@ class _WritePlan(NamedTuple):
     at: Any  # history timestamp, encoded
 
 
-def _insert_batches(
-    enc: _Encoder, plan: _WritePlan, new: list[_Planned], fmt: str
-) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-    """(offer rows, history rows) of the new offers, ``BATCH`` at a time."""
-    no_extra = enc.column("extra", None)
-    for start in range(0, len(new), BATCH):
-        offers, history = [], []
-        for p in new[start : start + BATCH]:
-            extra = enc.column("extra", p.valid.extra) if fmt == "hsds" else no_extra
-            offers.append(
-                (
-                    p.offer_id,
-                    plan.agency_id,
-                    *enc.fields(p.valid.values),
-                    extra,
-                    False,
-                    1,
-                    plan.seq,
-                    plan.stamp,
-                    plan.stamp,
-                )
-            )
-            changes = enc.history("changes", _created_changes(p.valid.values))
-            history.append((p.offer_id, 1, "import", plan.actor, plan.at, changes))
-        yield offers, history
+def _new_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
+    extra = enc.column("extra", p.valid.extra if fmt == "hsds" else None)
+    fields = enc.fields(p.valid.values)
+    return (p.offer_id, plan.agency_id, *fields, extra, False, 1, plan.seq, plan.stamp, plan.stamp)
 
 
-def _update_batches(
-    enc: _Encoder, plan: _WritePlan, changed: list[_Planned], fmt: str
-) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-    """(update rows, history rows) of the changed offers, ``BATCH`` at a time."""
-    for start in range(0, len(changed), BATCH):
-        updates, history = [], []
-        for p in changed[start : start + BATCH]:
-            version = p.stored.version + 1  # type: ignore[union-attr]
-            row = [*enc.fields(p.valid.values), False, version, plan.seq, plan.stamp]
-            if fmt == "hsds":
-                row.append(enc.column("extra", p.valid.extra))
-            updates.append((p.offer_id, *row))
-            changes = enc.history("changes", p.changes)
-            history.append((p.offer_id, version, "import", plan.actor, plan.at, changes))
-        yield updates, history
+def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
+    version = p.stored.version + 1  # type: ignore[union-attr]
+    row = (p.offer_id, *enc.fields(p.valid.values), False, version, plan.seq, plan.stamp)
+    return (*row, enc.column("extra", p.valid.extra)) if fmt == "hsds" else row
 
 
 def _write(
     session: Session,
     actor: Principal,
-    agency_id: str,
     new: list[_Planned],
     changed: list[_Planned],
     fmt: str,
-) -> _Writer:
-    """Start writing the new and changed offers and their history; the returned writer is
-    still at work and must be closed before the session is used again."""
+    agency_id: str,
+    created_texts: Callable[[], list[str]],
+) -> None:
+    """Write the new and changed offers and their history under one catalogue seq, in
+    batches. ``created_texts`` gives the history JSON of the new offers (one per offer, as
+    ``created_history``); it is asked for after the offers are written, so that another
+    process can prepare it meanwhile."""
     ensure_agency(session, agency_id)
     seq = next_seq(session)
     conn = session.connection()
@@ -761,19 +697,124 @@ def _write(
         .values({name: bindparam(f"v_{name}") for name in set_columns}),
         ("_id", *(f"v_{name}" for name in set_columns)),
     )
-    writer = _Writer(conn)
-    try:
-        for offers, history in _insert_batches(enc, plan, new, fmt):
-            writer.submit(insert_offers, offers)
-            writer.submit(insert_history, history)
-        for updates, history in _update_batches(enc, plan, changed, fmt):
-            writer.submit(update_offers, updates)
-            writer.submit(insert_history, history)
-    except BaseException:
-        with suppress(BaseException):
-            writer.close()
-        raise
-    return writer
+    with _write_tuned(conn):
+        for start in range(0, len(new), BATCH):
+            batch = new[start : start + BATCH]
+            insert_offers.run(conn, [_new_row(enc, plan, p, fmt) for p in batch])
+        for start in range(0, len(changed), BATCH):
+            batch = changed[start : start + BATCH]
+            update_offers.run(conn, [_changed_row(enc, plan, p, fmt) for p in batch])
+        # JSON text goes into a JSON column as it is on both backends
+        history = [
+            (p.offer_id, 1, "import", plan.actor, plan.at, text)
+            for p, text in zip(new, created_texts(), strict=True)
+        ]
+        history += [
+            (p.offer_id, p.stored.version + 1, "import", plan.actor, plan.at,  # type: ignore[union-attr]
+             enc.history("changes", p.changes))
+            for p in changed
+        ]  # fmt: skip
+        for start in range(0, len(history), BATCH):
+            insert_history.run(conn, history[start : start + BATCH])
+    if conn.dialect.name == "postgresql" and len(new) + len(changed) >= ANALYZE_FROM_ROWS:
+        # Fresh statistics, or the planner (believing the agency still has a handful of
+        # offers) scans all of them for every batch of the next import's lookups.
+        conn.exec_driver_sql("ANALYZE offers")
+    session.expire_all()  # ORM objects loaded earlier in this session are stale now
+
+
+class _InChild:
+    """Runs ``tasks`` one after the other in a forked child process; ``next()`` waits for
+    the result of the next one.
+
+    A big import's duplicate check and its history JSON are pure computation on data the
+    child inherits, so they run on the second core while this process writes, and only the
+    results travel back (pickled through a pipe, one frame per task, so the first result
+    can be used while the child works on the second). The child never touches the database
+    and leaves with ``os._exit``, so no inherited connection is closed or rolled back by it.
+    Whatever the child fails to deliver, the parent computes itself; ``close()`` reaps a
+    child that is not needed any more."""
+
+    def __init__(self, *tasks: Callable[[], Any]) -> None:
+        self._tasks = list(tasks)
+        self._done = 0
+        read_end, write_end = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # pragma: no cover - the child (its results are tested)
+            os.close(read_end)
+            self._serve(tasks, write_end)
+            os._exit(0)
+        os.close(write_end)
+        self._pipe: io.BufferedReader | None = os.fdopen(read_end, "rb")
+
+    @staticmethod
+    def _serve(tasks: tuple[Callable[[], Any], ...], fd: int) -> None:  # pragma: no cover
+        """In the child: compute each task and send its frame from a second thread, so that
+        the next task is computed while the parent is not reading yet."""
+        frames: list[bytes | None] = []
+        ready = threading.Condition()
+
+        def send() -> None:
+            with os.fdopen(fd, "wb") as pipe:
+                for n in range(len(tasks)):
+                    with ready:
+                        ready.wait_for(lambda n=n: len(frames) > n)
+                        frame, frames[n] = frames[n], None
+                    assert frame is not None
+                    pipe.write(len(frame).to_bytes(8, "big"))
+                    pipe.write(frame)
+                    pipe.flush()
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        for task in tasks:
+            try:
+                frame = pickle.dumps((True, task()), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # the parent runs it again itself
+                frame = pickle.dumps((False, repr(exc)))
+            with ready:
+                frames.append(frame)
+                ready.notify()
+        sender.join()
+
+    def _frame(self) -> tuple[bool, Any]:
+        try:
+            assert self._pipe is not None
+            size = int.from_bytes(self._pipe.read(8), "big")
+            payload = self._pipe.read(size)
+            if size == 0 or len(payload) != size:
+                raise EOFError("the child process ended early")
+            return pickle.loads(payload)
+        except (AssertionError, EOFError, OSError, pickle.UnpicklingError) as exc:
+            return False, repr(exc)
+
+    def next(self) -> Any:
+        """The result of the next task (computed here if the child could not deliver it)."""
+        task = self._tasks[self._done]
+        self._done += 1
+        ok, value = self._frame()
+        if self._done == len(self._tasks):
+            self.close()
+        if not ok:
+            log.warning("a child process failed (%s); computing here instead", value)
+            return task()
+        return value
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+            with suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+
+
+def _spare_core() -> bool:
+    """Whether a child process would find a CPU core to itself. On a busy machine it only
+    competes with this process (and costs copy-on-write page faults), which measured slower
+    than doing everything here."""
+    cores = os.cpu_count() or 1
+    return hasattr(os, "fork") and cores > 1 and os.getloadavg()[0] < cores - 0.5
 
 
 @contextmanager
@@ -806,20 +847,20 @@ def import_agency(actor: Principal, agency_id: str | None) -> str:
     return agency_id
 
 
-def guess_format(name: str, raw: bytes) -> str:
-    """The import format a file most likely has: by its extension, and for JSON by whether
-    the first object looks like an HSDS service (``name``) or an offer (``title``)."""
-    lowered = name.lower()
-    if lowered.endswith(".csv"):
+def guess_format(raw: bytes, name: str = "", media_type: str = "") -> str:
+    """The import format a file most likely has: CSV by its extension or media type, HSDS by
+    ``hsds`` in its name, and a JSON body by whether its first object looks like an HSDS
+    service (``name`` before any ``title``) or an offer."""
+    name = name.lower().rsplit("/", 1)[-1]
+    if name.endswith(".csv") or media_type == "text/csv":
         return "csv"
-    if "hsds" in lowered.rsplit("/", 1)[-1]:
+    if "hsds" in name:
         return "hsds"
     head = raw[:65_536].lstrip(b"\xef\xbb\xbf \t\r\n[")
     if head.startswith(b"{"):
         text = head[:4096].decode("utf-8", errors="ignore")
         name_at, title_at = text.find('"name"'), text.find('"title"')
-        hsds = name_at >= 0 and (title_at < 0 or name_at < title_at)
-        return "hsds" if hsds else "json"
+        return "hsds" if name_at >= 0 and (title_at < 0 or name_at < title_at) else "json"
     return "csv"
 
 
@@ -874,26 +915,36 @@ def import_offers(
     report = ImportReport(dry_run=dry_run, mode=mode)
     with _gc_paused():
         rows = read_rows(rows_source, fmt, category)
+        total = len(rows)
         valid = _validate(rows, fmt, report, progress)
+        del rows  # the raw cells are not needed any more (a third of the import's memory)
         ext_ids = [v.values["external_id"] for v in valid]
         stored = _stored_offers(session, agency_id, ext_ids, with_extra=fmt == "hsds")
         new, changed, same = _plan(valid, stored, fmt, report)
         rejected = mode == "atomic" and bool(report.rejected)
         will_write = not dry_run and not rejected and bool(new or changed)
         check = _DuplicateCheck(session, new, [*changed, *same], threshold)
-        with _write_tuned(session.connection()):
-            writer = _write(session, actor, agency_id, new, changed, fmt) if will_write else None
-            try:
-                report.duplicates = check.run(ids_are_real=will_write)  # overlaps the writes
-            finally:
-                if writer is not None:
-                    writer.close()
-        report.written = will_write
-        if will_write:
-            session.expire_all()  # ORM objects loaded earlier in this session are stale now
+
+        def created_texts() -> list[str]:
+            return [created_history(p.valid.values) for p in new]
+
+        if will_write and len(new) >= FORK_FROM_ROWS and _spare_core():
+            child = _InChild(created_texts, lambda: check.run(ids_are_real=True))
+            texts, duplicates = child.next, child.next
+        else:
+            child = None
+            texts, duplicates = created_texts, lambda: check.run(will_write)
+        try:
+            if will_write:
+                _write(session, actor, new, changed, fmt, agency_id, texts)
+                report.written = True
+            report.duplicates = duplicates()
+        finally:
+            if child is not None:
+                child.close()
         if rejected:
             raise RejectedImport(
                 report.as_dict(),
-                f"{report.rejected_rows} of {len(rows)} rows were rejected; nothing was written",
+                f"{report.rejected_rows} of {total} rows were rejected; nothing was written",
             )
     return report

@@ -20,7 +20,7 @@ class ImportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["csv", "json", "hsds"] | None = Field(
-        None, description="default: csv for text/csv bodies, json for application/json"
+        None, description="default: csv for text/csv; for JSON, hsds or json by the content"
     )
     dry_run: bool = Field(False, description="report what would happen, write nothing")
     mode: Literal["atomic", "partial"] = Field(
@@ -79,14 +79,14 @@ class ExportQuery(BaseModel):
 def import_offers():
     query = parse_query(ImportQuery)
     principal = current_principal()
-    fmt = query.format or ("json" if request.mimetype == "application/json" else "csv")
+    body = request.get_data()
     session = db()
     report = importing.import_offers(
         session,
         principal,
         importing.import_agency(principal, query.agency_id),
-        request.get_data(),
-        fmt=fmt,
+        body,
+        fmt=query.format or importing.guess_format(body, media_type=request.mimetype),
         dry_run=query.dry_run,
         mode=query.mode,
         category=query.category,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -303,6 +304,31 @@ def test_look_alike_rows_of_one_file_point_at_each_other(sessions):
     assert done.duplicates[0]["offer_id"] == stored(sessions)["a"].id
 
 
+def test_a_big_import_checks_duplicates_in_a_child_process(sessions, monkeypatch):
+    rows = [offer_data(external_id="a"), offer_data(external_id="b", organization="VHS  Wetzlar")]
+    monkeypatch.setattr("catalog.importing.FORK_FROM_ROWS", 1)
+    monkeypatch.setattr("catalog.importing._spare_core", lambda: True)
+    done = run(sessions, csv_text(rows))
+    assert [(d["row"], d["other_row"]) for d in done.duplicates] == [(2, 1)]
+    assert done.duplicates[0]["offer_id"] == stored(sessions)["a"].id
+
+
+def test_child_process_results_and_fallback():
+    from catalog.importing import _InChild
+
+    parent = os.getpid()
+
+    def only_here() -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("fails in the child")
+        return "computed in the parent"
+
+    child = _InChild(lambda: list(range(100_000)), only_here)
+    assert child.next() == list(range(100_000))
+    assert child.next() == "computed in the parent"
+    _InChild(lambda: 1).close()  # a child nobody asks is reaped
+
+
 def test_export_csv_round_trips(sessions):
     rows = [
         *courses(2),
@@ -337,12 +363,12 @@ def test_export_csv_round_trips(sessions):
 
 
 def test_guess_format():
-    assert guess_format("offers.csv", b"") == "csv"
-    assert guess_format("x.json", b'[{"external_id": "a", "title": "t"}]') == "json"
-    assert (
-        guess_format("x.json", b'{"id": "a", "name": "n", "contacts": [{"title": "t"}]}') == "hsds"
-    )
-    assert guess_format("services.hsds.json", b"[]") == "hsds"
+    assert guess_format(b"a,b", name="offers.csv") == "csv"
+    assert guess_format(b'[{"title": "t"}]', media_type="text/csv") == "csv"
+    assert guess_format(b'[{"external_id": "a", "title": "t"}]', name="x.json") == "json"
+    assert guess_format(b'{"id": "a", "name": "n", "contacts": [{"title": "t"}]}') == "hsds"
+    assert guess_format(b"[]", name="data/services.hsds.json") == "hsds"
+    assert guess_format(b"external_id,title") == "csv"
 
 
 # --- export → import is a no-op, for any valid offers ------------------------------------

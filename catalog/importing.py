@@ -28,13 +28,9 @@ import io
 import json
 import logging
 import operator
-import os
-import pickle
-import signal
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -78,10 +74,6 @@ BOOL_WORDS: dict[str, str] = {
 }  # fmt: skip
 #: Rows per statement when writing (keeps each executemany and its parameters modest).
 BATCH = 5_000
-#: From this many new offers, the duplicate check and the history JSON are computed in a
-#: forked process (on an idle second core) while this one writes; below, forking costs more
-#: than it saves.
-FORK_FROM_ROWS = 20_000
 #: From this many written offers, PostgreSQL's statistics of the table are refreshed.
 ANALYZE_FROM_ROWS = 10_000
 #: Fields an export carries that the server sets; an import ignores them.
@@ -473,8 +465,8 @@ def _plan(
 class _DuplicateCheck:
     """Compares every new offer with the live catalogue and the other rows of the file.
 
-    The catalogue is read on construction and ``run`` only computes, so a big import runs it
-    in a child process while this one writes (see ``_InChild``)."""
+    The catalogue is read on construction, before this import writes anything, so the new
+    offers are never compared with themselves; ``run`` only computes."""
 
     def __init__(
         self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
@@ -723,100 +715,6 @@ def _write(
     session.expire_all()  # ORM objects loaded earlier in this session are stale now
 
 
-class _InChild:
-    """Runs ``tasks`` one after the other in a forked child process; ``next()`` waits for
-    the result of the next one.
-
-    A big import's duplicate check and its history JSON are pure computation on data the
-    child inherits, so they run on the second core while this process writes, and only the
-    results travel back (pickled through a pipe, one frame per task, so the first result
-    can be used while the child works on the second). The child never touches the database
-    and leaves with ``os._exit``, so no inherited connection is closed or rolled back by it.
-    Whatever the child fails to deliver, the parent computes itself; ``close()`` reaps a
-    child that is not needed any more."""
-
-    def __init__(self, *tasks: Callable[[], Any]) -> None:
-        self._tasks = list(tasks)
-        self._done = 0
-        read_end, write_end = os.pipe()
-        self._pid = os.fork()
-        if self._pid == 0:  # pragma: no cover - the child (its results are tested)
-            os.close(read_end)
-            self._serve(tasks, write_end)
-            os._exit(0)
-        os.close(write_end)
-        self._pipe: io.BufferedReader | None = os.fdopen(read_end, "rb")
-
-    @staticmethod
-    def _serve(tasks: tuple[Callable[[], Any], ...], fd: int) -> None:  # pragma: no cover
-        """In the child: compute each task and send its frame from a second thread, so that
-        the next task is computed while the parent is not reading yet."""
-        frames: list[bytes | None] = []
-        ready = threading.Condition()
-
-        def send() -> None:
-            with os.fdopen(fd, "wb") as pipe:
-                for n in range(len(tasks)):
-                    with ready:
-                        ready.wait_for(lambda n=n: len(frames) > n)
-                        frame, frames[n] = frames[n], None
-                    assert frame is not None
-                    pipe.write(len(frame).to_bytes(8, "big"))
-                    pipe.write(frame)
-                    pipe.flush()
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        for task in tasks:
-            try:
-                frame = pickle.dumps((True, task()), protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:  # the parent runs it again itself
-                frame = pickle.dumps((False, repr(exc)))
-            with ready:
-                frames.append(frame)
-                ready.notify()
-        sender.join()
-
-    def _frame(self) -> tuple[bool, Any]:
-        try:
-            assert self._pipe is not None
-            size = int.from_bytes(self._pipe.read(8), "big")
-            payload = self._pipe.read(size)
-            if size == 0 or len(payload) != size:
-                raise EOFError("the child process ended early")
-            return pickle.loads(payload)
-        except (AssertionError, EOFError, OSError, pickle.UnpicklingError) as exc:
-            return False, repr(exc)
-
-    def next(self) -> Any:
-        """The result of the next task (computed here if the child could not deliver it)."""
-        task = self._tasks[self._done]
-        self._done += 1
-        ok, value = self._frame()
-        if self._done == len(self._tasks):
-            self.close()
-        if not ok:
-            log.warning("a child process failed (%s); computing here instead", value)
-            return task()
-        return value
-
-    def close(self) -> None:
-        if self._pipe is not None:
-            self._pipe.close()
-            self._pipe = None
-            with suppress(OSError):
-                os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-
-
-def _spare_core() -> bool:
-    """Whether a child process would find a CPU core to itself. On a busy machine it only
-    competes with this process (and costs copy-on-write page faults), which measured slower
-    than doing everything here."""
-    cores = os.cpu_count() or 1
-    return hasattr(os, "fork") and cores > 1 and os.getloadavg()[0] < cores - 0.5
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """An import holds hundreds of thousands of live rows; the cyclic collector would scan
@@ -928,20 +826,10 @@ def import_offers(
         def created_texts() -> list[str]:
             return [created_history(p.valid.values) for p in new]
 
-        if will_write and len(new) >= FORK_FROM_ROWS and _spare_core():
-            child = _InChild(created_texts, lambda: check.run(ids_are_real=True))
-            texts, duplicates = child.next, child.next
-        else:
-            child = None
-            texts, duplicates = created_texts, lambda: check.run(will_write)
-        try:
-            if will_write:
-                _write(session, actor, new, changed, fmt, agency_id, texts)
-                report.written = True
-            report.duplicates = duplicates()
-        finally:
-            if child is not None:
-                child.close()
+        if will_write:
+            _write(session, actor, new, changed, fmt, agency_id, created_texts)
+            report.written = True
+        report.duplicates = check.run(will_write)
         if rejected:
             raise RejectedImport(
                 report.as_dict(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import date, timedelta
 
 import pytest
@@ -302,31 +301,6 @@ def test_look_alike_rows_of_one_file_point_at_each_other(sessions):
     assert [(d["row"], d["other_row"], d["offer_id"]) for d in dry.duplicates] == [(2, 1, None)]
     done = run(sessions, csv_text(rows))
     assert done.duplicates[0]["offer_id"] == stored(sessions)["a"].id
-
-
-def test_a_big_import_checks_duplicates_in_a_child_process(sessions, monkeypatch):
-    rows = [offer_data(external_id="a"), offer_data(external_id="b", organization="VHS  Wetzlar")]
-    monkeypatch.setattr("catalog.importing.FORK_FROM_ROWS", 1)
-    monkeypatch.setattr("catalog.importing._spare_core", lambda: True)
-    done = run(sessions, csv_text(rows))
-    assert [(d["row"], d["other_row"]) for d in done.duplicates] == [(2, 1)]
-    assert done.duplicates[0]["offer_id"] == stored(sessions)["a"].id
-
-
-def test_child_process_results_and_fallback():
-    from catalog.importing import _InChild
-
-    parent = os.getpid()
-
-    def only_here() -> str:
-        if os.getpid() != parent:
-            raise RuntimeError("fails in the child")
-        return "computed in the parent"
-
-    child = _InChild(lambda: list(range(100_000)), only_here)
-    assert child.next() == list(range(100_000))
-    assert child.next() == "computed in the parent"
-    _InChild(lambda: 1).close()  # a child nobody asks is reaped
 
 
 def test_export_csv_round_trips(sessions):

@@ -16,9 +16,15 @@ def origin_of_request(session: Session, request_id: str) -> ReferralOrigin:
     if request is None:
         raise InvalidInput([FieldError("request_id", f"no recommendation request '{request_id}'")])
     if not request.centre_id or not request.person_key:
-        raise InvalidInput([FieldError(
-            "request_id",
-            "that recommendation was made without a person_ref; ask again with the "
-            "person's pseudonymous reference to refer them")])
-    return ReferralOrigin(request_id=request_id, centre_id=request.centre_id,
-                          person_key=request.person_key)
+        raise InvalidInput(
+            [
+                FieldError(
+                    "request_id",
+                    "that recommendation was made without a person_ref; ask again with the "
+                    "person's pseudonymous reference to refer them",
+                )
+            ]
+        )
+    return ReferralOrigin(
+        request_id=request_id, centre_id=request.centre_id, person_key=request.person_key
+    )

@@ -50,17 +50,32 @@ def create_referral(
     ensure_centre(session, origin.centre_id)
     now = utcnow()
     referral = Referral(
-        id=str(uuid.uuid4()), request_id=origin.request_id, offer_id=offer.id,
-        agency_id=offer.agency_id, centre_id=origin.centre_id, person_key=origin.person_key,
-        status="proposed", consent_at=now, created_at=now, updated_at=now,
+        id=str(uuid.uuid4()),
+        request_id=origin.request_id,
+        offer_id=offer.id,
+        agency_id=offer.agency_id,
+        centre_id=origin.centre_id,
+        person_key=origin.person_key,
+        status="proposed",
+        consent_at=now,
+        created_at=now,
+        updated_at=now,
         created_by=actor.actor,
     )
     session.add(referral)
     session.flush()
-    session.add(ReferralEvent(referral_id=referral.id, from_status=None, to_status="proposed",
-                              at=now, actor=actor.actor))
-    audit.record(session, actor, "create", centre_id=referral.centre_id,
-                 person_key=referral.person_key)
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            from_status=None,
+            to_status="proposed",
+            at=now,
+            actor=actor.actor,
+        )
+    )
+    audit.record(
+        session, actor, "create", centre_id=referral.centre_id, person_key=referral.person_key
+    )
     return referral
 
 
@@ -74,8 +89,13 @@ def get_referral(
         raise NotFound(f"no referral with id '{referral_id}'")
     if not (actor.may_read_centre(referral.centre_id) or actor.may_edit_agency(referral.agency_id)):
         raise Forbidden("this referral belongs to another centre or agency")
-    audit.record(session, actor, "update" if for_update else "read",
-                 centre_id=referral.centre_id, person_key=referral.person_key)
+    audit.record(
+        session,
+        actor,
+        "update" if for_update else "read",
+        centre_id=referral.centre_id,
+        person_key=referral.person_key,
+    )
     return referral
 
 
@@ -84,10 +104,16 @@ def _check_reason(status: str, reason: str | None) -> None:
     if options is None:
         return
     if not reason:
-        raise InvalidInput([FieldError("reason", f"'{status}' needs a reason: {', '.join(options)}")])
+        raise InvalidInput(
+            [FieldError("reason", f"'{status}' needs a reason: {', '.join(options)}")]
+        )
     if reason not in options:
         raise InvalidInput(
-            [FieldError("reason", f"unknown reason '{reason}' for {status}; one of {', '.join(options)}")]
+            [
+                FieldError(
+                    "reason", f"unknown reason '{reason}' for {status}; one of {', '.join(options)}"
+                )
+            ]
         )
 
 
@@ -105,20 +131,33 @@ def take_place(session: Session, actor: Principal, offer_id: str) -> None:
     result = session.execute(
         update(Offer)
         .where(Offer.id == offer_id, Offer.capacity_free > 0)
-        .values(capacity_free=Offer.capacity_free - 1, version=Offer.version + 1,
-                seq=seq, last_modified=utcnow())
+        .values(
+            capacity_free=Offer.capacity_free - 1,
+            version=Offer.version + 1,
+            seq=seq,
+            last_modified=utcnow(),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Conflict("the offer has no free place left; the referral stays as it was")
     session.refresh(offer)
-    record_change(session, offer, "enrolment", actor.actor,
-                  {"capacity_free": [offer.capacity_free + 1, offer.capacity_free]})
+    record_change(
+        session,
+        offer,
+        "enrolment",
+        actor.actor,
+        {"capacity_free": [offer.capacity_free + 1, offer.capacity_free]},
+    )
 
 
 def change_status(
-    session: Session, actor: Principal, referral_id: str, status: str,
-    reason: str | None = None, note: str | None = None,
+    session: Session,
+    actor: Principal,
+    referral_id: str,
+    status: str,
+    reason: str | None = None,
+    note: str | None = None,
 ) -> Referral:
     """Move a referral to ``status``; 409 (``Conflict``) for an illegal transition."""
     referral = get_referral(session, actor, referral_id, for_update=True)
@@ -138,9 +177,17 @@ def change_status(
     if status == "enrolled":
         take_place(session, actor, referral.offer_id)
     now = utcnow()
-    session.add(ReferralEvent(referral_id=referral.id, from_status=referral.status,
-                              to_status=status, at=now, actor=actor.actor, reason=reason,
-                              note=(note or None)))
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            from_status=referral.status,
+            to_status=status,
+            at=now,
+            actor=actor.actor,
+            reason=reason,
+            note=(note or None),
+        )
+    )
     referral.status = status
     referral.updated_at = now
     session.flush()
@@ -148,8 +195,13 @@ def change_status(
 
 
 def referral_events(session: Session, referral_id: str) -> list[ReferralEvent]:
-    return list(session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
-                                .order_by(ReferralEvent.id)))
+    return list(
+        session.scalars(
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral_id)
+            .order_by(ReferralEvent.id)
+        )
+    )
 
 
 def agency_referrals(
@@ -169,7 +221,9 @@ def agency_referrals(
         stmt = stmt.where(Referral.status == status)
     if since:
         stmt = stmt.where(Referral.updated_at > since)
-    return [(r, o) for r, o in session.execute(stmt.order_by(Referral.updated_at.desc()).limit(500))]
+    return [
+        (r, o) for r, o in session.execute(stmt.order_by(Referral.updated_at.desc()).limit(500))
+    ]
 
 
 def centre_referrals(

@@ -29,7 +29,9 @@ class Referral(Base):
     status: Mapped[str] = mapped_column(String(24), index=True)
     consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     created_by: Mapped[str] = mapped_column(String(100))
 
 

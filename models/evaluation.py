@@ -2,8 +2,8 @@
 
 Every evaluation scores the model *and* the baselines (rule score, popularity, seeded random
 order, logistic regression) on the same test rows, so "better" always means better than
-something concrete. Metrics (``models.metrics``): NDCG@5 and @10 with graded gains, recall@5/10
-and MAP@10 with "enrolled or completed" as relevant, catalogue coverage@10, and for models with
+something concrete. Metrics (``models.metrics``): NDCG@5 and @10 with graded gains, recall@3/5
+and MAP@10 with "enrolled or completed" as relevant, catalogue coverage@5, and for models with
 a likelihood the Brier score and calibration curve of P(enrolled or better).
 
 The report also breaks NDCG@10 down by segment (German level, municipality, gender, residence
@@ -53,18 +53,24 @@ IMPORTANCE_MAX_REQUESTS = 4000
 def ranking_metrics(
     frame: pd.DataFrame, scores: np.ndarray, *, catalogue_size: int | None = None
 ) -> dict[str, float]:
-    """The headline metrics of one scoring of ``frame`` (each 0..1, higher is better)."""
+    """The headline metrics of one scoring of ``frame`` (each 0..1, higher is better).
+
+    Offline, a model can only re-rank the offers that were shown (at most ``k`` per
+    request, usually 10), so recall and coverage are taken at cut-offs below the list
+    length, where they still say something: which successes reach the first 3 or 5 places,
+    and how much of the catalogue reaches the first 5.
+    """
     rel, q = frame[C.LABEL].to_numpy(), frame[C.QUERY].to_numpy()
     out = {
         "ndcg@5": ndcg_at_k(rel, scores, query=q, k=5),
         "ndcg@10": ndcg_at_k(rel, scores, query=q, k=10),
+        "recall@3": recall_at_k(rel, scores, query=q, k=3, relevant_from=SUCCESS_FROM),
         "recall@5": recall_at_k(rel, scores, query=q, k=5, relevant_from=SUCCESS_FROM),
-        "recall@10": recall_at_k(rel, scores, query=q, k=10, relevant_from=SUCCESS_FROM),
         "map@10": map_at_k(rel, scores, query=q, k=10, relevant_from=SUCCESS_FROM),
     }
     if catalogue_size:
-        out["coverage@10"] = catalogue_coverage(
-            frame[C.ITEM].to_numpy(), scores, query=q, k=10, catalogue_size=catalogue_size
+        out["coverage@5"] = catalogue_coverage(
+            frame[C.ITEM].to_numpy(), scores, query=q, k=5, catalogue_size=catalogue_size
         )
     return {k: _round(v) for k, v in out.items()}
 
@@ -328,7 +334,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     """A one-page summary for people: headline table, weak segments, calibration, bias."""
     version, metrics = report["version"], report["metrics"]
     names = list(metrics)
-    cols = ["ndcg@5", "ndcg@10", "recall@5", "recall@10", "map@10", "coverage@10", "brier"]
+    cols = ["ndcg@5", "ndcg@10", "recall@3", "recall@5", "map@10", "coverage@5", "brier"]
     cols = [c for c in cols if any(c in m for m in metrics.values())]
     lines = [
         f"# Ranker evaluation: {version}",
@@ -343,11 +349,13 @@ def report_markdown(report: dict[str, Any]) -> str:
     ]
     for name in names:
         label = f"**{name}**" if name == version else name
-        lines.append(
-            f"| {label} | " + " | ".join(_fmt(metrics[name].get(c)) for c in cols) + " |"
-        )
+        lines.append(f"| {label} | " + " | ".join(_fmt(metrics[name].get(c)) for c in cols) + " |")
     rule = "rule_score" if "rule_score" in metrics else None
-    lines += ["", f"## NDCG@10 by segment (fewer than {report['min_segment_people']} people: suppressed)", ""]
+    lines += [
+        "",
+        f"## NDCG@10 by segment (fewer than {report['min_segment_people']} people: suppressed)",
+        "",
+    ]
     for segment, block in report["segments"].items():
         rows = block["rows"]
         lines.append(f"### {segment}")
@@ -381,7 +389,12 @@ def report_markdown(report: dict[str, Any]) -> str:
             )
         lines.append("")
     if report["position_bias"]:
-        lines += ["## Take-up by position shown", "", "| position | impressions | taken up | enrolled+ |", "|---|---|---|---|"]
+        lines += [
+            "## Take-up by position shown",
+            "",
+            "| position | impressions | taken up | enrolled+ |",
+            "|---|---|---|---|",
+        ]
         for row in report["position_bias"]:
             lines.append(
                 f"| {row['position']} | {row['impressions']} | {_fmt(row['taken_up_rate'])} | "

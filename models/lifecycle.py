@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import getpass
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from models.tables import ModelPromotion, ModelVersion
 from models.training import (
     LABEL_DEFINITION,
     SUCCESS_FROM,
+    TEST_SHARE,
     OutcomeSource,
     build_training_frame,
     code_revision,
@@ -114,7 +115,6 @@ class Workspace:
     rule: Callable[[np.ndarray], np.ndarray] | None = None
     rule_version: str = "rules"
     catalogue_size: Callable[[Session], int] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -191,7 +191,7 @@ def train_version(
         "created_by": actor or default_actor(),
         "code_revision": code_revision(),
         "training_window": {"since": _iso(since), "until": _iso(until), **window_of(frame)},
-        "split": {**split.spec.as_dict(), "test_share": 0.25},
+        "split": {**split.spec.as_dict(), "test_share": TEST_SHARE},
         "rows": {
             "all": row_counts(frame),
             "train": row_counts(split.train),
@@ -340,7 +340,9 @@ def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
             seen = set(_trained_people(everything, active_card))
             test = test[~test[C.PERSON].isin(seen)]
         except ArtifactRefused as exc:
-            note = f"the active {active} cannot be loaded ({exc.detail}); compared with the rule score"
+            note = (
+                f"the active {active} cannot be loaded ({exc.detail}); compared with the rule score"
+            )
             active = None
     if active is None:
         active_score, active_label = ws.rule, ws.rule_version
@@ -457,3 +459,58 @@ def describe_versions(sessions: sessionmaker[Session]) -> dict[str, Any]:
             for e in promotion_log(session)
         ]
     return {"active": active, "generation": generation, "versions": versions, "promotions": log}
+
+
+def ensure_demo_ranker(
+    ws: Workspace,
+    record_referrals: Any,
+    *,
+    people: int | None = None,
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+) -> str | None:
+    """For ``make run``: make sure the demo starts with a trained ranker.
+
+    With no version registered yet: simulate an outcome history (unless one was simulated
+    before), train on it, and promote the result if it is not worse than the rule score (it
+    is not forced: a demo should show the refusal working rather than hide it). Idempotent;
+    returns the active version (``None``: the rule score serves).
+    """
+    from sqlalchemy import func, select
+
+    from matcher.tables import RecommendationRequest
+    from models.simulation import PEOPLE_DEFAULT, SIM_CENTRE, simulate_history
+
+    with ws.sessions() as session:
+        active, _ = active_pointer(session)
+        if list_versions(session):
+            return active
+        simulated = session.scalar(
+            select(func.count())
+            .select_from(RecommendationRequest)
+            .where(RecommendationRequest.centre_id == SIM_CENTRE)
+        )
+    if not simulated:
+        echo(f"simulating the outcome history of {people or PEOPLE_DEFAULT} people…")
+        summary = simulate_history(
+            ws.sessions, record_referrals, people=people or PEOPLE_DEFAULT, seed=seed
+        )
+        echo(
+            f"  {summary['requests']} requests, {summary['impressions']} impressions, "
+            f"{summary['referrals']} referrals"
+        )
+    echo("training the demo ranker…")
+    row = train_version(ws, seed=seed, actor="demo:bootstrap")
+    try:
+        promote_version(
+            ws, row.version, actor="demo:bootstrap", reason="trained on the simulated history"
+        )
+    except PromotionRefused as exc:
+        echo(f"  {row.version} not promoted: {exc.detail}")
+        return None
+    m = row.card["metrics"]
+    echo(
+        f"  {row.version} serves: NDCG@10 {m['model']['ndcg@10']:.3f} on held-out people "
+        f"(rule score {m['baselines']['rule_score']['ndcg@10']:.3f})"
+    )
+    return row.version

@@ -1,17 +1,17 @@
 """The ranker estimator and the baselines every evaluation scores beside it.
 
-``GradientBoostedRanker`` is pointwise: it learns the *expected graded gain* ``E[2**label - 1]``
-of showing an offer to a person, from the feature values that were served. Sorting by expected
-gain is exactly what maximises expected DCG, the quantity NDCG normalises, so a pointwise
-regressor on the gain is a sound ranker and trains in seconds on a million rows (one tree per
-boosting round, where a listwise or multiclass model would need several).
+``GradientBoostedRanker`` is pointwise: it estimates the *expected graded gain*
+``E[2**label - 1]`` of showing an offer to a person, from the feature values that were served.
+Sorting by expected gain is exactly what maximises expected DCG, the quantity NDCG normalises,
+so a pointwise model of the gain is a sound ranker, and it trains in seconds on a million rows.
+It gets there ordinally: one boosted classifier per grade threshold (accepted, enrolled,
+completed), whose probabilities give the expected gain exactly.
 
 ``predict`` returns the gain mapped back to grade units, ``log2(1 + expected gain)``: the same
-order as the expected gain, but on the label's own 0..3 scale ("about 2" reads as "about
-enrolled"), which also keeps the estimator a proper regressor of its target for scikit-learn's
-checks. The served score is therefore a ranking score, not a likelihood; the separate
-``predict_likelihood`` (P(label >= ``likelihood_from``), enrolled or better by default) is what
-the evaluation checks for calibration.
+order as the expected gain, on the label's own 0..3 scale ("about 2" reads as "about
+enrolled"). The served score is therefore a ranking score, not a likelihood;
+``predict_likelihood`` (P(label >= ``likelihood_from``), enrolled or better by default, from the
+same model) is what the evaluation checks for calibration.
 
 The baselines (``RuleScoreBaseline``, ``PopularityBaseline``, ``RandomBaseline``, a logistic
 regression) share one small interface with the ranker, ``FrameScorer``: fit on a training
@@ -21,6 +21,8 @@ promotion.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -37,34 +39,57 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models import columns as C
 
+#: Below this many rows one OpenMP thread is as fast as several, and it does not stall when
+#: the cores are busy with other work (thread barriers then cost more than the trees).
+SINGLE_THREAD_BELOW = 50_000
+
+
+@functools.cache
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _threads_for(n_rows: int) -> contextlib.AbstractContextManager[Any]:
+    if n_rows >= SINGLE_THREAD_BELOW:
+        return contextlib.nullcontext()
+    return _threadpools().limit(limits=1, user_api="openmp")
+
 
 class GradientBoostedRanker(RegressorMixin, BaseEstimator):
-    """Pointwise learning-to-rank with histogram gradient-boosted trees.
+    """Pointwise learning-to-rank of graded outcomes with histogram gradient-boosted trees.
 
-    Parameters are those of ``HistGradientBoostingRegressor`` that matter here, plus
-    ``likelihood_from``: the label from which an outcome counts as a success for the
-    likelihood head (2 = enrolled or completed; ``None`` skips that head). ``fit`` takes graded
-    labels (0 not taken up … 3 completed; any real values work) and handles missing feature
-    values natively.
+    Ordinal (Frank & Hall): one boosted classifier per grade threshold learns
+    P(label >= t) for t in ``thresholds`` (1 accepted, 2 enrolled, 3 completed). The expected
+    gain then follows exactly, ``E[2**label - 1] = Σ_t P(label >= t) · (2**t - 2**(t-1))``
+    (1, 2 and 4 for the three thresholds), and P(label >= ``likelihood_from``) is the
+    likelihood of enrolment, from the same model. Log-loss on each threshold suits sparse
+    outcomes better than a squared error on gains of 0 to 7: on the simulated history it
+    beats the rule score by a wider margin, at the cost of one model per threshold.
 
-    The defaults are small trees (7 leaves, at least 200 rows each) learning slowly with early
-    stopping: outcomes are sparse (a few percent of impressions), and on the simulated history
-    deeper trees fit noise while these beat the rule score on held-out people.
+    ``fit`` takes graded labels (any real values work: they are compared with the
+    thresholds) and handles missing feature values natively. The defaults are small trees
+    (7 leaves, at least 200 rows each) learning slowly with early stopping: outcomes are a few
+    percent of impressions, and deeper trees fit noise.
     """
 
     def __init__(
         self,
         *,
+        thresholds: tuple[float, ...] = (1, 2, 3),
+        likelihood_from: float | None = 2,
         learning_rate: float = 0.05,
-        max_iter: int = 300,
+        max_iter: int = 200,
         max_leaf_nodes: int = 7,
         min_samples_leaf: int = 200,
         l2_regularization: float = 1.0,
         early_stopping: bool | str = "auto",
         n_iter_no_change: int = 10,
-        likelihood_from: float | None = 2,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
+        self.thresholds = thresholds
+        self.likelihood_from = likelihood_from
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
@@ -72,7 +97,6 @@ class GradientBoostedRanker(RegressorMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
-        self.likelihood_from = likelihood_from
         self.random_state = random_state
 
     def _boosting_params(self) -> dict[str, Any]:
@@ -88,30 +112,36 @@ class GradientBoostedRanker(RegressorMixin, BaseEstimator):
         }
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GradientBoostedRanker:
-        """Learn the expected gain ``2**y - 1`` (and, if asked, P(y >= likelihood_from))."""
+        """Learn P(y >= t) for every threshold t."""
         X, y = validate_data(
             self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=True
         )
+        thresholds = np.asarray(self.thresholds, dtype=np.float64)
+        if thresholds.ndim != 1 or len(thresholds) == 0 or np.any(np.diff(thresholds) <= 0):
+            raise ValueError("thresholds must be one or more increasing grades")
+        if self.likelihood_from is not None and self.likelihood_from not in thresholds:
+            raise ValueError("likelihood_from must be one of the thresholds")
+        self.thresholds_ = thresholds
+        #: What reaching each threshold adds to the gain 2**label - 1.
+        self.gain_steps_ = np.diff(np.concatenate([[0.0], np.exp2(thresholds) - 1.0]))
         # A feature that is missing everywhere (e.g. completion rates before any outcome is
         # known) carries no information, and histogram binning cannot cut it: read it as 0.
         self.all_missing_ = np.isnan(X).all(axis=0)
         X = self._fill_all_missing(X)
-        gain = np.exp2(y) - 1.0
-        # An expected gain cannot lie outside the gains seen; trees extrapolate a little.
-        self.gain_range_ = (float(gain.min()), float(gain.max()))
-        self.gain_model_ = HistGradientBoostingRegressor(**self._boosting_params())
-        self.gain_model_.fit(X, gain, sample_weight=sample_weight)
-        #: Boosting rounds the gain model ran (early stopping may end it before max_iter).
-        self.n_iter_ = self.gain_model_.n_iter_
-        self.likelihood_model_: HistGradientBoostingClassifier | None = None
-        self.likelihood_prior_ = float("nan")
-        if self.likelihood_from is not None:
-            success = (y >= self.likelihood_from).astype(int)
-            self.likelihood_prior_ = float(success.mean())
-            # With one class only there is nothing to separate: the prior is the answer.
-            if 0 < success.sum() < len(success):
-                self.likelihood_model_ = HistGradientBoostingClassifier(**self._boosting_params())
-                self.likelihood_model_.fit(X, success, sample_weight=sample_weight)
+        self.stages_: list[HistGradientBoostingClassifier | None] = []
+        self.priors_ = np.empty(len(thresholds))
+        for k, t in enumerate(thresholds):
+            reached = (y >= t).astype(int)
+            self.priors_[k] = reached.mean()
+            if 0 < reached.sum() < len(reached):
+                stage = HistGradientBoostingClassifier(**self._boosting_params())
+                with _threads_for(X.shape[0]):
+                    stage.fit(X, reached, sample_weight=sample_weight)
+                self.stages_.append(stage)
+            else:  # one class only: nothing to separate, the prior is the answer
+                self.stages_.append(None)
+        #: Boosting rounds of the longest stage (early stopping may end each before max_iter).
+        self.n_iter_ = max((s.n_iter_ for s in self.stages_ if s is not None), default=0)
         return self
 
     def _fill_all_missing(self, X: np.ndarray) -> np.ndarray:
@@ -125,28 +155,38 @@ class GradientBoostedRanker(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         return self._fill_all_missing(X)
 
-    def predict_gain(self, X: Any) -> np.ndarray:
-        """Expected graded gain of each row (0 for label 0 … 7 for label 3)."""
+    def predict_reach(self, X: Any) -> np.ndarray:
+        """P(label >= t) per row and threshold, shape (n, len(thresholds)); never rising
+        with t (a higher grade cannot be likelier than a lower one)."""
         X = self._validated(X)
-        return np.clip(self.gain_model_.predict(X), *self.gain_range_)
+        out = np.empty((X.shape[0], len(self.stages_)))
+        with _threads_for(X.shape[0]):
+            for k, stage in enumerate(self.stages_):
+                out[:, k] = self.priors_[k] if stage is None else stage.predict_proba(X)[:, 1]
+        return np.minimum.accumulate(out, axis=1)
+
+    def predict_gain(self, X: Any) -> np.ndarray:
+        """Expected graded gain of each row (0 … 7 for labels 0 … 3)."""
+        return self.predict_reach(X) @ self.gain_steps_
 
     def predict(self, X: Any) -> np.ndarray:
         """The ranking score: ``log2(1 + expected gain)``, in label units (0..3 for 0..3
         labels), ordered exactly like the expected gain."""
-        return np.log2(np.maximum(1.0 + self.predict_gain(X), 1e-9))
+        return np.log2(1.0 + self.predict_gain(X))
 
     def predict_likelihood(self, X: Any) -> np.ndarray:
         """P(label >= ``likelihood_from``) per row, 0..1 (enrolment or better by default)."""
         if self.likelihood_from is None:
-            raise ValueError("this ranker was trained without a likelihood head")
-        X = self._validated(X)
-        if self.likelihood_model_ is None:
-            return np.full(X.shape[0], self.likelihood_prior_)
-        return self.likelihood_model_.predict_proba(X)[:, 1]
+            raise ValueError("this ranker was trained without a likelihood")
+        k = int(np.flatnonzero(self.thresholds_ == self.likelihood_from)[0])
+        return self.predict_reach(X)[:, k]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # An ordinal model of grades: on arbitrary continuous targets (as in scikit-learn's
+        # regression checks) it predicts steps, so R² > 0.5 is not to be expected there.
+        tags.regressor_tags.poor_score = True
         return tags
 
 

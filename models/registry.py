@@ -218,9 +218,7 @@ def load_verified(
             f"{version} was built with scikit-learn {artifact.sklearn_version}, this process "
             f"runs {sklearn.__version__}; retrain it with this version"
         )
-    if artifact.schema_hash != schema_hash or tuple(artifact.feature_names) != tuple(
-        feature_names
-    ):
+    if artifact.schema_hash != schema_hash or tuple(artifact.feature_names) != tuple(feature_names):
         added = [n for n in feature_names if n not in artifact.feature_names]
         removed = [n for n in artifact.feature_names if n not in feature_names]
         what = []

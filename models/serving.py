@@ -21,25 +21,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lotse.errors import LotseError
+from matcher.scoring import Ranker
 from models.registry import RankerArtifact, active_pointer, load_verified
 
 log = logging.getLogger("lotse.models")
-
-
-class Ranker(Protocol):
-    """What the engine needs of a ranker (mirrors ``matcher.scoring.Ranker``)."""
-
-    version: str
-    feature_names: Sequence[str]
-
-    def score(self, features: np.ndarray) -> np.ndarray: ...
 
 
 class ArtifactRanker:

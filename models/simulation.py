@@ -16,16 +16,17 @@ childcare, now and then counselling or housing. Parents record mornings; people 
 record evenings. Hidden traits the engine never sees: motivation, how far one is willing to
 travel (parents of small children less), whether family can mind the children.
 
-**What they do** with each shown offer, need by need, in the order shown:
+**What they do** with the offers shown for each need (``simulate_need``):
 
 1. *Notice*: attention fades down the list (``ATTENTION ** (rank - 1)``): position bias.
-2. *Take up* (a referral is proposed) with probability ``sigmoid(utility)``, where utility
-   grows with the need's priority and a profession match, and falls steeply with distance
-   beyond one's own travel tolerance (``(km / tolerance) ** 1.5``), with a schedule that does
-   not fit (schedules must fit: the penalty is large), with a late start, with an online
-   format; a shared support language helps beginners; for parents of young children without
-   other care, an offer without childcare is close to impossible, one with childcare attractive.
-   Once one offer of a need is accepted, the person stops looking for that need.
+2. *Choose* one noticed offer or none, by a multinomial logit on ``utility``: it grows with
+   the need's priority and a profession match, and falls steeply with distance beyond one's
+   own travel tolerance (``(km / tolerance) ** 1.5``), with a schedule that does not fit
+   (schedules must fit: the penalty is large), with every month until the start, with an
+   online format (hardest for beginners); a shared support language helps beginners; for
+   parents of young children without other care, an offer without childcare is close to
+   impossible and one with childcare attractive. The chosen offer gets a referral
+   (``proposed``); if it is then rejected or declined, the person tries a second choice once.
 3. *Provider*: a nearly full offer often rejects (no capacity); a few are rejected for other
    reasons.
 4. *Person*: declines more when the schedule half fits, the start is months away, or
@@ -155,7 +156,9 @@ def draw_people(places: Sequence[Place], n: int, rng: np.random.Generator) -> li
         level = str(rng.choice(_LEVELS, p=_LEVEL_P))
         literate = bool(rng.random() > (0.25 if level == "none" else 0.03))
         mother_tongue = str(rng.choice(_LANGS, p=_LANG_P))
-        languages = [mother_tongue] + (["en"] if rng.random() < 0.3 and mother_tongue != "en" else [])
+        languages = [mother_tongue] + (
+            ["en"] if rng.random() < 0.3 and mother_tongue != "en" else []
+        )
         children: list[int] = []
         if 22 <= age <= 50 and rng.random() < 0.45:
             children = sorted(int(a) for a in rng.integers(0, 16, int(rng.integers(1, 4))))
@@ -310,8 +313,10 @@ def referral_history(
 
     capacity = f["capacity_ratio"]
     if rng.random() < 0.6 * (1.0 - capacity) ** 2 + 0.03:
-        reason = "no_capacity" if capacity < 0.3 else str(
-            rng.choice(["not_eligible", "could_not_contact"])
+        reason = (
+            "no_capacity"
+            if capacity < 0.3
+            else str(rng.choice(["not_eligible", "could_not_contact"]))
         )
         advance("rejected_by_provider", 2, 14, reason)
         return steps
@@ -459,7 +464,9 @@ def simulate_requests(
         yield ServedRequest(rec.request_id, person, served_at, rec, outcomes)
 
 
-def impressions_frame(served: Sequence[ServedRequest], person_key: Callable[[str], str]) -> pd.DataFrame:
+def impressions_frame(
+    served: Sequence[ServedRequest], person_key: Callable[[str], str]
+) -> pd.DataFrame:
     """The impressions of simulated requests in the training frame's shape (what
     ``models.training.load_impressions`` reads from the database), without a database."""
     from matcher.features import FEATURE_NAMES

@@ -30,14 +30,21 @@ def synthetic_frame(
     n_offers: int = 2000,
     days: int = 365,
     seed: int = 0,
+    missing: Sequence[str] = ("completion_rate",),
 ) -> pd.DataFrame:
-    """A labelled impressions frame with ``n_impressions`` rows and the given features."""
+    """A labelled impressions frame with ``n_impressions`` rows and the given features.
+
+    Like the engine's, features are never missing except those in ``missing`` (unknown
+    completion rates), which are missing for about half the rows.
+    """
     rng = np.random.default_rng(seed)
     n_req = max(1, n_impressions // per_request)
     n = n_req * per_request
     d = len(feature_names)
     X = rng.normal(size=(n, d)).astype(np.float64)
-    X[rng.random((n, d)) < 0.02] = np.nan
+    for j, name in enumerate(feature_names):
+        if name in missing:
+            X[rng.random(n) < 0.5, j] = np.nan
     weights = rng.normal(0, 1, d) * (rng.random(d) < 0.6)
     utility = np.nan_to_num(X) @ weights / max(1.0, np.sqrt((weights**2).sum()))
     if d >= 2:

@@ -39,6 +39,7 @@ when the ranker scores.
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from collections.abc import Callable, Sequence
@@ -141,6 +142,12 @@ def build_training_frame(
 # --- splitting: by person and out of time ------------------------------------------------
 
 
+#: Share of requests (the latest) on the test side of the cutoff.
+TEST_SHARE = 0.25
+#: Share of people never used for training, whenever they came.
+HOLDOUT_FRACTION = 0.2
+
+
 @dataclass(frozen=True)
 class SplitSpec:
     """How a frame was split, kept on the card so the same split can be rebuilt later."""
@@ -172,8 +179,8 @@ def split_by_person_and_time(
     frame: pd.DataFrame,
     *,
     seed: int = 0,
-    test_share: float = 0.25,
-    holdout_fraction: float = 0.2,
+    test_share: float = TEST_SHARE,
+    holdout_fraction: float = HOLDOUT_FRACTION,
     cutoff: str | datetime | None = None,
 ) -> Split:
     """Train on earlier requests of some people, test on later requests of *other* people.
@@ -197,7 +204,9 @@ def split_by_person_and_time(
     train_mask = early & ~holdout
     train_people = pd.unique(frame.loc[train_mask, C.PERSON])
     test_mask = ~early & ~frame[C.PERSON].isin(train_people).to_numpy()
-    spec = SplitSpec(cutoff=pd.Timestamp(cut).isoformat(), holdout_fraction=holdout_fraction, seed=seed)
+    spec = SplitSpec(
+        cutoff=pd.Timestamp(cut).isoformat(), holdout_fraction=holdout_fraction, seed=seed
+    )
     return Split(
         train=frame.loc[train_mask].reset_index(drop=True),
         test=frame.loc[test_mask].reset_index(drop=True),
@@ -219,8 +228,9 @@ def rebuild_split(frame: pd.DataFrame, spec: dict[str, Any]) -> Split:
 
 
 def code_revision() -> str:
-    """The git commit the code came from (``+dirty`` with uncommitted changes), or
-    ``LOTSE_CODE_REVISION`` when set (deployments without a checkout)."""
+    """The git commit the code came from, or ``LOTSE_CODE_REVISION`` when set (deployments
+    without a checkout). Read with ``rev-parse`` only: commands that check for uncommitted
+    changes may rewrite the index, and training must not touch the checkout."""
     import os
 
     if os.environ.get("LOTSE_CODE_REVISION"):
@@ -228,7 +238,7 @@ def code_revision() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(
-            ["git", "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
+            ["git", "rev-parse", "--short=12", "HEAD"],
             cwd=root,
             capture_output=True,
             text=True,
@@ -281,59 +291,67 @@ def load_impressions(
 
     Waitlist impressions are left out: they are full offers shown apart, whose positions
     belong to another list. With ``schema_hash``, only requests served under that feature
-    schema are read, since other schemas' columns mean something else.
+    schema are read, since other schemas' columns mean something else. Requests and their
+    impressions are read apart and joined here, so each request's context is parsed once.
     """
-    from sqlalchemy import select
+    from sqlalchemy import Text, cast, select
 
     from matcher.tables import Impression, RecommendationRequest
 
-    stmt = (
+    R = RecommendationRequest
+    wanted = [R.person_key.is_not(None)]
+    lo, hi = _utc(since), _utc(until)
+    if lo is not None:
+        wanted.append(R.served_at >= lo.to_pydatetime())
+    if hi is not None:
+        wanted.append(R.served_at < hi.to_pydatetime())
+    if schema_hash is not None:
+        wanted.append(R.feature_schema == schema_hash)
+    requests = session.execute(
+        select(R.request_id, R.person_key, R.served_at, R.model_version, R.context).where(*wanted)
+    ).all()
+    shown = session.execute(
         select(
             Impression.request_id,
             Impression.offer_id,
             Impression.position,
             Impression.need,
-            Impression.features,
-            RecommendationRequest.person_key,
-            RecommendationRequest.served_at,
-            RecommendationRequest.model_version,
-            RecommendationRequest.context,
+            # as text, parsed below in one go: a million json.loads calls cost more than the
+            # rest of reading together
+            cast(Impression.features, Text),
         )
-        .join(RecommendationRequest, RecommendationRequest.request_id == Impression.request_id)
-        .where(Impression.shown_in == "results")
-        .where(RecommendationRequest.person_key.is_not(None))
-    )
-    lo, hi = _utc(since), _utc(until)
-    if lo is not None:
-        stmt = stmt.where(RecommendationRequest.served_at >= lo.to_pydatetime())
-    if hi is not None:
-        stmt = stmt.where(RecommendationRequest.served_at < hi.to_pydatetime())
-    if schema_hash is not None:
-        stmt = stmt.where(RecommendationRequest.feature_schema == schema_hash)
-    rows = session.execute(stmt).all()
-    return impressions_from_rows(rows)
+        .join(R, R.request_id == Impression.request_id)
+        .where(Impression.shown_in == "results", *wanted)
+    ).all()
+    return impressions_frame_of(requests, shown)
 
 
-def impressions_from_rows(rows: Sequence[Any]) -> pd.DataFrame:
-    """Impression rows (as ``load_impressions`` selects them) → the impressions frame."""
+def impressions_frame_of(requests: Sequence[Any], shown: Sequence[Any]) -> pd.DataFrame:
+    """Request rows ``(request_id, person_key, served_at, model_version, context)`` and
+    impression rows ``(request_id, offer_id, position, need, features as JSON text)`` → the
+    frame (feature columns as float64, NaN where the engine served None)."""
     from catalog import taxonomy
 
-    if not rows:
-        return pd.DataFrame(
-            columns=[C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION, C.SERVED_BY, C.NEED]
-        )
-    (request_id, offer_id, position, need, features, person, served, version, context) = zip(
-        *rows, strict=True
-    )
-    frame = pd.DataFrame.from_records(list(features))
+    columns = [C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION, C.SERVED_BY, C.NEED]
+    if not shown:
+        return pd.DataFrame(columns=columns + list(C.PERSON_SEGMENTS))
+    request_id, offer_id, position, need, features = zip(*shown, strict=True)
+    parsed = json.loads("[" + ",".join(features) + "]")
+    frame = pd.DataFrame.from_records(parsed).astype(np.float64)
     frame[C.QUERY] = request_id
     frame[C.ITEM] = offer_id
-    frame[C.PERSON] = person
-    frame[C.TIME] = pd.to_datetime(list(served), utc=True)
     frame[C.POSITION] = np.asarray(position, dtype=np.int32)
-    frame[C.SERVED_BY] = version
-    frame[C.NEED] = [taxonomy.parent(n) if taxonomy.is_known(n) else n for n in need]
+    parents = {n: taxonomy.parent(n) if taxonomy.is_known(n) else n for n in set(need)}
+    frame[C.NEED] = [parents[n] for n in need]
+    rid, person, served, version, context = zip(*requests, strict=True)
     ctx = pd.DataFrame.from_records(list(context))
-    for name in C.PERSON_SEGMENTS:
-        frame[name] = ctx[name].to_numpy() if name in ctx else None
-    return frame
+    per_request = pd.DataFrame(
+        {
+            C.QUERY: rid,
+            C.PERSON: person,
+            C.TIME: pd.to_datetime(list(served), utc=True),
+            C.SERVED_BY: version,
+            **{name: (ctx[name].to_numpy() if name in ctx else None) for name in C.PERSON_SEGMENTS},
+        }
+    )
+    return frame.merge(per_request, on=C.QUERY, how="inner", validate="many_to_one")

@@ -44,7 +44,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports,
     )
 
-    for module in (meta, offers_io, offers, hsds, recommendations, referrals, models, agreements, reports, persons):
+    for module in (
+        meta,
+        offers_io,
+        offers,
+        hsds,
+        recommendations,
+        referrals,
+        models,
+        agreements,
+        reports,
+        persons,
+    ):
         app.register_blueprint(module.bp)
 
     from service.web import init_web

@@ -1,7 +1,8 @@
 """``lotse demo bootstrap``: everything ``make run`` needs before serving.
 
 Creates or migrates the database, loads the demo catalogue when the catalogue is empty,
-creates one demo login and API token per role, and prints them.
+simulates an outcome history and trains a first ranker when there is none, creates one demo
+login and API token per role, and prints them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def bootstrap_command(offers: int, seed: int) -> None:
     migrate(Config.from_env().database_url)
     click.echo("database ready")
     _seed_catalogue_if_empty(offers, seed)
+    _train_demo_ranker_if_none()
     password = demo_password()
     lines = []
     with transaction(sessions()) as session:
@@ -51,6 +53,15 @@ def bootstrap_command(offers: int, seed: int) -> None:
     click.echo("\nOpen http://127.0.0.1:8000 — API document at /openapi.json\n")
 
 
+def _train_demo_ranker_if_none() -> None:
+    """Simulate an outcome history and train, evaluate and promote a first ranker, so analysts
+    can try the whole loop at once (does nothing once any version exists)."""
+    from casework.outcomes import cli_workspace, record_simulated_referrals
+    from models.lifecycle import ensure_demo_ranker
+
+    ensure_demo_ranker(cli_workspace(), record_simulated_referrals, echo=click.echo)
+
+
 def _seed_catalogue_if_empty(offers: int, seed: int) -> None:
     from catalog.store import count_offers
 
@@ -59,11 +70,8 @@ def _seed_catalogue_if_empty(offers: int, seed: int) -> None:
     if existing:
         click.echo(f"catalogue has {existing} offers; not reseeding")
         return
-    try:
-        from catalog.demo import seed_catalogue
-    except ImportError:
-        click.echo("demo catalogue generator not available yet; starting with an empty catalogue")
-        return
+    from catalog.demo import seed_catalogue
+
     with transaction(sessions()) as session:
         n = seed_catalogue(session, offers=offers, seed=seed)
     click.echo(f"loaded {n} demo offers")

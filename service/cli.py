@@ -125,8 +125,8 @@ def register_commands(app: Flask) -> None:
     from catalog.cli import catalog_group
 
     app.cli.add_command(catalog_group)
+    from casework.outcomes import cli_workspace
     from models.cli import build_ranker_group
-    from service.api.models import cli_workspace
 
     app.cli.add_command(build_ranker_group(cli_workspace))
     from casework.cli import casework_group
@@ -148,7 +148,7 @@ def _attach_demo_commands() -> None:
     demo_group.add_command(bootstrap_command)
 
     demo_group.add_command(seed_command)
+    from casework.outcomes import cli_workspace, record_simulated_referrals
     from models.cli import build_simulate_command
-    from service.api.models import cli_workspace, record_simulated_referrals
 
     demo_group.add_command(build_simulate_command(cli_workspace, record_simulated_referrals))

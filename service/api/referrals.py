@@ -85,12 +85,26 @@ class AgencyReferralQuery(BaseModel):
 def _out(referral) -> ReferralOut:
     events = referrals.referral_events(db(), referral.id)
     return ReferralOut(
-        id=referral.id, request_id=referral.request_id, offer_id=referral.offer_id,
-        agency_id=referral.agency_id, centre_id=referral.centre_id, status=referral.status,
-        consent_at=referral.consent_at, created_at=referral.created_at,
+        id=referral.id,
+        request_id=referral.request_id,
+        offer_id=referral.offer_id,
+        agency_id=referral.agency_id,
+        centre_id=referral.centre_id,
+        status=referral.status,
+        consent_at=referral.consent_at,
+        created_at=referral.created_at,
         updated_at=referral.updated_at,
-        events=[ReferralEventOut(from_status=e.from_status, to_status=e.to_status, at=e.at,
-                                 actor=e.actor, reason=e.reason, note=e.note) for e in events],
+        events=[
+            ReferralEventOut(
+                from_status=e.from_status,
+                to_status=e.to_status,
+                at=e.at,
+                actor=e.actor,
+                reason=e.reason,
+                note=e.note,
+            )
+            for e in events
+        ],
     )
 
 
@@ -101,8 +115,9 @@ def create_referral():
     body = parse_body(ReferralIn)
     session = db()
     origin = origin_of_request(session, body.request_id)
-    referral = referrals.create_referral(session, current_principal(), origin, body.offer_id,
-                                         body.consent)
+    referral = referrals.create_referral(
+        session, current_principal(), origin, body.offer_id, body.consent
+    )
     session.commit()
     return respond(_out(referral), 201)
 
@@ -115,25 +130,43 @@ def get_referral(referral_id: str):
 
 
 @bp.patch("/v1/referrals/<referral_id>")
-@operation("Change a referral's status", "referrals", body=ReferralPatch,
-           responses={200: ReferralOut})
+@operation(
+    "Change a referral's status", "referrals", body=ReferralPatch, responses={200: ReferralOut}
+)
 @require("counsellor", "agency", "admin")
 def patch_referral(referral_id: str):
     body = parse_body(ReferralPatch)
     session = db()
-    referral = referrals.change_status(session, current_principal(), referral_id, body.status,
-                                       body.reason, body.note)
+    referral = referrals.change_status(
+        session, current_principal(), referral_id, body.status, body.reason, body.note
+    )
     session.commit()
     return respond(_out(referral))
 
 
 @bp.get("/v1/agency/referrals")
-@operation("Referrals to my agency's offers", "referrals", query=AgencyReferralQuery,
-           responses={200: AgencyReferralList})
+@operation(
+    "Referrals to my agency's offers",
+    "referrals",
+    query=AgencyReferralQuery,
+    responses={200: AgencyReferralList},
+)
 @require("agency", "admin")
 def agency_referrals():
     query = parse_query(AgencyReferralQuery)
     rows = referrals.agency_referrals(db(), current_principal(), query.status, query.since)
-    return respond(AgencyReferralList(items=[
-        AgencyReferral(id=r.id, offer_id=o.id, offer_title=o.title, status=r.status,
-                       created_at=r.created_at, updated_at=r.updated_at) for r, o in rows]))
+    return respond(
+        AgencyReferralList(
+            items=[
+                AgencyReferral(
+                    id=r.id,
+                    offer_id=o.id,
+                    offer_title=o.title,
+                    status=r.status,
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                )
+                for r, o in rows
+            ]
+        )
+    )

@@ -17,11 +17,12 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from flask_babel import gettext as _
 
 from casework import monitoring
+from casework.outcomes import workspace
 from lotse.errors import Conflict
 from models.evaluation import plot_metric_by_version
 from models.lifecycle import PromotionRefused, describe_versions, promote_version, rollback
 from models.registry import models_root, rollback_target
-from service.api.models import active_ranker, workspace
+from service.api.models import active_ranker
 from service.db import db, state
 from service.web.access import current_person, page_blueprint
 

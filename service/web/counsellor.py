@@ -399,7 +399,9 @@ def _int(value: str | None) -> int | None:
 # --- referrals -----------------------------------------------------------------------------------
 
 
-def centre_referrals(person_ref: str | None = None, limit: int = 200) -> list[tuple[Referral, Offer]]:
+def centre_referrals(
+    person_ref: str | None = None, limit: int = 200
+) -> list[tuple[Referral, Offer]]:
     """The centre's referrals with their offers (``casework.referrals.centre_referrals``)."""
     return referrals.centre_referrals(db(), current_person(), person_ref, limit)
 

@@ -134,8 +134,8 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
 
 
 def test_erased_recommendations_stay_training_data(sessions, population):
+    from casework.outcomes import referral_outcomes
     from models.training import build_training_frame, load_impressions
-    from service.api.models import referral_outcomes
 
     with transaction(sessions) as s:
         privacy.erase_person(s, COUNSELLOR, "P-0")

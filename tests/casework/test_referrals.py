@@ -20,8 +20,9 @@ COUNSELLOR = Principal(role="counsellor", centre_id="mbe-wetzlar")
 OTHER_CENTRE = Principal(role="counsellor", centre_id="mbe-hamm")
 VHS = Principal(role="agency", agency_id="vhs-wetzlar")
 OTHER_AGENCY = Principal(role="agency", agency_id="awo-essen")
-ORIGIN = ReferralOrigin(request_id=None, centre_id="mbe-wetzlar",
-                        person_key=person_key("mbe-wetzlar", "P-001"))
+ORIGIN = ReferralOrigin(
+    request_id=None, centre_id="mbe-wetzlar", person_key=person_key("mbe-wetzlar", "P-001")
+)
 
 
 @pytest.fixture
@@ -87,7 +88,10 @@ def test_reasons_from_the_short_list_and_sides(sessions, offer_id):
         move(sessions, rid, "rejected_by_provider", COUNSELLOR, reason="not_eligible")
     with pytest.raises(Forbidden):
         move(sessions, rid, "declined", VHS, reason="too_far")
-    assert move(sessions, rid, "rejected_by_provider", VHS, reason="not_eligible") == "rejected_by_provider"
+    assert (
+        move(sessions, rid, "rejected_by_provider", VHS, reason="not_eligible")
+        == "rejected_by_provider"
+    )
 
 
 def test_full_offer_cannot_be_enrolled_into(sessions, offer_id):

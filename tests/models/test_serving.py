@@ -11,7 +11,7 @@ from lotse.db import transaction
 from models.registry import artifact_path, save_version, set_active
 from models.serving import ActiveRanker
 from models.tables import ModelVersion
-from tests.models.test_registry import HASH, NAMES, _artifact, _card
+from tests.models.artifacts import HASH, NAMES, _artifact, _card
 
 
 class RuleScore:

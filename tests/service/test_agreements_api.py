@@ -156,8 +156,8 @@ def test_the_done_when_journey(app, client, tokens, catalogue):
         {"code": "documents_missing", "count": 1}
     ]
     # and the completed referral is training data for the ranker
+    from casework.outcomes import referral_outcomes
     from models.training import build_training_frame, load_impressions
-    from service.api.models import referral_outcomes
 
     with transaction(app.extensions["lotse"].sessions) as s:
         frame = build_training_frame(load_impressions(s), referral_outcomes(s))

@@ -19,10 +19,19 @@ def setup(app, client, make_token):
     offer = client.post("/v1/offers", json=offer_data(capacity_free=1), headers=agency).get_json()
     request_id = str(uuid.uuid4())
     with transaction(app.extensions["lotse"].sessions) as s:
-        s.add(RecommendationRequest(
-            request_id=request_id, model_version="rules-v1", feature_schema="test",
-            catalog_seq=1, centre_id="mbe-wetzlar", person_key=person_key("mbe-wetzlar", "P-1"),
-            k=10, lang="de", context={}))
+        s.add(
+            RecommendationRequest(
+                request_id=request_id,
+                model_version="rules-v1",
+                feature_schema="test",
+                catalog_seq=1,
+                centre_id="mbe-wetzlar",
+                person_key=person_key("mbe-wetzlar", "P-1"),
+                k=10,
+                lang="de",
+                context={},
+            )
+        )
     return {"agency": agency, "counsellor": counsellor, "offer": offer["id"], "request": request_id}
 
 
@@ -39,21 +48,36 @@ def test_refer_accept_enrol_complete(client, setup):
     seen = client.get("/v1/agency/referrals", headers=setup["agency"]).get_json()["items"]
     assert [r["id"] for r in seen] == [rid]
     assert "person_key" not in seen[0] and "centre_id" not in seen[0]
-    for status, who in (("accepted", "agency"), ("enrolled", "agency"), ("completed", "counsellor")):
+    for status, who in (
+        ("accepted", "agency"),
+        ("enrolled", "agency"),
+        ("completed", "counsellor"),
+    ):
         resp = client.patch(f"/v1/referrals/{rid}", json={"status": status}, headers=setup[who])
         assert resp.status_code == 200, resp.get_json()
     body = client.get(f"/v1/referrals/{rid}", headers=setup["counsellor"]).get_json()
-    assert [e["to_status"] for e in body["events"]] == ["proposed", "accepted", "enrolled", "completed"]
+    assert [e["to_status"] for e in body["events"]] == [
+        "proposed",
+        "accepted",
+        "enrolled",
+        "completed",
+    ]
     assert client.get(f"/v1/offers/{setup['offer']}").get_json()["capacity_free"] == 0
 
 
 def test_illegal_transition_409_and_reason_422(client, setup):
     rid = refer(client, setup).get_json()["id"]
-    resp = client.patch(f"/v1/referrals/{rid}", json={"status": "completed"}, headers=setup["counsellor"])
+    resp = client.patch(
+        f"/v1/referrals/{rid}", json={"status": "completed"}, headers=setup["counsellor"]
+    )
     assert resp.status_code == 409 and resp.mimetype == "application/problem+json"
-    resp = client.patch(f"/v1/referrals/{rid}", json={"status": "declined"}, headers=setup["counsellor"])
+    resp = client.patch(
+        f"/v1/referrals/{rid}", json={"status": "declined"}, headers=setup["counsellor"]
+    )
     assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "reason"
-    resp = client.patch(f"/v1/referrals/{rid}", json={"status": "nope"}, headers=setup["counsellor"])
+    resp = client.patch(
+        f"/v1/referrals/{rid}", json={"status": "nope"}, headers=setup["counsellor"]
+    )
     assert resp.status_code == 422
 
 

@@ -1,0 +1,158 @@
+"""The ranker lifecycle end to end: simulate a history, train, list, evaluate, promote (and be
+refused), serve the new version without a restart in every worker, roll back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from catalog.demo import seed_catalogue
+from lotse.db import transaction
+from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
+from matcher.scoring import RuleScoreRanker
+from models.registry import RankerArtifact, save_version
+
+URL = "/v1/models"
+PROFILE = {
+    "person_ref": "case-17",
+    "age": 34,
+    "location": {"place": "Wetzlar"},
+    "german_level": "A1",
+    "needs": ["Deutschkurs", "Arbeit"],
+}
+
+
+class ReversedRules:
+    """A deliberately bad model: the rule score upside down."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return -RuleScoreRanker().score(X)
+
+
+@pytest.fixture
+def trained(app, runner):
+    """A demo catalogue, a simulated history and one trained version ``v1``."""
+    with transaction(app.extensions["lotse"].sessions) as session:
+        seed_catalogue(session, offers=600, seed=7)
+    result = runner.invoke(args=["demo", "simulate", "--people", "500", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "simulated 500 requests" in result.output
+    result = runner.invoke(args=["ranker", "train", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "trained v1" in result.output
+    return app
+
+
+def _recommend(client, headers) -> dict:
+    resp = client.post("/v1/recommendations", json={"profile": PROFILE}, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def test_only_analysts_and_admins(client, make_token):
+    assert client.get(URL).status_code == 401
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    assert client.get(URL, headers=counsellor).status_code == 403
+    assert client.post(f"{URL}/v1/promote", json={}, headers=counsellor).status_code == 403
+    body = client.get(URL, headers=make_token("analyst")).get_json()
+    assert body == {
+        "active": None,
+        "serving": "rules-v1",
+        "serving_error": None,
+        "versions": [],
+        "promotions": [],
+    }
+
+
+def test_lifecycle(trained, client, runner, make_token, tmp_path):
+    analyst = make_token("analyst")
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+
+    listed = client.get(URL, headers=analyst).get_json()
+    (v1,) = listed["versions"]
+    card = v1["card"]
+    assert v1["version"] == "v1" and not v1["active"] and listed["serving"] == "rules-v1"
+    assert card["features"] == {"names": list(FEATURE_NAMES), "schema_hash": FEATURE_SCHEMA}
+    assert card["artifact_sha256"] == v1["sha256"]
+    assert card["libraries"]["scikit-learn"] and card["seed"] == 1
+    assert card["label_definition"]["labels"]["completed"] == 3
+    assert set(card["metrics"]["baselines"]) == {
+        "rule_score",
+        "popularity",
+        "random",
+        "logistic_regression",
+    }
+    assert card["rows"]["train"]["rows"] > 0 and card["split"]["cutoff"]
+    assert _recommend(client, counsellor)["model_version"] == "rules-v1"
+
+    result = runner.invoke(args=["ranker", "evaluate", "v1", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    for name in ("report.json", "report.md", "calibration.png", "importance.png"):
+        assert (tmp_path / "r" / name).stat().st_size > 100
+
+    resp = client.post(f"{URL}/v1/promote", json={"force": True, "reason": "demo"}, headers=analyst)
+    assert resp.status_code == 200, resp.get_json()
+    entry = resp.get_json()
+    assert (entry["from_version"], entry["to_version"], entry["forced"]) == (None, "v1", True)
+    assert entry["comparison"]["active"] == "rules-v1"
+    assert entry["actor"].startswith("token:")  # who: the analyst's token
+    assert _recommend(client, counsellor)["model_version"] == "v1"
+
+    # another worker process of the same service switches too, without a restart
+    from service.app import create_app
+
+    other = create_app(
+        {
+            "TESTING": True,
+            "LOTSE_MODEL_CHECK_SECONDS": 0,
+            "data_dir": trained.extensions["lotse"].config.data_dir,
+            "database_url": trained.extensions["lotse"].config.database_url,
+        }
+    )
+    try:
+        assert _recommend(other.test_client(), counsellor)["model_version"] == "v1"
+    finally:
+        other.extensions["lotse"].engine.dispose()
+
+    # a worse candidate is refused, with the numbers
+    with transaction(trained.extensions["lotse"].sessions) as session:
+        bad = RankerArtifact(ReversedRules(), tuple(FEATURE_NAMES), FEATURE_SCHEMA)
+        save_version(session, trained.extensions["lotse"].config.data_dir, bad, card, "test", "v1")
+    resp = client.post(f"{URL}/v2/promote", json={}, headers=analyst)
+    assert resp.status_code == 409 and resp.mimetype == "application/problem+json"
+    problem = resp.get_json()
+    assert "force" in problem["detail"] and problem["comparison"]["active"] == "v1"
+    cand = problem["comparison"]["candidate_metrics"]["ndcg@10"]
+    assert cand < problem["comparison"]["active_metrics"]["ndcg@10"]
+    assert _recommend(client, counsellor)["model_version"] == "v1"
+
+    result = runner.invoke(args=["ranker", "rollback", "--reason", "test"])
+    assert result.exit_code == 0 and "to the rule score" in result.output, result.output
+    assert _recommend(client, counsellor)["model_version"] in ("v1", "rules-v1")
+    trained.extensions["lotse_models"].refresh_now()
+    assert _recommend(client, counsellor)["model_version"] == "rules-v1"
+
+    result = runner.invoke(args=["ranker", "list"])
+    assert result.exit_code == 0
+    assert "v1" in result.output and "v2" in result.output and "rollback" in result.output
+
+
+def test_unknown_version_is_404(client, make_token):
+    resp = client.post(f"{URL}/v9/promote", json={"force": True}, headers=make_token("admin"))
+    assert resp.status_code == 404
+
+
+def test_make_run_bootstraps_a_demo_ranker_once(app):
+    from casework.outcomes import record_simulated_referrals, workspace
+    from models.lifecycle import ensure_demo_ranker
+
+    lotse = app.extensions["lotse"]
+    with transaction(lotse.sessions) as session:
+        seed_catalogue(session, offers=600, seed=7)
+    ws = workspace(lotse.sessions, lotse.config.data_dir)
+    said: list[str] = []
+    first = ensure_demo_ranker(ws, record_simulated_referrals, people=400, seed=2, echo=said.append)
+    assert any("simulating" in line for line in said) and any("training" in line for line in said)
+    said.clear()
+    assert ensure_demo_ranker(ws, record_simulated_referrals, people=400, echo=said.append) == first
+    assert said == []  # nothing simulated or trained again

@@ -266,15 +266,52 @@ def pydantic_field_errors(exc: ValidationError, prefix: str = "") -> list[FieldE
     return out
 
 
+#: The fields each cross-field check reads, by the field its error names: a check is skipped
+#: when one of them already has an error of its own.
+_CROSS_FIELD_INPUTS: dict[str, frozenset[str]] = {
+    "min_age": frozenset({"min_age", "max_age"}),
+    "capacity_free": frozenset({"capacity_free", "capacity_total"}),
+    "end_date": frozenset({"start_date", "end_date"}),
+    "max_german_level": frozenset({"min_german_level", "max_german_level"}),
+    "latitude": frozenset({"latitude", "longitude", "online"}),
+    "longitude": frozenset({"latitude", "longitude", "online"}),
+}
+#: Stand-ins for required fields that failed, so the other fields can still be cross-checked.
+_STAND_INS = {"title": "stand-in", "category": "integration_course", "organization": "-",
+              "municipality": "-"}  # fmt: skip
+
+
 def validate_offer(data: dict[str, Any]) -> OfferIn:
-    """Validate a whole offer; raise ``InvalidInput`` listing every problem by field."""
+    """Validate a whole offer; raise ``InvalidInput`` listing every problem by field.
+
+    Field errors and cross-field errors are reported together, so an agency fixing a row
+    sees everything wrong with it at once."""
     if not isinstance(data, dict):
         raise InvalidInput([FieldError("body", "an offer is a JSON object")])
     try:
         offer = OfferIn.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(pydantic_field_errors(exc)) from None
+        errors = pydantic_field_errors(exc)
+        raise InvalidInput(errors + _cross_field_errors_of_the_rest(data, errors)) from None
     errs = _cross_field_errors(offer)
     if errs:
         raise InvalidInput(errs)
     return offer
+
+
+def _cross_field_errors_of_the_rest(
+    data: dict[str, Any], errors: list[FieldError]
+) -> list[FieldError]:
+    bad = {e.field.split(".")[0] for e in errors}
+    rest = {k: v for k, v in data.items() if k not in bad}
+    for name, value in _STAND_INS.items():
+        rest.setdefault(name, value)
+    try:
+        partial = OfferIn.model_validate(rest)
+    except ValidationError:
+        return []
+    return [
+        e
+        for e in _cross_field_errors(partial)
+        if not (_CROSS_FIELD_INPUTS.get(e.field, frozenset({e.field})) & bad)
+    ]

@@ -133,3 +133,13 @@ def test_coordinates_property(lat, lon):
     else:
         with pytest.raises(InvalidInput):
             validate_offer(data)
+
+
+def test_field_and_cross_field_errors_come_together():
+    errs = errors_of(languages=["xx"], capacity_total=15, capacity_free=20, category="kitas")
+    assert {"languages", "capacity_free", "category"} <= set(errs)
+
+
+def test_cross_field_check_skipped_when_its_input_is_bad():
+    errs = errors_of(online="maybe", latitude=None, longitude=None)
+    assert set(errs) == {"online"}

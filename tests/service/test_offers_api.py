@@ -84,7 +84,7 @@ def test_validation_errors_name_fields(client, vhs):
     body = resp.get_json()
     assert resp.mimetype == "application/problem+json"
     assert body["status"] == 422 and body["title"] and body["type"]
-    assert {e["field"] for e in body["errors"]} == {"category"}  # field errors before cross-field
+    assert {e["field"] for e in body["errors"]} == {"category", "min_age"}  # all at once
 
 
 def test_stale_version_gets_412_and_missing_version_428(client, vhs):

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from machine import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,30 +42,6 @@ from service.schema import migrate  # noqa: E402
 
 ACTOR = Principal(role="admin", name="bench")
 AGENCY = "bench"
-
-
-def machine() -> str:
-    """Platform, CPU model, cores, load and library versions (the figures depend on them)."""
-    import numpy
-    import pydantic
-    import rapidfuzz
-    import sqlalchemy
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (
-        f"{platform.platform()}; CPU {cpu}, {os.cpu_count()} cores (load {load}); "
-        f"Python {platform.python_version()}; numpy {numpy.__version__}, SQLAlchemy "
-        f"{sqlalchemy.__version__}, pydantic {pydantic.__version__}, rapidfuzz "
-        f"{rapidfuzz.__version__}"
-    )
 
 
 def demo_csv(rows: int, path: Path) -> None:
@@ -152,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="fresh imports per database")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
-    print(machine(), flush=True)
+    print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
         folder = Path(tmp)
         csv_path = folder / "offers.csv"

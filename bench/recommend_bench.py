@@ -27,7 +27,6 @@ import dataclasses
 import http.client
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import describe_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -165,24 +165,6 @@ def timed(fn, *args: Any, **kwargs: Any) -> tuple[float, float]:
     w, c = time.perf_counter(), time.thread_time()
     fn(*args, **kwargs)
     return time.perf_counter() - w, time.thread_time() - c
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }
 
 
 # -- catalogue ----------------------------------------------------------------------------------
@@ -406,7 +388,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"machine": machine(), "features": list(FEATURE_NAMES), "sizes": {}}
+    report: dict[str, Any] = {
+        "machine": describe_machine(),
+        "features": list(FEATURE_NAMES),
+        "sizes": {},
+    }
     print("machine:", ", ".join(f"{k} {v}" for k, v in report["machine"].items()), flush=True)
     profiles = realistic_profiles(args.requests, args.seed + 1)
     for size in (int(s) for s in args.sizes.split(",")):

@@ -15,45 +15,22 @@ to serve. Run: ``python bench/train_bench.py [--impressions N] [--out DIR]``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_line
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import joblib
 import numpy as np
 import pandas as pd
-import sklearn
 
 TRAIN_BUDGET_S = 60.0
 EVALUATE_BUDGET_S = 180.0
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        mem = f", {pages * size / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{cpu}, {cores} cores{mem}; Python {platform.python_version()}, "
-        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, pandas {pd.__version__}"
-    )
 
 
 def read_back(
@@ -193,7 +170,7 @@ def main() -> int:
     from models.synthetic import outcomes_of, synthetic_frame
     from models.training import build_training_frame, rebuild_split, split_by_person_and_time
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     print(f"features: {len(FEATURE_NAMES)} ({', '.join(FEATURE_NAMES)})")
     frame = synthetic_frame(args.impressions, FEATURE_NAMES, seed=args.seed)
     impressions = frame.drop(columns=[C.LABEL, C.STATUS])

@@ -25,7 +25,7 @@ from catalog.vocab import (
     GERMANY_LAT,
     GERMANY_LON,
     LEVEL_RANK,
-    language_codes,
+    checked_language_codes,
 )
 from lotse.errors import FieldError, InvalidInput
 
@@ -157,12 +157,7 @@ class OfferIn(BaseModel):
     @field_validator("languages")
     @classmethod
     def _iso_languages(cls, value: list[str]) -> list[str]:
-        codes = language_codes()
-        cleaned = [v.lower() for v in value]
-        bad = [v for v in cleaned if v not in codes]
-        if bad:
-            raise ValueError(f"unknown ISO 639-1 language code(s): {', '.join(bad)}")
-        return cleaned
+        return checked_language_codes(value)
 
     @field_validator("postcode")
     @classmethod

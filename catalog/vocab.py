@@ -41,3 +41,13 @@ def language_codes() -> frozenset[str]:
     import pycountry
 
     return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+
+
+def checked_language_codes(values: list[str]) -> list[str]:
+    """Lower-cased ISO 639-1 codes; ``ValueError`` naming the unknown ones (for validators)."""
+    codes = language_codes()
+    cleaned = [v.lower() for v in values]
+    bad = [v for v in cleaned if v not in codes]
+    if bad:
+        raise ValueError(f"unknown ISO 639-1 language code(s): {', '.join(bad)}")
+    return cleaned

@@ -31,7 +31,7 @@ from catalog.schema import (
     Time,
     pydantic_field_errors,
 )
-from catalog.vocab import GERMANY_LAT, GERMANY_LON, LEVEL_RANK, language_codes
+from catalog.vocab import GERMANY_LAT, GERMANY_LON, LEVEL_RANK, checked_language_codes
 from lotse.errors import FieldError, InvalidInput
 from matcher.needs import Need, Profession, normalise, profession_of, resolve_needs
 from matcher.places import ResolvedPlace, resolve_coordinates, resolve_place
@@ -116,12 +116,7 @@ class ProfileIn(BaseModel):
     @field_validator("languages")
     @classmethod
     def _iso_languages(cls, value: list[str]) -> list[str]:
-        codes = language_codes()
-        cleaned = [v.lower() for v in value]
-        bad = [v for v in cleaned if v not in codes]
-        if bad:
-            raise ValueError(f"unknown ISO 639-1 language code(s): {', '.join(bad)}")
-        return cleaned
+        return checked_language_codes(value)
 
     @field_validator("children_ages")
     @classmethod

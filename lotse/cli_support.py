@@ -28,8 +28,8 @@ def sessions() -> sessionmaker[Session]:
 
 
 def progress(items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-    """Iterate with a tqdm progress bar on stderr (quiet when stderr is not a terminal and
-    ``LOTSE_PROGRESS`` is unset, so logs stay clean)."""
+    """Iterate with a tqdm progress bar on stderr (quiet when stderr is not a terminal, so
+    logs stay clean)."""
     from tqdm import tqdm
 
     yield from tqdm(

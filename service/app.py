@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -27,7 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from service.db import init_db
     from service.errors import register_error_handlers
+    from service.observability import init_observability
 
+    # First, so that its request hooks see every request (ids, access log, latency).
+    init_observability(app)
     init_db(app, config)
     register_error_handlers(app)
 
@@ -62,8 +64,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     init_web(app)
 
+    from service.security import init_security
+
+    init_security(app)
+
     from service.cli import register_commands
 
     register_commands(app)
-    logging.getLogger("lotse").setLevel(logging.INFO)
     return app

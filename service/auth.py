@@ -1,8 +1,9 @@
 """Bearer-token authentication and role checks for the API.
 
 ``require("agency", "admin")`` on a view: no or bad token gives 401, a valid token of another
-role gives 403. Scope (which agency, which centre) is checked by the domain functions, which
-receive the ``Principal``.
+role gives 403. An address that sent too many unknown or malformed tokens lately gets 429 for
+a while (``service.security``). Scope (which agency, which centre) is checked by the domain
+functions, which receive the ``Principal``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import g, request
 from lotse.accounts import Principal, principal_for_token
 from lotse.errors import Forbidden, Unauthenticated
 from service.db import db
+from service.security import check_token_attempts, token_failed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,11 +29,15 @@ def bearer_principal() -> Principal | None:
     header = request.headers.get("Authorization", "")
     principal = None
     if header:
+        # An address that sent too many bad tokens lately is refused before any lookup.
+        check_token_attempts()
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            token_failed()
             raise Unauthenticated("use 'Authorization: Bearer <token>'")
         principal = principal_for_token(db(), token.strip())
         if principal is None:
+            token_failed()
             raise Unauthenticated("the token is unknown or revoked")
     else:
         principal = _session_principal()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
@@ -21,8 +22,24 @@ class Lotse:
     sessions: sessionmaker[Session]
 
 
+def pool_options(config: Config) -> dict[str, int]:
+    """PostgreSQL connection pool per process: ``LOTSE_DB_POOL_SIZE`` (SQLAlchemy's default 5)
+    and ``LOTSE_DB_MAX_OVERFLOW`` (default 10); see docs/operations.md for sizing."""
+    if config.is_sqlite:
+        return {}
+    options = {}
+    for name, key in (
+        ("LOTSE_DB_POOL_SIZE", "pool_size"),
+        ("LOTSE_DB_MAX_OVERFLOW", "max_overflow"),
+    ):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            options[key] = int(raw)
+    return options
+
+
 def init_db(app: Flask, config: Config) -> Lotse:
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, **pool_options(config))
     state = Lotse(config=config, engine=engine, sessions=make_session_factory(engine))
     app.extensions["lotse"] = state
 

@@ -18,6 +18,12 @@ def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeou
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    # Before any worker exists: JSON logs, and one folder for all workers' metric files.
+    from lotse.config import Config
+    from service.observability import gunicorn_child_exit, prepare_multiprocess_dir
+
+    os.environ.setdefault("LOTSE_LOG_FORMAT", "json")
+    prepare_multiprocess_dir(Config.from_env().data_dir, port)
 
     class _App(BaseApplication):
         def __init__(self, options: dict[str, Any]) -> None:
@@ -45,14 +51,16 @@ def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeou
             "keepalive": 5,
             "accesslog": None,
             "worker_class": "gthread",
+            "child_exit": gunicorn_child_exit,
         }
     ).run()
 
 
 def warm_up(app) -> None:
     """Build what the first request would otherwise wait for (place index, catalogue
-    snapshot), then move it out of the garbage collector's way: the long-lived arrays and
-    indexes are frozen so later collections do not walk them on a request."""
+    snapshot, the active ranker), then move it out of the garbage collector's way: the
+    long-lived arrays and indexes are frozen so later collections do not walk them on a
+    request."""
     import gc
     import logging
 
@@ -65,6 +73,12 @@ def warm_up(app) -> None:
         place_index()
         with app.app_context():
             snapshot_cache().current(db())
+            # Load the active ranker now: a worker that loaded it lazily would answer its
+            # first requests with the rule score, and would never hold the active version
+            # if the pointer later moved to an artifact it must refuse.
+            ranker = app.extensions.get("lotse_models")
+            if ranker is not None:
+                ranker.refresh_now()
     except Exception:  # a worker that cannot warm up still serves; the request path retries
         log.warning("warm-up failed; the first request will build the snapshot", exc_info=True)
     gc.collect()

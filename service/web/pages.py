@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from lotse.accounts import authenticate_user
 from service.db import db
+from service.security import login_failed, login_retry_after, login_succeeded
 from service.web.access import (
     check_csrf,
     log_in,
@@ -52,14 +53,30 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")[:1024]
-        # Rate limiting of failed logins is a later issue; Argon2id makes each guess costly.
+        # Too many failures for this name from this address: refused before the password is
+        # even checked (Argon2id already makes each guess costly).
+        wait = login_retry_after(username)
+        if wait:
+            return _too_many_attempts(target, username, wait)
         principal = authenticate_user(db(), username, password) if username and password else None
         if principal is not None:
+            login_succeeded(username)
             log_in(principal, username)
             return redirect(target or url_for(".index"))
+        login_failed(username)
         error = _("Username or password is wrong.")
     status = 401 if error else 200
     return render_template("login.html", error=error, next=target, username=username), status
+
+
+def _too_many_attempts(target: str | None, username: str, wait: int) -> Response:
+    minutes = max(1, -(-wait // 60))
+    error = _(
+        "Too many failed attempts. Please wait %(minutes)s minutes and try again.",
+        minutes=minutes,
+    )
+    page = render_template("login.html", error=error, next=target, username=username)
+    return Response(page, status=429, headers={"Retry-After": str(wait)}, mimetype="text/html")
 
 
 @bp.post("/logout")

@@ -223,7 +223,8 @@ def test_analyst_sees_models_and_monitoring(server, browser):
     page.get_by_label("Gruppieren nach").select_option("category")
     page.get_by_role("button", name="Anzeigen").click()
     expect(page).to_have_url(re.compile("by=category"))
-    page.wait_for_function("document.querySelector('img.plot').complete")
+    # Not wait_for_function: a string predicate is eval'd, which the CSP (no scripts) forbids.
+    expect(page.locator("img.plot")).to_have_js_property("complete", True)
     assert page.locator("img.plot").evaluate("img => img.naturalWidth") > 0
     shot(page, "analyst-monitoring")
     page.close()

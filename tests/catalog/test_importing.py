@@ -17,6 +17,7 @@ from catalog import vocab
 from catalog.exporting import cell_text, export_offers
 from catalog.importing import (
     ImportReport,
+    created_history,
     guess_format,
     import_agency,
     import_offers,
@@ -24,7 +25,7 @@ from catalog.importing import (
     read_rows,
 )
 from catalog.schema import OFFER_FIELDS, validate_offer
-from catalog.store import count_offers, current_seq
+from catalog.store import changed_fields, count_offers, current_seq
 from catalog.tables import Offer, OfferChange
 from catalog.taxonomy import CATEGORIES
 from lotse.accounts import Principal
@@ -499,3 +500,14 @@ def test_cli_export_and_duplicates(runner, tmp_path):
     assert "1 likely duplicate pairs among 2 offers" in result.stderr
     table = runner.invoke(args=["catalog", "duplicates", "--threshold", "0.99"])
     assert "1.00" in table.stdout
+
+
+def test_created_history_is_what_a_single_create_records():
+    # the bulk writer encodes history itself; it must match create_offer's entry exactly
+    for data in (
+        offer_data(),
+        offer_data(start_date="2027-01-04", end_date="2027-03-01", street=None, cost_eur=12.5),
+        offer_data(online=True, latitude=None, longitude=None, languages="de;ar", days="mon"),
+    ):
+        values = validate_offer(data).model_dump()
+        assert created_history(values) == json.dumps(changed_fields({}, values))

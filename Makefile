@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench stress
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,19 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
+
+## make stress: the full forms of stress/ (docs/reliability.md) on SQLite, and on PostgreSQL
+## too when LOTSE_STRESS_POSTGRES_URL (or LOTSE_TEST_POSTGRES_URL) names a server
+STRESS_PG := $(or $(LOTSE_STRESS_POSTGRES_URL),$(LOTSE_TEST_POSTGRES_URL))
+stress: $(STAMP)
+	$(BIN)/python stress/schema_fuzz.py --requests 1000 --sqlite
+	$(BIN)/python stress/load.py --duration 60 --sqlite
+	$(BIN)/python stress/faults.py all --sqlite
+ifneq ($(STRESS_PG),)
+	$(BIN)/python stress/schema_fuzz.py --requests 1000 --postgres '$(STRESS_PG)'
+	$(BIN)/python stress/load.py --duration 60 --postgres '$(STRESS_PG)'
+	$(BIN)/python stress/faults.py import-kill --postgres '$(STRESS_PG)'
+endif
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from casework import audit, lifecycle
 from casework.tables import Referral, ReferralEvent
@@ -174,13 +175,26 @@ def change_status(
             + (f"; it can become {', '.join(nxt)}" if nxt else "; it is closed")
         )
     _check_reason(status, reason)
+    previous, now = referral.status, utcnow()
+    # Only from the status read above: of two changes racing from the same status (two
+    # enrolments would take two places), one finds the row moved on and gets 409. The row
+    # lock of get_referral does this on PostgreSQL; SQLite has no SELECT ... FOR UPDATE.
+    moved = session.execute(
+        update(Referral)
+        .where(Referral.id == referral.id, Referral.status == previous)
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise Conflict("the referral was changed by someone else meanwhile; read it again")
+    set_committed_value(referral, "status", status)
+    set_committed_value(referral, "updated_at", now)
     if status == "enrolled":
         take_place(session, actor, referral.offer_id)
-    now = utcnow()
     session.add(
         ReferralEvent(
             referral_id=referral.id,
-            from_status=referral.status,
+            from_status=previous,
             to_status=status,
             at=now,
             actor=actor.actor,
@@ -188,8 +202,6 @@ def change_status(
             note=(note or None),
         )
     )
-    referral.status = status
-    referral.updated_at = now
     session.flush()
     return referral
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from catalog import taxonomy
 from catalog.schema import OFFER_FIELDS, OfferIn, validate_offer
@@ -93,6 +95,19 @@ def _check_version(offer: Offer, if_match: int | None) -> None:
             f"offer {offer.id} is at version {offer.version}, not {if_match}; "
             "read it again and reapply your change"
         )
+
+
+@contextmanager
+def _stale_as_412(offer_id: str) -> Iterator[None]:
+    """The database refused the write because another one committed since the offer was read
+    (``Offer``'s version column): the same answer as a stale ``If-Match``."""
+    try:
+        yield
+    except StaleDataError:
+        raise StaleVersion(
+            f"offer {offer_id} was changed by someone else while this change was written; "
+            "read it again and reapply your change"
+        ) from None
 
 
 def _check_may_edit(actor: Principal, agency_id: str) -> None:
@@ -192,12 +207,13 @@ def apply_offer(
         return changes
     if "external_id" in changes:
         _check_external_id_free(session, offer.agency_id, clean.external_id, offer.id)
-    for name in changes:
-        setattr(offer, name, new[name])
-    offer.version += 1
-    offer.last_modified = utcnow()
-    offer.seq = seq if seq is not None else next_seq(session)
-    session.flush()
+    with _stale_as_412(offer.id):
+        for name in changes:
+            setattr(offer, name, new[name])
+        offer.version += 1
+        offer.last_modified = utcnow()
+        offer.seq = seq if seq is not None else next_seq(session)
+        session.flush()
     record_change(session, offer, action, actor.actor, changes)
     return changes
 
@@ -238,11 +254,12 @@ def archive_offer(session: Session, actor: Principal, offer_id: str, if_match: i
     _check_version(offer, if_match)
     if offer.archived:
         return offer
-    offer.archived = True
-    offer.version += 1
-    offer.last_modified = utcnow()
-    offer.seq = next_seq(session)
-    session.flush()
+    with _stale_as_412(offer.id):
+        offer.archived = True
+        offer.version += 1
+        offer.last_modified = utcnow()
+        offer.seq = next_seq(session)
+        session.flush()
     record_change(session, offer, "archive", actor.actor, {"archived": [False, True]})
     return offer
 

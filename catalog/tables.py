@@ -91,6 +91,13 @@ class Offer(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
 
+    # Optimistic locking in the database itself: every ORM UPDATE of an offer says
+    # "WHERE version = <the version read>", so of two writers that both read version N only
+    # one writes N+1; the other matches no row (StaleDataError, answered as 412). Checking
+    # If-Match against the row read earlier is not enough: another transaction may commit
+    # between that read and the write. The code sets ``version`` itself.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
 
 class OfferChange(Base):
     """One entry of an offer's history: who changed which fields from what to what, and when."""

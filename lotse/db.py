@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -37,13 +38,46 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _SQLiteUtcDateTime(sqlite.DATETIME):
+    """``DateTime(timezone=True)`` on SQLite, which keeps no time zone: aware values are
+    stored as UTC and read back marked as UTC, as PostgreSQL hands them back (a naive
+    timestamp in a response is not an RFC 3339 ``date-time``)."""
+
+    def bind_processor(self, dialect):
+        process = super().bind_processor(dialect)
+        if not self.timezone:
+            return process
+
+        def bind(value):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return process(value) if process else value
+
+        return bind
+
+    def result_processor(self, dialect, coltype):
+        process = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return process
+
+        def result(value):
+            value = process(value) if process else value
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return result
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine; for SQLite, make the file's folder, enable WAL and foreign keys."""
+    """Create an engine; for SQLite, make the file's folder, enable WAL and foreign keys, and
+    read timezone-aware columns back as UTC."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteUtcDateTime}
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lotse.config import Config
@@ -46,10 +49,21 @@ def init_db(app: Flask, config: Config) -> Lotse:
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             if exc is not None:
                 session.rollback()
             session.close()
+        except SQLAlchemyError as err:
+            # The database went away after the answer was made (the rollback that returns the
+            # connection failed): drop the connection and keep the answer, which would
+            # otherwise become a bare 500 from gunicorn.
+            logging.getLogger("lotse.service").warning(
+                "closing the request's database session failed: %s", type(err).__name__
+            )
+            with contextlib.suppress(SQLAlchemyError):
+                session.invalidate()
 
     return state
 

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from lotse import errors as e
@@ -102,6 +102,13 @@ def register_error_handlers(app: Flask) -> None:
     def _db_error(exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
             return _db_down(exc)  # type: ignore[arg-type]
+        if isinstance(exc, DataError):
+            # a value the database cannot hold or compare, such as a NUL character in a
+            # path, a query or a JSON string (PostgreSQL text refuses it; SQLite takes it)
+            log.warning("database refused a value on %s %s", request.method, request.path)
+            return problem(
+                400, "Bad request", "a value in the request cannot be stored or searched for"
+            )
         log.exception("database error on %s %s", request.method, request.path)
         return problem(500, "Internal server error", "an unexpected error occurred")
 

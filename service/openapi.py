@@ -38,7 +38,11 @@ class Operation:
     body: type[BaseModel] | None = None
     body_types: tuple[str, ...] = ("application/json",)
     query: type[BaseModel] | None = None
-    responses: dict[int, type[BaseModel] | str | None] = field(default_factory=dict)
+    #: status -> a model (JSON), ``(model, "text/csv,image/png")`` (JSON or those), an error's
+    #: description (a problem), ``"description|text/csv"`` (other media types) or None.
+    responses: dict[int, type[BaseModel] | tuple[type[BaseModel], str] | str | None] = field(
+        default_factory=dict
+    )
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -68,7 +72,8 @@ def build_document(app: Flask) -> dict[str, Any]:
         path = _CONVERTER.sub(r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             ops.append((path, method.lower(), op, roles))
-        for m in (op.body, op.query, *op.responses.values()):
+        responses = [r[0] if isinstance(r, tuple) else r for r in op.responses.values()]
+        for m in (op.body, op.query, *responses):
             if isinstance(m, type) and issubclass(m, BaseModel):
                 models.add(m)
     keyed = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
@@ -94,6 +99,15 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def _media(types: str) -> dict[str, Any]:
+    """Content for comma-separated media types: text types are strings, others anything."""
+    return {
+        t: {"schema": {"type": "string"} if t.startswith("text/") else {}}
+        for t in types.split(",")
+        if t
+    }
 
 
 def _operation_item(
@@ -139,22 +153,23 @@ def _operation_item(
             "content": {t: {"schema": {}} for t in op.body_types},
         }
     responses: dict[str, Any] = {}
+    problem = {"content": {"application/problem+json": {"schema": _ref(Problem)}}}
     for status, model in op.responses.items():
+        other_types = ""
+        if isinstance(model, tuple):
+            model, other_types = model
         if isinstance(model, type):
             responses[str(status)] = {
                 "description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
-                "content": {"application/json": {"schema": _ref(model)}},
+                "content": {"application/json": {"schema": _ref(model)}, **_media(other_types)},
             }
+        elif isinstance(model, str) and status >= 400 and "|" not in model:
+            responses[str(status)] = {"description": model, **problem}  # errors are problems
         elif isinstance(model, str):
-            responses[str(status)] = {
-                "description": model.split("|")[0],
-                "content": {model.split("|")[1]: {"schema": {"type": "string"}}}
-                if "|" in model
-                else {},
-            }
+            description, _, types = model.partition("|")
+            responses[str(status)] = {"description": description, "content": _media(types)}
         else:
             responses[str(status)] = {"description": "No content"}
-    problem = {"content": {"application/problem+json": {"schema": _ref(Problem)}}}
     for status, desc in (
         (400, "Unreadable input"),
         (422, "Invalid input"),
@@ -162,9 +177,12 @@ def _operation_item(
         (503, "Service unavailable"),
     ):
         responses.setdefault(str(status), {"description": desc, **problem})
+    if "requestBody" in item:
+        responses.setdefault("413", {"description": "Request body too large", **problem})
     if roles:
         item["security"] = [{"bearer": []}]
         responses.setdefault("401", {"description": "Authentication required", **problem})
+        responses.setdefault("429", {"description": "Too many failed attempts", **problem})
         responses.setdefault("403", {"description": "Forbidden", **problem})
     item["responses"] = responses
     return item

@@ -169,7 +169,12 @@ def _out(agreement: Any) -> AgreementOut:
 
 
 @bp.post("")
-@operation("Create an agreement", "agreements", body=AgreementIn, responses={201: AgreementOut})
+@operation(
+    "Create an agreement",
+    "agreements",
+    body=AgreementIn,
+    responses={201: AgreementOut, 409: "the person already has an open agreement"},
+)
 @require(*CASEWORKERS)
 def create_agreement():
     body = parse_body(AgreementIn)
@@ -224,7 +229,11 @@ def get_agreement(agreement_id: str):
     "Change an agreement",
     "agreements",
     body=AgreementPatch,
-    responses={200: AgreementOut},
+    responses={
+        200: AgreementOut,
+        409: "not in this state (closed, or signed and binding)",
+        412: "the agreement changed since the version in If-Match",
+    },
     headers={"If-Match": "optional: the version you read (412 when it changed since)"},
 )
 @require(*CASEWORKERS)
@@ -244,7 +253,7 @@ def patch_agreement(agreement_id: str):
     "Sign an agreement (one side)",
     "agreements",
     body=SignatureIn,
-    responses={200: AgreementOut},
+    responses={200: AgreementOut, 409: "already signed, or not ready to sign"},
 )
 @require(*CASEWORKERS)
 def sign_agreement(agreement_id: str):
@@ -259,7 +268,12 @@ def sign_agreement(agreement_id: str):
 
 
 @bp.post("/<agreement_id>/reviews")
-@operation("Record a review", "agreements", body=ReviewIn, responses={201: AgreementOut})
+@operation(
+    "Record a review",
+    "agreements",
+    body=ReviewIn,
+    responses={201: AgreementOut, 409: "only a signed agreement is reviewed"},
+)
 @require(*CASEWORKERS)
 def review_agreement(agreement_id: str):
     body = parse_body(ReviewIn)
@@ -271,7 +285,12 @@ def review_agreement(agreement_id: str):
 
 
 @bp.post("/<agreement_id>/close")
-@operation("Close an agreement", "agreements", body=CloseIn, responses={200: AgreementOut})
+@operation(
+    "Close an agreement",
+    "agreements",
+    body=CloseIn,
+    responses={200: AgreementOut, 409: "only a signed agreement can be closed"},
+)
 @require(*CASEWORKERS)
 def close_agreement(agreement_id: str):
     body = parse_body(CloseIn)

@@ -170,7 +170,11 @@ def get_offer(offer_id: str):
     "Replace an offer",
     "offers",
     body=OfferIn,
-    responses={200: OfferOut},
+    responses={
+        200: OfferOut,
+        412: "the offer changed since the version in If-Match",
+        428: "If-Match is missing",
+    },
     headers={"If-Match": "the version you read"},
 )
 @require(*WRITERS)
@@ -187,7 +191,11 @@ def replace_offer(offer_id: str):
     "offers",
     body=None,
     body_types=("application/json", "application/merge-patch+json"),
-    responses={200: OfferOut},
+    responses={
+        200: OfferOut,
+        412: "the offer changed since the version in If-Match",
+        428: "If-Match is missing",
+    },
     headers={"If-Match": "the version you read"},
 )
 @require(*WRITERS)
@@ -202,7 +210,7 @@ def patch_offer(offer_id: str):
 @operation(
     "Archive an offer (history kept)",
     "offers",
-    responses={200: OfferOut},
+    responses={200: OfferOut, 412: "the offer changed since the version in If-Match"},
     headers={"If-Match": "optional: the version you read"},
 )
 @require(*WRITERS)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import exporting, importing
+from lotse.accounts import SLUG
 from service.auth import current_principal, require
 from service.db import db
 from service.io import parse_query, respond
@@ -64,7 +65,8 @@ class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["csv", "json", "hsds"] = "csv"
-    agency_id: str | None = None
+    # a slug, as every agency id: it also names the file in Content-Disposition
+    agency_id: str | None = Field(None, pattern=SLUG.pattern, max_length=63)
 
 
 @bp.post("/import")
@@ -100,7 +102,7 @@ def import_offers():
     "Export active offers (CSV, JSON or HSDS)",
     "offers",
     query=ExportQuery,
-    responses={200: "The offers as a file|text/csv"},
+    responses={200: "The offers as a file (csv; json and hsds: JSON)|text/csv,application/json"},
 )
 def export_offers():
     query = parse_query(ExportQuery)

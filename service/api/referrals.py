@@ -109,7 +109,12 @@ def _out(referral) -> ReferralOut:
 
 
 @bp.post("/v1/referrals")
-@operation("Refer a person to an offer", "referrals", body=ReferralIn, responses={201: ReferralOut})
+@operation(
+    "Refer a person to an offer",
+    "referrals",
+    body=ReferralIn,
+    responses={201: ReferralOut, 409: "the offer is not active"},
+)
 @require("counsellor", "admin")
 def create_referral():
     body = parse_body(ReferralIn)
@@ -131,7 +136,10 @@ def get_referral(referral_id: str):
 
 @bp.patch("/v1/referrals/<referral_id>")
 @operation(
-    "Change a referral's status", "referrals", body=ReferralPatch, responses={200: ReferralOut}
+    "Change a referral's status",
+    "referrals",
+    body=ReferralPatch,
+    responses={200: ReferralOut, 409: "an illegal transition, or no free place left to enrol"},
 )
 @require("counsellor", "agency", "admin")
 def patch_referral(referral_id: str):

@@ -84,7 +84,7 @@ class MonitoringReport(BaseModel):
     "Monitoring report",
     "reports",
     query=MonitoringQuery,
-    responses={200: MonitoringReport},
+    responses={200: (MonitoringReport, "text/csv,image/png")},
 )
 @require(*monitoring.ANALYSTS)
 def monitoring_report():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -381,10 +381,6 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
     by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(wanted)))}
     items = [(by_id[ids[i]], None if dist is None else float(dist[i])) for i in chosen]
     return OfferPage(items=items, total=total, page=page, per_page=per_page)
-
-
-def offers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Offer]:
-    return {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(list(ids))))}
 
 
 def count_offers(session: Session, include_archived: bool = False) -> int:

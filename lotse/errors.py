@@ -43,10 +43,6 @@ class BadPayload(LotseError):
     title = "Unreadable input"
 
 
-class PayloadTooLarge(LotseError):
-    title = "Payload too large"
-
-
 class NotFound(LotseError):
     title = "Not found"
 
@@ -79,12 +75,6 @@ class RejectedImport(LotseError):
     def __init__(self, report: dict, detail: str = "") -> None:
         super().__init__(detail or "Some rows were rejected; nothing was written.")
         self.report = report
-
-
-class Unavailable(LotseError):
-    """A dependency (the database) is not reachable right now; retrying later may succeed."""
-
-    title = "Service unavailable"
 
 
 class PreconditionRequired(LotseError):

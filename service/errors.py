@@ -21,13 +21,11 @@ STATUS: dict[type[e.LotseError], int] = {
     e.InvalidInput: 422,
     e.RejectedImport: 422,
     e.BadPayload: 400,
-    e.PayloadTooLarge: 413,
     e.NotFound: 404,
     e.Unauthenticated: 401,
     e.Forbidden: 403,
     e.Conflict: 409,
     e.StaleVersion: 412,
-    e.Unavailable: 503,
     e.PreconditionRequired: 428,
 }
 

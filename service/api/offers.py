@@ -19,6 +19,11 @@ from service.openapi import operation
 
 bp = Blueprint("offers", __name__, url_prefix="/v1/offers")
 WRITERS = ("agency", "admin")
+#: The answers of a write that must name the version it read (``If-Match``).
+VERSION_ERRORS = {
+    412: "the offer changed since the version in If-Match",
+    428: "If-Match is missing",
+}
 
 
 class PossibleDuplicate(BaseModel):
@@ -170,11 +175,7 @@ def get_offer(offer_id: str):
     "Replace an offer",
     "offers",
     body=OfferIn,
-    responses={
-        200: OfferOut,
-        412: "the offer changed since the version in If-Match",
-        428: "If-Match is missing",
-    },
+    responses={200: OfferOut, **VERSION_ERRORS},
     headers={"If-Match": "the version you read"},
 )
 @require(*WRITERS)
@@ -191,11 +192,7 @@ def replace_offer(offer_id: str):
     "offers",
     body=None,
     body_types=("application/json", "application/merge-patch+json"),
-    responses={
-        200: OfferOut,
-        412: "the offer changed since the version in If-Match",
-        428: "If-Match is missing",
-    },
+    responses={200: OfferOut, **VERSION_ERRORS},
     headers={"If-Match": "the version you read"},
 )
 @require(*WRITERS)

@@ -84,6 +84,7 @@ def import_command(
     """Import offers from a CSV, JSON or HSDS file (upsert on external_id)."""
     from catalog.importing import guess_format, import_offers
     from lotse.cli_support import fail, progress, sessions
+    from lotse.config import Config
     from lotse.db import transaction
     from lotse.errors import LotseError, RejectedImport
 
@@ -102,6 +103,7 @@ def import_command(
                 mode=mode,
                 category=category,
                 progress=progress,
+                helpers=Config.from_env().import_helpers,
             )
     except RejectedImport as exc:
         rejected = ImportReport(**exc.report)

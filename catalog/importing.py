@@ -25,14 +25,14 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import json
 import logging
 import operator
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -56,6 +56,7 @@ from catalog.tables import Offer, OfferChange
 from lotse.accounts import SLUG, Principal, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import BadPayload, FieldError, Forbidden, InvalidInput, RejectedImport
+from lotse.helpers import HelperTask, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
 MODES: tuple[str, ...] = ("atomic", "partial")
@@ -73,6 +74,14 @@ BOOL_WORDS: dict[str, str] = {
     "true": "true", "1": "true", "yes": "true", "ja": "true",
     "false": "false", "0": "false", "no": "false", "nein": "false",
 }  # fmt: skip
+#: From this many bytes (or characters), a CSV file is read and validated in parts, in helper processes
+#: beside this one (about 3,000 offers; below that, starting the work elsewhere costs more).
+PARALLEL_FROM_SIZE = 2_000_000
+#: The share of such a file this process reads itself: more than a helper's, as the helpers'
+#: parts and results have to travel.
+OWN_SHARE = 0.58
+#: From this many new offers, the duplicate check runs in a helper process during the write.
+PARALLEL_DUPLICATES_FROM = 3_000
 #: Rows per statement when writing (keeps each executemany and its parameters modest).
 BATCH = 5_000
 #: From this many written offers, PostgreSQL's statistics of the table are refreshed.
@@ -157,7 +166,7 @@ def decode_text(raw: bytes | str) -> str:
                 f"the file is not UTF-8; save the file as UTF-8 (byte offset {exc.start}, "
                 f"line {line}: byte 0x{bad:02x}, which is '{guess}' in Windows-1252)"
             ) from None
-    if not text.strip():
+    if not text or text.isspace():  # (text.strip() would copy a file of many megabytes)
         raise BadPayload("the file is empty; send a header line and one line per offer")
     return text
 
@@ -193,7 +202,6 @@ def read_csv(text: str) -> list[SourceRow]:
     """Rows of a CSV offer file (header of contract field names; lists ``;``-separated;
     booleans true/false/1/0/yes/no/ja/nein; an empty cell is no value)."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
-    rows: list[SourceRow] = []
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
@@ -202,63 +210,138 @@ def read_csv(text: str) -> list[SourceRow]:
             raise BadPayload("the file is empty; send a header line and one line per offer")
         names = [h.strip().lower() for h in header]
         _check_header(names)
-        width = len(names)
-        booleans = [n for n in names if n in BOOL_FIELDS]
-        floats = [n for n in names if n in FLOAT_FIELDS]
-        unnamed = [i for i, n in enumerate(names) if not n]
-        line = reader.line_num
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(cells):
-                continue  # a blank line
-            source = SourceRow(row=len(rows) + 1, data={}, line=start)
-            rows.append(source)
-            if len(cells) > width and not any(c.strip() for c in cells[width:]):
-                cells = cells[:width]  # trailing empty cells (spreadsheet artefact)
-            if len(cells) != width:
-                if not any(c.strip() for c in cells):
-                    rows.pop()  # a line of blanks only
-                    continue
-                hint = (
-                    "a value with a comma in it must be in double quotes"
-                    if len(cells) > width
-                    else "every row needs a cell for every column, empty or not"
-                )
-                source.problems.append(
-                    FieldError(
-                        "row", f"has {len(cells)} cells but the header has {width} columns; {hint}"
-                    )
-                )
-                continue
-            data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
-            for name in booleans:
-                value = data.get(name)
-                if value is not None:
-                    data[name] = BOOL_WORDS.get(value.lower(), value)
-            for name in floats:
-                value = data.get(name)
-                if value is not None and "," in value and "." not in value:
-                    data[name] = value.replace(",", ".")  # a German decimal comma (2,5)
-            if unnamed:
-                data.pop("", None)
-                source.problems.extend(
-                    FieldError("row", f"has a value in column {i + 1}, which has no header")
-                    for i in unnamed
-                    if cells[i].strip()
-                )
-            if not data and not source.problems:
-                rows.pop()  # a line of empty cells only (",,,,")
-                continue
-            source.data = data
+        rows = _csv_rows(reader, names)
     except csv.Error as exc:
-        raise BadPayload(
-            f"the CSV cannot be read at line {reader.line_num}: {exc}; check the quoting (a "
-            "value with a comma, quote or line break goes in double quotes, and a quote inside "
-            'it is doubled: "")'
-        ) from None
+        raise _unreadable(exc, reader.line_num) from None
     if not rows:
         raise BadPayload("the file has a header but no offers")
     return rows
+
+
+def _unreadable(exc: csv.Error, line: int) -> BadPayload:
+    return BadPayload(
+        f"the CSV cannot be read at line {line}: {exc}; check the quoting (a value with a "
+        'comma, quote or line break goes in double quotes, and a quote inside it is doubled: "")'
+    )
+
+
+def _csv_rows(reader: Any, names: list[str], lines_before: int = 0) -> list[SourceRow]:
+    """The data rows of ``reader`` (positioned after the header), numbered from 1; rejected
+    rows carry their line, counting ``lines_before`` lines ahead of the reader's text."""
+    width = len(names)
+    booleans = [n for n in names if n in BOOL_FIELDS]
+    floats = [n for n in names if n in FLOAT_FIELDS]
+    unnamed = [i for i, n in enumerate(names) if not n]
+    rows: list[SourceRow] = []
+    line = reader.line_num + lines_before
+    for cells in reader:
+        start, line = line + 1, reader.line_num + lines_before
+        if not any(cells):
+            continue  # a blank line
+        source = SourceRow(row=len(rows) + 1, data={}, line=start)
+        rows.append(source)
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]  # trailing empty cells (spreadsheet artefact)
+        if len(cells) != width:
+            if not any(c.strip() for c in cells):
+                rows.pop()  # a line of blanks only
+                continue
+            hint = (
+                "a value with a comma in it must be in double quotes"
+                if len(cells) > width
+                else "every row needs a cell for every column, empty or not"
+            )
+            source.problems.append(
+                FieldError(
+                    "row", f"has {len(cells)} cells but the header has {width} columns; {hint}"
+                )
+            )
+            continue
+        data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
+        for name in booleans:
+            value = data.get(name)
+            if value is not None:
+                data[name] = BOOL_WORDS.get(value.lower(), value)
+        for name in floats:
+            value = data.get(name)
+            if value is not None and "," in value and "." not in value:
+                data[name] = value.replace(",", ".")  # a German decimal comma (2,5)
+        if unnamed:
+            data.pop("", None)
+            source.problems.extend(
+                FieldError("row", f"has a value in column {i + 1}, which has no header")
+                for i in unnamed
+                if cells[i].strip()
+            )
+        if not data and not source.problems:
+            rows.pop()  # a line of empty cells only (",,,,")
+            continue
+        source.data = data
+    return rows
+
+
+class CsvParts(NamedTuple):
+    """A CSV file cut into parts that can be read independently (``split_csv``)."""
+
+    names: list[str]  # the header's column names, checked
+    parts: list[tuple[bytes | str, int]]  # (whole lines of the file, lines before them)
+
+
+def _lines_in(data: bytes | str, start: int, end: int) -> int:
+    """Line ends in ``data[start:end]`` as the CSV reader counts them (``\n``, ``\r\n``, ``\r``)."""
+    nl, cr, crlf = ("\n", "\r", "\r\n") if isinstance(data, str) else (b"\n", b"\r", b"\r\n")
+    return data.count(nl, start, end) + data.count(cr, start, end) - data.count(crlf, start, end)  # type: ignore[arg-type]
+
+
+def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
+    """Cut a CSV file (UTF-8 bytes, or text) after its header into parts of whole rows,
+    about ``shares`` of it each (fractions that add up to 1), or None when that is not safe
+    (a header with quotes in it, blank lines before it, a header that is not UTF-8).
+
+    A part ends at a line end with an even number of quotes before it, which is a row end
+    in a well-quoted file. A stray quote can make a cut fall inside a quoted cell; the part
+    before it then ends inside quotes, which the strict reader refuses, and the caller reads
+    the whole file in one go instead (``_checked_in_parts``). So a cut is either right or
+    found out. A line end is one byte that no other UTF-8 character contains, so cutting
+    bytes never cuts a character.
+    """
+    text = isinstance(data, str)
+    nl, cr, quote = ("\n", "\r", '"') if text else (b"\n", b"\r", b'"')
+    data = data.removeprefix("\ufeff" if text else b"\xef\xbb\xbf")  # type: ignore[arg-type]
+    header_end = data.find(nl)  # type: ignore[arg-type]
+    first_line = data[:header_end].removesuffix(cr)  # type: ignore[arg-type]
+    if len(shares) < 2 or header_end < 0 or quote in first_line or cr in first_line:
+        return None
+    try:
+        header = first_line if isinstance(first_line, str) else first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    names = [h.strip().lower() for h in header.split(",")]
+    if not any(names):
+        return None
+    _check_header(names)
+    body_start = header_end + 1
+    size = len(data) - body_start
+    cuts = [body_start]
+    quotes, counted = 0, 0  # quotes in data[:counted]
+    for share in itertools.accumulate(shares[:-1]):
+        end = data.find(nl, max(body_start + int(share * size), cuts[-1]))  # type: ignore[arg-type]
+        while end >= 0:
+            quotes += data.count(quote, counted, end)  # type: ignore[arg-type]
+            counted = end
+            if quotes % 2 == 0:
+                break
+            end = data.find(nl, end + 1)  # type: ignore[arg-type]
+        if end < 0:
+            break
+        cuts.append(end + 1)
+    cuts.append(len(data))
+    pieces, lines = [], _lines_in(data, 0, body_start)
+    for a, b in itertools.pairwise(cuts):
+        if b > a:
+            pieces.append((data[a:b], lines))
+        lines += _lines_in(data, a, b)
+    return CsvParts(names, pieces) if len(pieces) > 1 else None
 
 
 def _load_json(text: str) -> Any:
@@ -314,9 +397,16 @@ def read_rows(raw: bytes | str, fmt: str, category: str | None = None) -> list[S
 # --- Validation and classification --------------------------------------------------------
 
 
+#: An offer's values in ``OFFER_FIELDS`` order, from its fields (a tuple travels between
+#: processes at half the cost of a dict).
+_fields_of = operator.itemgetter(*OFFER_FIELDS)
+_EXTERNAL_ID = OFFER_FIELDS.index("external_id")
+_MUNICIPALITY = OFFER_FIELDS.index("municipality")
+
+
 class _Valid(NamedTuple):
     row: int
-    values: dict[str, Any]
+    values: tuple[Any, ...]  # in ``OFFER_FIELDS`` order
     extra: dict[str, Any] | None
 
 
@@ -331,50 +421,117 @@ def _friendlier(err: FieldError, data: dict[str, Any], fmt: str) -> FieldError:
     return FieldError(err.field, message) if message != err.message else err
 
 
-def _validate(
-    rows: list[SourceRow], fmt: str, report: ImportReport, progress: Progress | None
-) -> list[_Valid]:
-    valid: list[_Valid] = []
-    first_row: dict[str, int] = {}
+class _Checked(NamedTuple):
+    """One row validated on its own: its values when valid, else its problems."""
+
+    row: int
+    line: int | None
+    values: tuple[Any, ...] | None  # in ``OFFER_FIELDS`` order
+    extra: dict[str, Any] | None
+    errors: list[FieldError]
+
+
+def _check(src: SourceRow, fmt: str) -> _Checked:
+    errors = list(src.problems)
+    if src.data or not errors:
+        try:
+            clean = validate_offer(src.data)
+        except InvalidInput as exc:
+            known = {e.field for e in src.problems}
+            errors.extend(_friendlier(e, src.data, fmt) for e in exc.errors if e.field not in known)
+        else:
+            if not errors:
+                # a validated model's __dict__ holds exactly its fields, without model_dump's copies
+                return _Checked(src.row, src.line, _fields_of(clean.__dict__), src.extra, [])
+    return _Checked(src.row, src.line, None, None, list(dict.fromkeys(errors)))
+
+
+def check_csv_part(part: bytes | str, names: list[str], lines_before: int) -> list[_Checked]:
+    """Read and validate one part of a CSV file (``split_csv``), rows numbered from 1 within
+    the part. Runs in a helper process; a ``csv.Error`` or ``UnicodeDecodeError`` means the
+    part cannot be read alone."""
+    text = part if isinstance(part, str) else part.decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    with _gc_paused():
+        return [_check(src, "csv") for src in _csv_rows(reader, names, lines_before)]
+
+
+def _checked_in_parts(
+    split: CsvParts, helpers: int, progress: Progress | None
+) -> list[_Checked] | None:
+    """The rows of a split CSV file, checked here (the first part) and in ``helpers`` helper
+    processes (the others), numbered through; None when a part could not be read alone or a
+    helper failed, so that the caller reads the whole file here instead."""
+    (first, first_lines), *rest = split.parts
+    tasks = [run_beside(helpers, check_csv_part, text, split.names, lines) for text, lines in rest]
+    parts: Iterable[Any] = [lambda: check_csv_part(first, split.names, first_lines)]
+    parts = [*parts, *(task.result for task in tasks)]
+    if progress is not None:
+        parts = progress(parts, total=len(parts), desc=f"validating in {len(parts)} processes")
+    checked: list[_Checked] = []
+    try:
+        for part in parts:
+            offset = len(checked)
+            checked.extend(c._replace(row=c.row + offset) for c in part())
+    except (csv.Error, UnicodeDecodeError):
+        return None  # read as a whole, the file gets its usual report
+    except Exception as exc:  # a helper died or could not start: do the work here
+        log.warning("an import helper failed (%s); reading the file here", type(exc).__name__)
+        return None
+    finally:
+        for task in tasks:
+            task.cancel()
+    return checked
+
+
+def _checked_rows(
+    raw: bytes | str, fmt: str, category: str | None, helpers: int, progress: Progress | None
+) -> list[_Checked]:
+    """Every row of the file validated on its own, in file order; ``BadPayload`` when the
+    file cannot be read. A large CSV file is read in parts, some in helper processes."""
+    if fmt == "csv" and helpers > 0 and len(raw) >= PARALLEL_FROM_SIZE:
+        # this process takes a larger part: the helpers' parts travel to them and back
+        rest = (1 - OWN_SHARE) / helpers
+        split = split_csv(raw, [OWN_SHARE, *[rest] * helpers])
+        checked = _checked_in_parts(split, helpers, progress) if split else None
+        if checked:
+            return checked
+    rows = read_rows(raw, fmt, category)
     items: Iterable[SourceRow] = rows
     if progress is not None:
         items = progress(rows, total=len(rows), desc="validating")
-    for src in items:
-        errors = list(src.problems)
-        clean = None
-        if src.data or not errors:
-            try:
-                clean = validate_offer(src.data)
-            except InvalidInput as exc:
-                known = {e.field for e in src.problems}
-                errors.extend(
-                    _friendlier(e, src.data, fmt) for e in exc.errors if e.field not in known
-                )
-        if clean is not None and not errors:
-            ext = clean.external_id
+    return [_check(src, fmt) for src in items]
+
+
+def _accept(checked: list[_Checked], report: ImportReport) -> list[_Valid]:
+    """The rows that can be imported; the others are reported. Besides its own validity, a
+    row needs an ``external_id`` that no earlier row of the file has."""
+    valid: list[_Valid] = []
+    first_row: dict[str, int] = {}
+    for c in checked:
+        errors = c.errors
+        if c.values is not None:
+            ext = c.values[_EXTERNAL_ID]
             if ext is None:
-                errors.append(
+                errors = [
                     FieldError(
                         "external_id",
                         "required on import: the agency's own key for the offer, so that the "
                         "next import updates it instead of adding it again",
                     )
-                )
+                ]
             elif ext in first_row:
-                errors.append(
+                errors = [
                     FieldError(
                         "external_id",
                         f"'{ext}' is already used by row {first_row[ext]} of this file",
                     )
-                )
+                ]
             else:
-                first_row[ext] = src.row
-        if errors:
-            unique = list(dict.fromkeys(errors))
-            report.reject(src.row, unique, src.line)
-            continue
-        # a validated model's __dict__ holds exactly its fields, without model_dump's copies
-        valid.append(_Valid(src.row, clean.__dict__, src.extra))  # type: ignore[union-attr]
+                first_row[ext] = c.row
+                valid.append(_Valid(c.row, c.values, c.extra))
+                continue
+        report.reject(c.row, errors, c.line)
     return valid
 
 
@@ -416,6 +573,20 @@ def _stored_offers(
     return found
 
 
+def random_uuids(n: int) -> list[str]:
+    """``n`` random UUIDs (version 4) as text, like ``str(uuid.uuid4())`` but from one read of
+    the system's random source (a fifth of the time, for the offers of a large import)."""
+    octets = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    octets[:, 6] = octets[:, 6] & 0x0F | 0x40  # version 4
+    octets[:, 8] = octets[:, 8] & 0x3F | 0x80  # RFC 4122 variant
+    text = octets.tobytes().hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
+        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
+
+
 class _Planned(NamedTuple):
     valid: _Valid
     offer_id: str
@@ -428,14 +599,15 @@ def _plan(
 ) -> tuple[list[_Planned], list[_Planned], list[_Planned]]:
     """Split accepted rows into (new, changed, unchanged), with each change listed."""
     new, changed, same = [], [], []
+    ids = iter(random_uuids(len(valid)))
     keep_extra = fmt != "hsds"  # CSV and JSON carry no extra: leave what HSDS put there
     as_text: dict[tuple[str, ...], str] = {}
     for v in valid:
-        old = stored.get(v.values["external_id"])
+        old = stored.get(v.values[_EXTERNAL_ID])
         if old is None:
-            new.append(_Planned(v, str(uuid.uuid4()), None, {}))
+            new.append(_Planned(v, next(ids), None, {}))
             continue
-        values = list(_fields_of(v.values))
+        values = list(v.values)
         for i in _LIST_AT:
             key = tuple(values[i])
             text = as_text.get(key)
@@ -451,7 +623,7 @@ def _plan(
             before[i] = None if before[i] is None else json.loads(before[i])
         changes = {
             name: [jsonable(a), jsonable(b)]
-            for name, a, b in zip(OFFER_FIELDS, before, _fields_of(v.values), strict=True)
+            for name, a, b in zip(OFFER_FIELDS, before, v.values, strict=True)
             if a != b
         }
         if not extra_same:
@@ -463,54 +635,98 @@ def _plan(
     return new, changed, same
 
 
+class _DupRow(NamedTuple):
+    """A row of the file as the duplicate check sees it. It travels to a helper process as a
+    plain tuple, with the start date as text: both pickle several times faster."""
+
+    row: int
+    offer_id: str
+    is_new: bool
+    sketched: tuple[Any, ...]  # the values of ``_SKETCHED``, the start date as ISO text
+
+    @classmethod
+    def of(cls, p: _Planned) -> tuple[Any, ...]:
+        sketched = _sketched_of(p.valid.values)
+        start = sketched[_START_AT]
+        if start is not None:
+            sketched = (*sketched[:_START_AT], start.isoformat(), *sketched[_START_AT + 1 :])
+        return (p.valid.row, p.offer_id, p.stored is None, sketched)
+
+
+#: The fields ``sketch`` reads.
+_SKETCHED = ("title", "organization", "municipality", "category", "start_date", "days", "times")
+_sketched_of = operator.itemgetter(*(OFFER_FIELDS.index(name) for name in _SKETCHED))
+_START_AT = _SKETCHED.index("start_date")
+
+
 class _DuplicateCheck:
     """Compares every new offer with the live catalogue and the other rows of the file.
 
     The catalogue is read on construction, before this import writes anything, so the new
-    offers are never compared with themselves; ``run`` only computes."""
+    offers are never compared with themselves. The comparison itself (``duplicate_report``)
+    needs no database, so a large import runs it in a helper process while it writes."""
 
     def __init__(
         self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
     ) -> None:
-        self.new, self.matched, self.threshold = new, matched, threshold
+        self.threshold = threshold
+        self.rows = [_DupRow.of(p) for p in (*new, *matched)]
+        self.new = len(new)
         self.catalogue: list[Sketch] = []
         if new:
             self.catalogue = catalogue_sketches(
                 session,
-                {p.valid.values["municipality"] for p in new},
+                {p.valid.values[_MUNICIPALITY] for p in new},
                 exclude={p.offer_id for p in matched},
             )
 
-    def run(self, ids_are_real: bool) -> list[dict[str, Any]]:
-        """Duplicate entries ``{row, offer_id, similarity, title[, other_row]}`` by row; for
-        two new rows alike, the later one is reported (``offer_id`` of the earlier only when
-        the import is written)."""
-        if not self.new:
-            return []
-        sketches = sketch_many((p, p.valid.values) for p in (*self.new, *self.matched))
-        sketches += self.catalogue
-        involved = np.zeros(len(sketches), dtype=bool)
-        involved[: len(self.new)] = True
-        found = []
-        for i, j, sim in duplicate_pairs(sketches, self.threshold, involved):
-            this, other = sketches[i], sketches[j]  # i < j, so ``this`` is a new row
-            if (
-                isinstance(other.ref, _Planned)
-                and other.ref.stored is None
-                and other.ref.valid.row > this.ref.valid.row
-            ):
-                this, other = other, this  # report the later of two new rows
-            entry: dict[str, Any] = {"row": this.ref.valid.row, "similarity": round(sim, 3)}
-            if isinstance(other.ref, _Planned):
-                real = other.ref.stored is not None or ids_are_real
-                entry["offer_id"] = other.ref.offer_id if real else None
-                entry["other_row"] = other.ref.valid.row
-            else:
-                entry["offer_id"] = other.ref
-            entry["title"] = other.title
-            found.append(entry)
-        found.sort(key=lambda d: (d["row"], -d["similarity"]))
-        return found
+    def arguments(self, ids_are_real: bool) -> tuple[Any, ...]:
+        """What ``duplicate_report`` takes, all of it picklable."""
+        return (self.rows, self.new, self.catalogue, self.threshold, ids_are_real)
+
+
+def duplicate_report(
+    rows: list[tuple[Any, ...]],
+    new: int,
+    catalogue: list[Sketch],
+    threshold: float,
+    ids_are_real: bool,
+) -> list[dict[str, Any]]:
+    """Duplicate entries ``{row, offer_id, similarity, title[, other_row]}`` by row for the
+    first ``new`` of ``rows`` (``_DupRow`` tuples: the new offers; the rest are rows matching stored offers); for
+    two new rows alike, the later one is reported (``offer_id`` of the earlier only when the
+    import is written)."""
+    if not new:
+        return []
+    with _gc_paused():
+        return _duplicate_entries(
+            list(map(_DupRow._make, rows)), new, catalogue, threshold, ids_are_real
+        )
+
+
+def _duplicate_entries(
+    rows: list[_DupRow], new: int, catalogue: list[Sketch], threshold: float, ids_are_real: bool
+) -> list[dict[str, Any]]:
+    sketches = sketch_many((r, dict(zip(_SKETCHED, r.sketched, strict=True))) for r in rows)
+    sketches += catalogue
+    involved = np.zeros(len(sketches), dtype=bool)
+    involved[:new] = True
+    found = []
+    for i, j, sim in duplicate_pairs(sketches, threshold, involved):
+        this, other = sketches[i], sketches[j]  # i < j, so ``this`` is a new row
+        if isinstance(other.ref, _DupRow) and other.ref.is_new and other.ref.row > this.ref.row:
+            this, other = other, this  # report the later of two new rows
+        entry: dict[str, Any] = {"row": this.ref.row, "similarity": round(sim, 3)}
+        if isinstance(other.ref, _DupRow):
+            real = not other.ref.is_new or ids_are_real
+            entry["offer_id"] = other.ref.offer_id if real else None
+            entry["other_row"] = other.ref.row
+        else:
+            entry["offer_id"] = other.ref
+        entry["title"] = other.title
+        found.append(entry)
+    found.sort(key=lambda d: (d["row"], -d["similarity"]))
+    return found
 
 
 # --- Writing ------------------------------------------------------------------------------
@@ -525,7 +741,6 @@ _UPDATE_COLUMNS: tuple[str, ...] = (*OFFER_FIELDS, "archived", "version", "seq",
 _HISTORY_COLUMNS: tuple[str, ...] = ("offer_id", "version", "action", "actor", "at", "changes")
 _ENCODED = frozenset({*LIST_FIELDS, "start_date", "end_date"})
 _ENCODED_AT = tuple(i for i, name in enumerate(OFFER_FIELDS) if name in _ENCODED)
-_fields_of = operator.itemgetter(*OFFER_FIELDS)
 #: SQLite page cache while importing (KiB): the offers table has eight indexes, and with the
 #: default 2 MB cache their pages are written out and read back again and again.
 SQLITE_IMPORT_CACHE_KIB = 131_072
@@ -548,6 +763,8 @@ class _Encoder:
         self._history = procs(OfferChange.__table__)
         self._cache: dict[tuple[int, Any], Any] = {}
         self._encoded_at = tuple(i for i in _ENCODED_AT if self._offer[OFFER_FIELDS[i]])
+        list_proc = self._offer["languages"]
+        self._empty = list_proc([]) if list_proc else []
 
     def column(self, name: str, value: Any) -> Any:
         proc = self._offer[name]
@@ -557,13 +774,15 @@ class _Encoder:
         proc = self._history[name]
         return value if proc is None or value is None else proc(value)
 
-    def fields(self, values: dict[str, Any]) -> list[Any]:
-        """The ``OFFER_FIELDS`` values of one offer, encoded, in contract order."""
-        out = list(_fields_of(values))
+    def fields(self, values: tuple[Any, ...]) -> list[Any]:
+        """The values of one offer (``OFFER_FIELDS`` order), encoded."""
+        out = list(values)
         cache = self._cache
         for i in self._encoded_at:
             value = out[i]
-            if value is None:
+            if not value:  # None, or an empty list (most of them)
+                if value is not None:
+                    out[i] = self._empty
                 continue
             key = (i, tuple(value) if isinstance(value, list) else value)
             found = cache.get(key)
@@ -623,25 +842,6 @@ def _write_tuned(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(old or -2000)}")
 
 
-def _iso_date(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-#: ``json.dumps`` as it encodes history, without the check for circular references (offer
-#: values hold none), which costs a sixth of the encoding; dates as ISO strings.
-_history_json = json.JSONEncoder(check_circular=False, default=_iso_date).encode
-
-
-def created_history(values: dict[str, Any]) -> str:
-    """The history entry of an offer created by import, as JSON text: every field that has a
-    value, the very text ``json.dumps(changed_fields({}, values))`` gives, which is what
-    ``create_offer`` records."""
-    pairs = zip(OFFER_FIELDS, _fields_of(values), strict=True)
-    return _history_json({name: (None, v) for name, v in pairs if v is not None})
-
-
 class _WritePlan(NamedTuple):
     actor: str
     agency_id: str
@@ -669,12 +869,9 @@ def _write(
     changed: list[_Planned],
     fmt: str,
     agency_id: str,
-    created_texts: Callable[[], list[str]],
 ) -> None:
     """Write the new and changed offers and their history under one catalogue seq, in
-    batches. ``created_texts`` gives the history JSON of the new offers (one per offer, as
-    ``created_history``); it is asked for after the offers are written, so that another
-    process can prepare it meanwhile."""
+    batches. A new offer's history entry stores no values, like ``create_offer``'s."""
     ensure_agency(session, agency_id)
     seq = next_seq(session)
     conn = session.connection()
@@ -702,11 +899,8 @@ def _write(
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             update_offers.run(conn, [_changed_row(enc, plan, p, fmt) for p in batch])
-        # JSON text goes into a JSON column as it is on both backends
-        history = [
-            (p.offer_id, 1, "import", plan.actor, plan.at, text)
-            for p, text in zip(new, created_texts(), strict=True)
-        ]
+        created = enc.history("changes", {})
+        history = [(p.offer_id, 1, "import", plan.actor, plan.at, created) for p in new]
         history += [
             (p.offer_id, p.stored.version + 1, "import", plan.actor, plan.at,  # type: ignore[union-attr]
              enc.history("changes", p.changes))
@@ -719,6 +913,15 @@ def _write(
         # offers) scans all of them for every batch of the next import's lookups.
         conn.exec_driver_sql("ANALYZE offers")
     session.expire_all()  # ORM objects loaded earlier in this session are stale now
+
+
+def _result(task: HelperTask) -> Any:
+    """A helper's result, or None when the helper failed (the caller then does the work)."""
+    try:
+        return task.result()
+    except Exception as exc:
+        log.warning("an import helper failed (%s); doing its work here", type(exc).__name__)
+        return None
 
 
 @contextmanager
@@ -807,38 +1010,66 @@ def import_offers(
     category: str | None = None,
     progress: Progress | None = None,
     threshold: float = DUPLICATE_THRESHOLD,
+    helpers: int = 0,
 ) -> ImportReport:
     """Import a whole file of offers into ``agency_id`` and report what happened.
 
     ``rows_source`` is the raw file (bytes or text) in ``fmt`` (csv, json or hsds);
     ``category`` is the category of HSDS services that carry none of their own; ``progress``
-    wraps the row loop like ``lotse.cli_support.progress``. Raises ``BadPayload`` when the file
+    wraps the row loop like ``lotse.cli_support.progress``; ``helpers`` is how many helper
+    processes a large import may use beside this one (0: none). Raises ``BadPayload`` when the file
     cannot be read, ``Forbidden`` when ``actor`` may not edit the agency, and, in atomic mode,
     ``RejectedImport`` with the full report when any row was rejected (nothing written)."""
     _check_request(actor, agency_id, fmt, mode, category)
     report = ImportReport(dry_run=dry_run, mode=mode)
-    with _gc_paused():
-        rows = read_rows(rows_source, fmt, category)
-        total = len(rows)
-        valid = _validate(rows, fmt, report, progress)
-        del rows  # the raw cells are not needed any more (a third of the import's memory)
-        ext_ids = [v.values["external_id"] for v in valid]
-        stored = _stored_offers(session, agency_id, ext_ids, with_extra=fmt == "hsds")
-        new, changed, same = _plan(valid, stored, fmt, report)
-        rejected = mode == "atomic" and bool(report.rejected)
-        will_write = not dry_run and not rejected and bool(new or changed)
-        check = _DuplicateCheck(session, new, [*changed, *same], threshold)
-
-        def created_texts() -> list[str]:
-            return [created_history(p.valid.values) for p in new]
-
-        if will_write:
-            _write(session, actor, new, changed, fmt, agency_id, created_texts)
-            report.written = True
-        report.duplicates = check.run(will_write)
-        if rejected:
-            raise RejectedImport(
-                report.as_dict(),
-                f"{report.rejected_rows} of {total} rows were rejected; nothing was written",
-            )
+    with _gc_paused():  # around the call: its many rows are gone when the collector resumes
+        options = _Options(fmt, dry_run, mode, category, progress, threshold, helpers)
+        _import(session, actor, agency_id, rows_source, report, options)
     return report
+
+
+class _Options(NamedTuple):
+    fmt: str
+    dry_run: bool
+    mode: str
+    category: str | None
+    progress: Progress | None
+    threshold: float
+    helpers: int
+
+
+def _import(
+    session: Session,
+    actor: Principal,
+    agency_id: str,
+    rows_source: bytes | str,
+    report: ImportReport,
+    options: _Options,
+) -> None:
+    """The work of ``import_offers``: read and check the rows, plan, write, compare."""
+    fmt, helpers = options.fmt, options.helpers
+    checked = _checked_rows(rows_source, fmt, options.category, helpers, options.progress)
+    total = len(checked)
+    valid = _accept(checked, report)
+    del checked  # the rejected rows' cells are not needed any more
+    ext_ids = [v.values[_EXTERNAL_ID] for v in valid]
+    stored = _stored_offers(session, agency_id, ext_ids, with_extra=fmt == "hsds")
+    new, changed, same = _plan(valid, stored, fmt, report)
+    rejected = options.mode == "atomic" and bool(report.rejected)
+    will_write = not options.dry_run and not rejected and bool(new or changed)
+    check = _DuplicateCheck(session, new, [*changed, *same], options.threshold)
+    arguments = check.arguments(will_write)
+    beside = None  # the comparison, in a helper process while this one writes
+    if will_write and helpers > 0 and len(new) >= PARALLEL_DUPLICATES_FROM:
+        beside = run_beside(helpers, duplicate_report, *arguments)
+    if will_write:
+        _write(session, actor, new, changed, fmt, agency_id)
+        report.written = True
+    report.duplicates = _result(beside) if beside else None
+    if report.duplicates is None:
+        report.duplicates = duplicate_report(*arguments)
+    if rejected:
+        raise RejectedImport(
+            report.as_dict(),
+            f"{report.rejected_rows} of {total} rows were rejected; nothing was written",
+        )

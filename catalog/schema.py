@@ -7,7 +7,6 @@ the demo generator all accept and reject exactly the same offers.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -52,8 +51,8 @@ def _split_list(value: Any) -> Any:
     """Accept a list, or a ``;``-separated string (the CSV form); drop blanks and duplicates."""
     if value is None:
         return []
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(";")]
+    if isinstance(value, str):  # the CSV form; the commonest, so the quickest path
+        return list(dict.fromkeys(filter(None, map(str.strip, value.split(";")))))
     if isinstance(value, list | tuple):
         seen: list[Any] = []
         for item in value:
@@ -72,6 +71,8 @@ def _blank_to_none(value: Any) -> Any:
 
 
 Listed = BeforeValidator(_split_list)
+#: A blank value ("", "  ") means no value, for other models (profiles); ``OfferIn`` does the
+#: same for its optional fields in ``validate_offer``, only when validation fails.
 Optional = BeforeValidator(_blank_to_none)
 
 #: Every field an offer carries, in the contract's order (CSV columns, exports, history).
@@ -89,51 +90,60 @@ LIST_FIELDS = frozenset(
 )  # fmt: skip
 SERVER_FIELDS: tuple[str, ...] = ("id", "agency_id", "version", "created_at", "last_modified")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ()/.-]{5,30}$")
-_POSTCODE = re.compile(r"^[0-9]{5}$")
+#: Patterns of the contact fields, checked by pydantic itself, and what a mismatch means.
+_PATTERNS: dict[str, tuple[str, str]] = {
+    "postcode": (r"^[0-9]{5}$", "a German postcode has five digits"),
+    "email": (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "not an e-mail address"),
+    "phone": (r"^\+?[0-9 ()/.-]{5,30}$", "digits, spaces and + ( ) / . - only"),
+    "url": (r"^https?://", "must start with http:// or https://"),
+}
+
+
+def _pattern(name: str) -> str:
+    return _PATTERNS[name][0]
 
 
 class OfferIn(BaseModel):
-    """An offer as an agency writes it. Cross-field rules are checked by ``validate_offer``."""
+    """An offer as an agency writes it. Cross-field rules are checked by ``validate_offer``,
+    which also treats a blank optional field as left out (``_OPTIONAL``)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    external_id: Annotated[str | None, Optional] = Field(None, max_length=100)
+    external_id: str | None = Field(None, min_length=1, max_length=100)
     title: str = Field(min_length=3, max_length=200)
     description: str = Field("", max_length=5000)
     category: str
     organization: str = Field(min_length=1, max_length=200)
     municipality: str = Field(min_length=1, max_length=100)
-    street: Annotated[str | None, Optional] = Field(None, max_length=200)
-    postcode: Annotated[str | None, Optional] = None
-    latitude: Annotated[float | None, Optional] = Field(None, ge=-90, le=90)
-    longitude: Annotated[float | None, Optional] = Field(None, ge=-180, le=180)
+    street: str | None = Field(None, min_length=1, max_length=200)
+    postcode: str | None = Field(None, pattern=_pattern("postcode"))
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
     online: bool = False
     languages: Annotated[list[str], Listed] = Field(default_factory=list)
-    min_age: Annotated[int | None, Optional] = Field(None, ge=0, le=120)
-    max_age: Annotated[int | None, Optional] = Field(None, ge=0, le=120)
+    min_age: int | None = Field(None, ge=0, le=120)
+    max_age: int | None = Field(None, ge=0, le=120)
     genders: Annotated[list[Gender], Listed] = Field(default_factory=list)
     residence_statuses: Annotated[list[ResidenceStatus], Listed] = Field(default_factory=list)
     benefits_required: Annotated[list[Benefit], Listed] = Field(default_factory=list)
-    min_german_level: Annotated[GermanLevel | None, Optional] = None
-    max_german_level: Annotated[GermanLevel | None, Optional] = None
-    target_german_level: Annotated[GermanLevel | None, Optional] = None
+    min_german_level: GermanLevel | None = None
+    max_german_level: GermanLevel | None = None
+    target_german_level: GermanLevel | None = None
     literacy_required: bool = False
     target_groups: Annotated[list[TargetGroup], Listed] = Field(default_factory=list)
     days: Annotated[list[Day], Listed] = Field(default_factory=list)
     times: Annotated[list[Time], Listed] = Field(default_factory=list)
-    start_date: Annotated[date | None, Optional] = None
-    end_date: Annotated[date | None, Optional] = None
-    hours_per_week: Annotated[float | None, Optional] = Field(None, ge=0, le=60)
-    capacity_total: Annotated[int | None, Optional] = Field(None, ge=0, le=100_000)
-    capacity_free: Annotated[int | None, Optional] = Field(None, ge=0, le=100_000)
+    start_date: date | None = None
+    end_date: date | None = None
+    hours_per_week: float | None = Field(None, ge=0, le=60)
+    capacity_total: int | None = Field(None, ge=0, le=100_000)
+    capacity_free: int | None = Field(None, ge=0, le=100_000)
     childcare: bool = False
-    cost_eur: Annotated[float, Optional] = Field(0.0, ge=0, le=100_000)
+    cost_eur: float = Field(0.0, ge=0, le=100_000)
     wheelchair_accessible: bool = False
-    url: Annotated[str | None, Optional] = Field(None, max_length=500)
-    email: Annotated[str | None, Optional] = Field(None, max_length=200)
-    phone: Annotated[str | None, Optional] = Field(None, max_length=40)
+    url: str | None = Field(None, max_length=500, pattern=_pattern("url"))
+    email: str | None = Field(None, max_length=200, pattern=_pattern("email"))
+    phone: str | None = Field(None, max_length=40, pattern=_pattern("phone"))
     status: OfferStatus = "active"
 
     @field_validator("cost_eur", mode="before")
@@ -158,34 +168,6 @@ class OfferIn(BaseModel):
     @classmethod
     def _iso_languages(cls, value: list[str]) -> list[str]:
         return checked_language_codes(value)
-
-    @field_validator("postcode")
-    @classmethod
-    def _german_postcode(cls, value: str | None) -> str | None:
-        if value is not None and not _POSTCODE.match(value):
-            raise ValueError("a German postcode has five digits")
-        return value
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("not an e-mail address")
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value):
-            raise ValueError("digits, spaces and + ( ) / . - only")
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
 
 
 class OfferOut(OfferIn):
@@ -246,6 +228,8 @@ def _message(err: dict[str, Any]) -> str:
         msg = "unknown field"
     if err["type"] == "missing":
         msg = "required"
+    if err["type"] == "string_pattern_mismatch" and err["loc"][0] in _PATTERNS:
+        msg = _PATTERNS[err["loc"][0]][1]
     return msg
 
 
@@ -276,6 +260,26 @@ _STAND_INS = {"title": "stand-in", "category": "integration_course", "organizati
               "municipality": "-"}  # fmt: skip
 
 
+#: Fields that may be left out; a blank value ("", "  ") in one of them counts as left out
+#: (a cleared form field, an empty CSV cell), which gives it its default. Each of them
+#: rejects a blank value, so ``validate_offer`` looks for blanks only when validation failed
+#: (blanks are rare, and looking for them in every offer costs as much as validating it).
+_OPTIONAL: tuple[str, ...] = (
+    "external_id", "street", "postcode", "latitude", "longitude", "min_age", "max_age",
+    "min_german_level", "max_german_level", "target_german_level", "start_date", "end_date",
+    "hours_per_week", "capacity_total", "capacity_free", "cost_eur", "url", "email", "phone",
+)  # fmt: skip
+
+
+def _without_blanks(data: dict[str, Any]) -> dict[str, Any]:
+    blank = [
+        name
+        for name in _OPTIONAL
+        if (value := data.get(name)).__class__ is str and not value.strip()
+    ]
+    return {k: v for k, v in data.items() if k not in blank} if blank else data
+
+
 def validate_offer(data: dict[str, Any]) -> OfferIn:
     """Validate a whole offer; raise ``InvalidInput`` listing every problem by field.
 
@@ -286,6 +290,9 @@ def validate_offer(data: dict[str, Any]) -> OfferIn:
     try:
         offer = OfferIn.model_validate(data)
     except ValidationError as exc:
+        without_blanks = _without_blanks(data)
+        if without_blanks is not data:
+            return validate_offer(without_blanks)
         errors = pydantic_field_errors(exc)
         raise InvalidInput(errors + _cross_field_errors_of_the_rest(data, errors)) from None
     errs = _cross_field_errors(offer)

@@ -42,7 +42,8 @@ class Offer(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    # looked up through the unique (agency_id, external_id) index
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     external_id: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -83,7 +84,7 @@ class Offer(Base):
     #: Fields from an import source that Lotse does not model (e.g. the rest of an HSDS
     #: service), kept so that nothing an agency sent is lost.
     extra: Mapped[dict | None] = mapped_column(JsonType)
-    archived: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     seq: Mapped[int] = mapped_column(Integer, default=0, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

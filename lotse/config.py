@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def default_import_helpers() -> int:
+    """Helper processes a large import may use: one fewer than the machine's cores, at most
+    three (more do not pay: the database writes stay in one process)."""
+    return max(0, min(3, (os.cpu_count() or 1) - 1))
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -24,6 +30,7 @@ class Config:
     secret_key: str = "dev-only-not-secret"
     max_body_mb: int = 64
     shared_dir: Path = field(default_factory=lambda: Path("..") / "shared")
+    import_helpers: int = field(default_factory=default_import_helpers)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -35,6 +42,7 @@ class Config:
             "secret_key": os.environ.get("LOTSE_SECRET_KEY", "dev-only-not-secret"),
             "max_body_mb": _int("LOTSE_MAX_BODY_MB", 64),
             "shared_dir": Path(os.environ.get("LOTSE_SHARED_DIR", str(Path("..") / "shared"))),
+            "import_helpers": _int("LOTSE_IMPORT_HELPERS", default_import_helpers()),
         }
         values.update(overrides)
         cfg = cls(**values)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog import exporting, importing
 from lotse.accounts import SLUG
 from service.auth import current_principal, require
-from service.db import db
+from service.db import db, state
 from service.io import parse_query, respond
 from service.openapi import operation
 
@@ -92,6 +92,7 @@ def import_offers():
         dry_run=query.dry_run,
         mode=query.mode,
         category=query.category,
+        helpers=state().config.import_helpers,
     )
     session.commit()
     return respond(report.as_dict())

@@ -289,7 +289,14 @@ def dry_run() -> Any:
     fmt = importing.guess_format(raw, name=name, media_type=file.mimetype or "")
     try:
         report = importing.import_offers(
-            db(), current_person(), _agency_id(), raw, fmt=fmt, dry_run=True, mode="atomic"
+            db(),
+            current_person(),
+            _agency_id(),
+            raw,
+            fmt=fmt,
+            dry_run=True,
+            mode="atomic",
+            helpers=state().config.import_helpers,
         ).as_dict()
     except RejectedImport as exc:
         report = exc.report
@@ -365,7 +372,13 @@ def confirm_import() -> Any:
     session_ = db()
     try:
         report = importing.import_offers(
-            session_, current_person(), _agency_id(), raw, fmt=info["format"], mode=mode
+            session_,
+            current_person(),
+            _agency_id(),
+            raw,
+            fmt=info["format"],
+            mode=mode,
+            helpers=state().config.import_helpers,
         )
         session_.commit()
     except RejectedImport as exc:

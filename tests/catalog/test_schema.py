@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from catalog import schema, vocab
 from catalog.schema import validate_offer
@@ -143,3 +144,17 @@ def test_field_and_cross_field_errors_come_together():
 def test_cross_field_check_skipped_when_its_input_is_bad():
     errs = errors_of(online="maybe", latitude=None, longitude=None)
     assert set(errs) == {"online"}
+
+
+@pytest.mark.parametrize("name", schema._OPTIONAL)
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_optional_field_counts_as_left_out(name, blank):
+    # every optional field rejects a blank value on its own, which is what lets
+    # validate_offer look for blanks only after a failed validation
+    pair = {"latitude", "longitude"} if name in ("latitude", "longitude") else {name}
+    data = offer_data(online=True)
+    left_out = {k: v for k, v in data.items() if k not in pair}
+    data.update(dict.fromkeys(pair, blank))  # coordinates come together
+    assert validate_offer(data) == validate_offer(left_out)
+    with pytest.raises(ValidationError):
+        schema.OfferIn.model_validate({**left_out, name: blank})

@@ -1,0 +1,84 @@
+"""Helper processes for CPU-bound work beside a request or command.
+
+One Python process computes on one core. A large bulk import reads and validates parts of its
+file, and compares offers for duplicates, in helper processes while this process writes to the
+database. The pool is loky's reusable executor (from joblib): its processes are started fresh
+(not forked from a process that may be running threads), so they hold no locks or connections
+of this one; they stay for the next import and exit after ``IDLE_SECONDS`` without work.
+
+Work sent to them must be a module-level function that does not touch the database, and takes
+and returns picklable values. Those travel through temporary files, pickled with the standard
+pickle: through loky's pipes, megabytes of data are pickled with cloudpickle (several times
+slower on plain data) and fed by background threads that take turns with the caller's own
+work for Python's lock, slowing both.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from joblib.externals.loky import get_reusable_executor
+
+#: Helper processes exit after this long without work.
+IDLE_SECONDS = 300
+
+
+class HelperTask:
+    """A function running in a helper process; ``result`` waits for what it returned (or
+    raises what it raised, or why the helper could not run it)."""
+
+    def __init__(self, future: Future, folder: tempfile.TemporaryDirectory) -> None:
+        self._future = future
+        self._folder = folder
+
+    def result(self) -> Any:
+        try:
+            return _load(Path(self._future.result()))
+        finally:
+            self._folder.cleanup()
+
+    def cancel(self) -> None:
+        """Drop the task if it has not started; its files go in any case."""
+        self._future.cancel()
+        self._future.add_done_callback(lambda _f: self._folder.cleanup())
+
+
+def run_beside(workers: int, fn: Callable[..., Any], *args: Any) -> HelperTask:
+    """Start ``fn(*args)`` in the process's pool of ``workers`` helper processes (started on
+    first use) and return at once."""
+    folder = tempfile.TemporaryDirectory(prefix="lotse-helper-")
+    path = Path(folder.name) / "args"
+    _dump(args, path)
+    pool = get_reusable_executor(max_workers=workers, timeout=IDLE_SECONDS)
+    return HelperTask(pool.submit(_call, fn, str(path)), folder)
+
+
+def _call(fn: Callable[..., Any], path: str) -> str:
+    # The cyclic garbage collector would scan the many objects of bulk data again and again
+    # (pickling 50,000 offers takes three times as long with it) and free nothing.
+    gc.disable()
+    try:
+        out = Path(path).with_name("result")
+        _dump(fn(*_load(Path(path))), out)
+        return str(out)
+    finally:
+        gc.enable()
+
+
+def _dump(value: Any, path: Path) -> None:
+    with open(path, "wb") as file:
+        pickle.dump(value, file, pickle.HIGHEST_PROTOCOL)
+
+
+def _load(path: Path) -> Any:
+    with open(path, "rb") as file:
+        value = pickle.load(file)
+    os.unlink(path)
+    return value

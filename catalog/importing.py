@@ -37,7 +37,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from rapidfuzz import process
-from sqlalchemy import Text, bindparam, cast, column, insert, literal, select, table, update
+from sqlalchemy import (
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -79,7 +90,7 @@ BOOL_WORDS: dict[str, str] = {
 PARALLEL_FROM_SIZE = 2_000_000
 #: The share of such a file this process reads itself: more than a helper's, as the helpers'
 #: parts and results have to travel.
-OWN_SHARE = 0.58
+OWN_SHARE = 0.54
 #: From this many new offers, the duplicate check runs in a helper process during the write.
 PARALLEL_DUPLICATES_FROM = 3_000
 #: Rows per statement when writing (keeps each executemany and its parameters modest).
@@ -238,24 +249,19 @@ def _csv_rows(reader: Any, names: list[str], lines_before: int = 0) -> list[Sour
         start, line = line + 1, reader.line_num + lines_before
         if not any(cells):
             continue  # a blank line
-        source = SourceRow(row=len(rows) + 1, data={}, line=start)
-        rows.append(source)
         if len(cells) > width and not any(c.strip() for c in cells[width:]):
             cells = cells[:width]  # trailing empty cells (spreadsheet artefact)
         if len(cells) != width:
             if not any(c.strip() for c in cells):
-                rows.pop()  # a line of blanks only
-                continue
+                continue  # a line of blanks only
             hint = (
                 "a value with a comma in it must be in double quotes"
                 if len(cells) > width
                 else "every row needs a cell for every column, empty or not"
             )
-            source.problems.append(
-                FieldError(
-                    "row", f"has {len(cells)} cells but the header has {width} columns; {hint}"
-                )
-            )
+            message = f"has {len(cells)} cells but the header has {width} columns; {hint}"
+            rows.append(SourceRow(len(rows) + 1, {}, problems=[FieldError("row", message)],
+                                  line=start))  # fmt: skip
             continue
         data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
         for name in booleans:
@@ -266,17 +272,16 @@ def _csv_rows(reader: Any, names: list[str], lines_before: int = 0) -> list[Sour
             value = data.get(name)
             if value is not None and "," in value and "." not in value:
                 data[name] = value.replace(",", ".")  # a German decimal comma (2,5)
+        problems = []
         if unnamed:
             data.pop("", None)
-            source.problems.extend(
+            problems = [
                 FieldError("row", f"has a value in column {i + 1}, which has no header")
                 for i in unnamed
                 if cells[i].strip()
-            )
-        if not data and not source.problems:
-            rows.pop()  # a line of empty cells only (",,,,")
-            continue
-        source.data = data
+            ]
+        if data or problems:  # (not a line of empty cells only: ",,,,")
+            rows.append(SourceRow(len(rows) + 1, data, problems=problems, line=start))
     return rows
 
 
@@ -284,7 +289,8 @@ class CsvParts(NamedTuple):
     """A CSV file cut into parts that can be read independently (``split_csv``)."""
 
     names: list[str]  # the header's column names, checked
-    parts: list[tuple[bytes | str, int]]  # (whole lines of the file, lines before them)
+    header_lines: int  # lines up to the first part
+    parts: list[bytes | str]  # whole lines of the file, in order
 
 
 def _lines_in(data: bytes | str, start: int, end: int) -> int:
@@ -336,12 +342,9 @@ def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
             break
         cuts.append(end + 1)
     cuts.append(len(data))
-    pieces, lines = [], _lines_in(data, 0, body_start)
-    for a, b in itertools.pairwise(cuts):
-        if b > a:
-            pieces.append((data[a:b], lines))
-        lines += _lines_in(data, a, b)
-    return CsvParts(names, pieces) if len(pieces) > 1 else None
+    pieces = [data[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+    header_lines = _lines_in(data, 0, body_start)
+    return CsvParts(names, header_lines, pieces) if len(pieces) > 1 else None
 
 
 def _load_json(text: str) -> Any:
@@ -432,28 +435,38 @@ class _Checked(NamedTuple):
 
 
 def _check(src: SourceRow, fmt: str) -> _Checked:
-    errors = list(src.problems)
-    if src.data or not errors:
+    if not src.problems:  # the common case: a row that could be read
         try:
             clean = validate_offer(src.data)
         except InvalidInput as exc:
-            known = {e.field for e in src.problems}
-            errors.extend(_friendlier(e, src.data, fmt) for e in exc.errors if e.field not in known)
+            errors = [_friendlier(e, src.data, fmt) for e in exc.errors]
         else:
-            if not errors:
-                # a validated model's __dict__ holds exactly its fields, without model_dump's copies
-                return _Checked(src.row, src.line, _fields_of(clean.__dict__), src.extra, [])
+            # a validated model's __dict__ holds exactly its fields, without model_dump's copies
+            return _Checked(src.row, src.line, _fields_of(clean.__dict__), src.extra, [])
+    else:
+        errors = list(src.problems)
+        if src.data:  # report its other problems too
+            try:
+                validate_offer(src.data)
+            except InvalidInput as exc:
+                known = {e.field for e in src.problems}
+                errors += [
+                    _friendlier(e, src.data, fmt) for e in exc.errors if e.field not in known
+                ]
     return _Checked(src.row, src.line, None, None, list(dict.fromkeys(errors)))
 
 
-def check_csv_part(part: bytes | str, names: list[str], lines_before: int) -> list[_Checked]:
-    """Read and validate one part of a CSV file (``split_csv``), rows numbered from 1 within
-    the part. Runs in a helper process; a ``csv.Error`` or ``UnicodeDecodeError`` means the
-    part cannot be read alone."""
+def check_csv_part(
+    part: bytes | str, names: list[str], lines_before: int = 0
+) -> tuple[list[_Checked], int]:
+    """Read and validate one part of a CSV file (``split_csv``): its rows, numbered from 1
+    within the part, and how many lines it has. Runs in a helper process; a ``csv.Error`` or
+    ``UnicodeDecodeError`` means the part cannot be read alone."""
     text = part if isinstance(part, str) else part.decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     with _gc_paused():
-        return [_check(src, "csv") for src in _csv_rows(reader, names, lines_before)]
+        checked = [_check(src, "csv") for src in _csv_rows(reader, names, lines_before)]
+    return checked, reader.line_num
 
 
 def _checked_in_parts(
@@ -462,17 +475,20 @@ def _checked_in_parts(
     """The rows of a split CSV file, checked here (the first part) and in ``helpers`` helper
     processes (the others), numbered through; None when a part could not be read alone or a
     helper failed, so that the caller reads the whole file here instead."""
-    (first, first_lines), *rest = split.parts
-    tasks = [run_beside(helpers, check_csv_part, text, split.names, lines) for text, lines in rest]
-    parts: Iterable[Any] = [lambda: check_csv_part(first, split.names, first_lines)]
+    first, *rest = split.parts
+    tasks = [run_beside(helpers, check_csv_part, part, split.names) for part in rest]
+    parts: Iterable[Any] = [lambda: check_csv_part(first, split.names)]
     parts = [*parts, *(task.result for task in tasks)]
     if progress is not None:
         parts = progress(parts, total=len(parts), desc=f"validating in {len(parts)} processes")
     checked: list[_Checked] = []
+    lines = split.header_lines  # of the file before the part
     try:
         for part in parts:
+            rows, part_lines = part()
             offset = len(checked)
-            checked.extend(c._replace(row=c.row + offset) for c in part())
+            checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
+            lines += part_lines
     except (csv.Error, UnicodeDecodeError):
         return None  # read as a whole, the file gets its usual report
     except Exception as exc:  # a helper died or could not start: do the work here
@@ -563,13 +579,19 @@ def _stored_offers(
     stmt = select(Offer.id, Offer.version, Offer.archived, extra, *cols)
     found: dict[str, _Stored] = {}
     ext_at = 4 + OFFER_FIELDS.index("external_id")
-    for k in range(0, len(external_ids), 500):
-        chunk = external_ids[k : k + 500]
-        rows = session.execute(
-            stmt.where(Offer.agency_id == agency_id, Offer.external_id.in_(chunk))
+    stored = session.scalar(select(func.count()).where(Offer.agency_id == agency_id)) or 0
+    if stored <= len(external_ids):  # all of the agency's offers, in one query
+        batches: Iterable[Any] = [session.execute(stmt.where(Offer.agency_id == agency_id))]
+    else:  # those with the file's external ids, 500 at a time
+        batches = (
+            session.execute(stmt.where(Offer.agency_id == agency_id, Offer.external_id.in_(chunk)))
+            for chunk in (external_ids[k : k + 500] for k in range(0, len(external_ids), 500))
         )
+    wanted = set(external_ids)
+    for rows in batches:
         for r in rows:
-            found[r[ext_at]] = _Stored(r[0], r[1], r[2], r[3], tuple(r[4:]))
+            if r[ext_at] in wanted:
+                found[r[ext_at]] = _Stored(r[0], r[1], r[2], r[3], tuple(r[4:]))
     return found
 
 
@@ -850,10 +872,18 @@ class _WritePlan(NamedTuple):
     at: Any  # history timestamp, encoded
 
 
-def _new_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
-    extra = enc.column("extra", p.valid.extra if fmt == "hsds" else None)
-    fields = enc.fields(p.valid.values)
-    return (p.offer_id, plan.agency_id, *fields, extra, False, 1, plan.seq, plan.stamp, plan.stamp)
+def _new_rows(
+    enc: _Encoder, plan: _WritePlan, batch: list[_Planned], fmt: str
+) -> list[tuple[Any, ...]]:
+    fields = enc.fields
+    if fmt != "hsds":  # CSV and JSON carry no extra: the same tail for every row
+        tail = (None, False, 1, plan.seq, plan.stamp, plan.stamp)
+        return [(p.offer_id, plan.agency_id, *fields(p.valid.values), *tail) for p in batch]
+    return [
+        (p.offer_id, plan.agency_id, *fields(p.valid.values), enc.column("extra", p.valid.extra),
+         False, 1, plan.seq, plan.stamp, plan.stamp)
+        for p in batch
+    ]  # fmt: skip
 
 
 def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
@@ -895,7 +925,7 @@ def _write(
     with _write_tuned(conn):
         for start in range(0, len(new), BATCH):
             batch = new[start : start + BATCH]
-            insert_offers.run(conn, [_new_row(enc, plan, p, fmt) for p in batch])
+            insert_offers.run(conn, _new_rows(enc, plan, batch, fmt))
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             update_offers.run(conn, [_changed_row(enc, plan, p, fmt) for p in batch])

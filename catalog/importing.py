@@ -18,6 +18,12 @@ or entirely new.
 Row numbers in the report count data rows from 1, in the order of the source: in a CSV file the
 header is row 0 and blank lines are skipped (rejected CSV rows also give the ``line`` of the
 file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N.
+
+Large CSV files use helper processes (``lotse.helpers``; ``helpers`` > 0): the file is cut at
+row ends (``split_csv``), this process reads and validates the first part while helpers do the
+others, and the duplicate comparison (``duplicate_report``) runs in a helper while this process
+writes. Nothing else differs: the same rows, the same report, the same catalogue, and when a
+part cannot be read alone or a helper fails, this process does the work itself.
 """
 
 from __future__ import annotations
@@ -85,8 +91,8 @@ BOOL_WORDS: dict[str, str] = {
     "true": "true", "1": "true", "yes": "true", "ja": "true",
     "false": "false", "0": "false", "no": "false", "nein": "false",
 }  # fmt: skip
-#: From this many bytes (or characters), a CSV file is read and validated in parts, in helper processes
-#: beside this one (about 3,000 offers; below that, starting the work elsewhere costs more).
+#: From this many bytes (or characters), a CSV file is read and validated in parts, some in
+#: helper processes (about 3,000 offers; below that, sending the work away costs more).
 PARALLEL_FROM_SIZE = 2_000_000
 #: The share of such a file this process reads itself: more than a helper's, as the helpers'
 #: parts and results have to travel.
@@ -1059,6 +1065,8 @@ def import_offers(
 
 
 class _Options(NamedTuple):
+    """The keyword arguments of ``import_offers``."""
+
     fmt: str
     dry_run: bool
     mode: str

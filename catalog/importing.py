@@ -56,6 +56,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog import taxonomy
@@ -72,7 +73,14 @@ from catalog.store import jsonable, next_seq
 from catalog.tables import Offer, OfferChange
 from lotse.accounts import SLUG, Principal, ensure_agency
 from lotse.db import utcnow
-from lotse.errors import BadPayload, FieldError, Forbidden, InvalidInput, RejectedImport
+from lotse.errors import (
+    BadPayload,
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    RejectedImport,
+)
 from lotse.helpers import HelperTask, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
@@ -837,15 +845,16 @@ class _Bulk:
         if copy_into and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             self.copy_sql = f"COPY {copy_into} ({', '.join(columns)}) FROM STDIN"
 
-    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Run the statement for every row; how many rows it wrote or changed."""
         if not rows:
-            return
+            return 0
         if self.copy_sql:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             with cursor, cursor.copy(self.copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-            return
+            return len(rows)
         params: list[Any]
         if self.named:
             params = [dict(zip(self.columns, row, strict=True)) for row in rows]
@@ -853,7 +862,22 @@ class _Bulk:
             params = rows
         else:
             params = [tuple(row[i] for i in self.positions) for row in rows]
-        conn.exec_driver_sql(self.sql, params)
+        return conn.exec_driver_sql(self.sql, params).rowcount
+
+
+@contextmanager
+def _conflicts_as_409(conn: Connection) -> Iterator[None]:
+    """A new offer whose ``external_id`` another writer took meanwhile (the unique key of
+    agency and external id) is a conflict to retry, not a server error. (PostgreSQL's COPY
+    goes to the driver directly, which raises its own ``IntegrityError``.)"""
+    driver_error = getattr(conn.dialect.dbapi, "IntegrityError", IntegrityError)
+    try:
+        yield
+    except (IntegrityError, driver_error):
+        raise Conflict(
+            "offers with some of these external ids were created by someone else while this "
+            "import ran; nothing was written: import the file again"
+        ) from None
 
 
 @contextmanager
@@ -893,8 +917,9 @@ def _new_rows(
 
 
 def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
-    version = p.stored.version + 1  # type: ignore[union-attr]
-    row = (p.offer_id, *enc.fields(p.valid.values), False, version, plan.seq, plan.stamp)
+    version = p.stored.version  # type: ignore[union-attr]
+    row = (p.offer_id, version, *enc.fields(p.valid.values), False, version + 1, plan.seq,
+           plan.stamp)  # fmt: skip
     return (*row, enc.column("extra", p.valid.extra)) if fmt == "hsds" else row
 
 
@@ -924,17 +949,24 @@ def _write(
     update_offers = _Bulk(
         conn,
         update(offers_t)
-        .where(offers_t.c.id == bindparam("_id"))
+        # only the version that was read: a concurrent edit leaves a row unmatched
+        .where(offers_t.c.id == bindparam("_id"), offers_t.c.version == bindparam("_version"))
         .values({name: bindparam(f"v_{name}") for name in set_columns}),
-        ("_id", *(f"v_{name}" for name in set_columns)),
+        ("_id", "_version", *(f"v_{name}" for name in set_columns)),
     )
-    with _write_tuned(conn):
+    with _write_tuned(conn), _conflicts_as_409(conn):
         for start in range(0, len(new), BATCH):
             batch = new[start : start + BATCH]
             insert_offers.run(conn, _new_rows(enc, plan, batch, fmt))
+        updated = 0
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
-            update_offers.run(conn, [_changed_row(enc, plan, p, fmt) for p in batch])
+            updated += update_offers.run(conn, [_changed_row(enc, plan, p, fmt) for p in batch])
+        if updated != len(changed):
+            raise Conflict(
+                f"{len(changed) - updated} of the offers this import changes were changed by "
+                "someone else while it ran; nothing was written: import the file again"
+            )
         created = enc.history("changes", {})
         history = [(p.offer_id, 1, "import", plan.actor, plan.at, created) for p in new]
         history += [

@@ -75,7 +75,10 @@ class ExportQuery(BaseModel):
     "offers",
     query=ImportQuery,
     body_types=("text/csv", "application/json"),
-    responses={200: ImportReportOut},
+    responses={
+        200: ImportReportOut,
+        409: "offers of the file were created or changed by someone else meanwhile; retry",
+    },
 )
 @require("agency", "admin")
 def import_offers():

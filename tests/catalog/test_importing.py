@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from catalog import vocab
+from catalog import importing, vocab
 from catalog.exporting import cell_text, export_offers
 from catalog.importing import (
     ImportReport,
@@ -24,12 +24,12 @@ from catalog.importing import (
     read_rows,
 )
 from catalog.schema import OFFER_FIELDS, validate_offer
-from catalog.store import count_offers, create_offer, current_seq, offer_history
+from catalog.store import count_offers, create_offer, current_seq, offer_history, patch_offer
 from catalog.tables import Offer, OfferChange
 from catalog.taxonomy import CATEGORIES
 from lotse.accounts import Principal
 from lotse.db import transaction
-from lotse.errors import BadPayload, Forbidden, InvalidInput, RejectedImport
+from lotse.errors import BadPayload, Conflict, Forbidden, InvalidInput, RejectedImport
 from tests.factories import offer_data
 
 ADMIN = Principal(role="admin", name="test")
@@ -520,3 +520,39 @@ def test_imported_offer_has_the_history_of_a_single_create(sessions):
             assert len(got) == len(want) == 1
             assert got[0].changes == {**want[0].changes, "external_id": [None, data["external_id"]]}
             assert (got[0].action, got[0].version) == ("import", 1)
+
+
+def test_an_offer_edited_while_an_import_runs_keeps_the_edit(sessions, monkeypatch):
+    # the import read version 1; someone's PATCH commits version 2 before the import writes:
+    # the import must not write over it (nor number its own change 2 as well)
+    run(sessions, csv_text(courses(2)), mode="partial")
+    planned_by = importing._plan
+
+    def plan_then_someone_edits(*args):
+        planned = planned_by(*args)
+        with transaction(sessions) as other:  # another connection, committed at once
+            offer = other.scalar(select(Offer).where(Offer.external_id == "ik-1"))
+            patch_offer(other, ADMIN, offer.id, {"capacity_free": 1}, None)
+        return planned
+
+    monkeypatch.setattr(importing, "_plan", plan_then_someone_edits)
+    with pytest.raises(Conflict, match="changed by someone else while it ran"):
+        run(sessions, csv_text(courses(2, capacity_free=0)), mode="partial")
+    offers = stored(sessions)
+    assert (offers["ik-1"].capacity_free, offers["ik-1"].version) == (1, 2)  # the edit stands
+    assert (offers["ik-2"].capacity_free, offers["ik-2"].version) == (5, 1)  # nothing written
+
+
+def test_an_offer_created_while_an_import_runs_is_a_conflict(sessions, monkeypatch):
+    planned_by = importing._plan
+
+    def plan_then_someone_creates(*args):
+        planned = planned_by(*args)
+        with transaction(sessions) as other:
+            create_offer(other, ADMIN, "vhs", offer_data(external_id="ik-2", title="Schon da"))
+        return planned
+
+    monkeypatch.setattr(importing, "_plan", plan_then_someone_creates)
+    with pytest.raises(Conflict, match="created by someone else while this import ran"):
+        run(sessions, csv_text(courses(3)), mode="partial")
+    assert list(stored(sessions)) == ["ik-2"]  # the other writer's offer only

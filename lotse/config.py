@@ -28,7 +28,7 @@ class Config:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     database_url: str = ""
     secret_key: str = "dev-only-not-secret"
-    max_body_mb: int = 64
+    max_body_mb: int = 100
     shared_dir: Path = field(default_factory=lambda: Path("..") / "shared")
     import_helpers: int = field(default_factory=default_import_helpers)
 
@@ -40,7 +40,7 @@ class Config:
             "data_dir": data_dir,
             "database_url": os.environ.get("LOTSE_DATABASE_URL", ""),
             "secret_key": os.environ.get("LOTSE_SECRET_KEY", "dev-only-not-secret"),
-            "max_body_mb": _int("LOTSE_MAX_BODY_MB", 64),
+            "max_body_mb": _int("LOTSE_MAX_BODY_MB", 100),
             "shared_dir": Path(os.environ.get("LOTSE_SHARED_DIR", str(Path("..") / "shared"))),
             "import_helpers": _int("LOTSE_IMPORT_HELPERS", default_import_helpers()),
         }

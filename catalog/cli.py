@@ -82,7 +82,8 @@ def import_command(
     file: Path, agency_id: str, fmt: str | None, dry_run: bool, mode: str, category: str | None
 ) -> None:
     """Import offers from a CSV, JSON or HSDS file (upsert on external_id)."""
-    from catalog.importing import guess_format, import_offers
+    from catalog.importing import import_offers
+    from catalog.reading import guess_format
     from lotse.cli_support import fail, progress, sessions
     from lotse.config import Config
     from lotse.db import transaction

@@ -1,4 +1,5 @@
-"""Bulk import of offers from CSV, JSON or HSDS: read, validate, upsert, report.
+"""Bulk import of offers from CSV, JSON or HSDS: validate, upsert, report (the files are read
+by ``catalog.reading``).
 
 An import upserts on ``(agency_id, external_id)``: a row whose ``external_id`` the agency does
 not have yet creates an offer, a row that differs from the stored offer updates it (an archived
@@ -20,9 +21,9 @@ header is row 0 and blank lines are skipped (rejected CSV rows also give the ``l
 file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N.
 
 Large CSV files use helper processes (``lotse.helpers``; ``helpers`` > 0): the file is cut at
-row ends (``split_csv``), this process reads and validates the first part while helpers do the
-others, and the duplicate comparison (``duplicate_report``) runs in a helper while this process
-writes. Nothing else differs: the same rows, the same report, the same catalogue, and when a
+row ends (``catalog.reading.split_csv``), this process reads and validates the first part
+while helpers do the others, and the duplicate comparison (``duplicate_report``) runs in a
+helper while this process writes. Nothing else differs: the same rows, the same report, the same catalogue, and when a
 part cannot be read alone or a helper fails, this process does the work itself.
 """
 
@@ -31,18 +32,16 @@ from __future__ import annotations
 import csv
 import gc
 import io
-import itertools
 import json
 import logging
 import operator
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
-from rapidfuzz import process
 from sqlalchemy import (
     Text,
     bindparam,
@@ -67,14 +66,21 @@ from catalog.duplicates import (
     duplicate_pairs,
     sketch_many,
 )
-from catalog.hsds import SOURCE_OF, service_to_offer
-from catalog.schema import LIST_FIELDS, OFFER_FIELDS, SERVER_FIELDS, validate_offer
+from catalog.hsds import SOURCE_OF
+from catalog.reading import (
+    BOOL_FIELDS,
+    CsvParts,
+    SourceRow,
+    csv_rows,
+    read_rows,
+    split_csv,
+)
+from catalog.schema import LIST_FIELDS, OFFER_FIELDS, validate_offer
 from catalog.store import jsonable, next_seq
 from catalog.tables import Offer, OfferChange
 from lotse.accounts import SLUG, Principal, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import (
-    BadPayload,
     Conflict,
     FieldError,
     Forbidden,
@@ -85,20 +91,6 @@ from lotse.helpers import HelperTask, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
 MODES: tuple[str, ...] = ("atomic", "partial")
-#: Columns a CSV import must have; every other offer field is optional.
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "external_id",
-    "title",
-    "category",
-    "organization",
-    "municipality",
-)
-BOOL_FIELDS = frozenset({"online", "literacy_required", "childcare", "wheelchair_accessible"})
-FLOAT_FIELDS = frozenset({"latitude", "longitude", "hours_per_week", "cost_eur"})
-BOOL_WORDS: dict[str, str] = {
-    "true": "true", "1": "true", "yes": "true", "ja": "true",
-    "false": "false", "0": "false", "no": "false", "nein": "false",
-}  # fmt: skip
 #: From this many bytes (or characters), a CSV file is read and validated in parts, some in
 #: helper processes (about 3,000 offers; below that, sending the work away costs more).
 PARALLEL_FROM_SIZE = 2_000_000
@@ -111,9 +103,6 @@ PARALLEL_DUPLICATES_FROM = 3_000
 BATCH = 5_000
 #: From this many written offers, PostgreSQL's statistics of the table are refreshed.
 ANALYZE_FROM_ROWS = 10_000
-#: Fields an export carries that the server sets; an import ignores them.
-_IGNORED_KEYS = frozenset(SERVER_FIELDS) | {"archived"}
-
 Progress = Callable[..., Iterable[Any]]
 log = logging.getLogger("lotse.catalog")
 
@@ -159,256 +148,6 @@ class ImportReport:
             "mode": self.mode,
             "written": self.written,
         }
-
-
-@dataclass
-class SourceRow:
-    """One row as read from the source, before validation."""
-
-    row: int
-    data: dict[str, Any]
-    extra: dict[str, Any] | None = None
-    problems: list[FieldError] = field(default_factory=list)
-    line: int | None = None
-
-
-# --- Reading ------------------------------------------------------------------------------
-
-
-def decode_text(raw: bytes | str) -> str:
-    """The body as text: UTF-8 (a leading BOM is dropped); anything else is refused, naming
-    the first offending byte, because guessing an encoding silently corrupts umlauts."""
-    if isinstance(raw, str):
-        text = raw.removeprefix("\ufeff")
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            bad = raw[exc.start]
-            line = raw.count(b"\n", 0, exc.start) + 1
-            guess = bytes([bad]).decode("cp1252", errors="replace")
-            raise BadPayload(
-                f"the file is not UTF-8; save the file as UTF-8 (byte offset {exc.start}, "
-                f"line {line}: byte 0x{bad:02x}, which is '{guess}' in Windows-1252)"
-            ) from None
-    if not text or text.isspace():  # (text.strip() would copy a file of many megabytes)
-        raise BadPayload("the file is empty; send a header line and one line per offer")
-    return text
-
-
-def _did_you_mean(name: str) -> str:
-    found = process.extractOne(name.lower(), OFFER_FIELDS, score_cutoff=70)
-    return f"'{name}' (did you mean '{found[0]}'?)" if found else f"'{name}'"
-
-
-def _check_header(names: list[str]) -> None:
-    if len(names) == 1 and ";" in names[0]:
-        raise BadPayload(
-            "the header has one column only, with ';' in it: the file seems to use ';' between "
-            "columns; use ',' (';' separates list items inside a cell)"
-        )
-    problems = []
-    seen: set[str] = set()
-    for name in names:
-        if name and name in seen:
-            problems.append(f"column '{name}' appears twice in the header")
-        seen.add(name)
-    unknown = [n for n in names if n and n not in OFFER_FIELDS]
-    if unknown:
-        problems.append("unknown column(s): " + ", ".join(_did_you_mean(n) for n in unknown))
-    missing = [n for n in REQUIRED_COLUMNS if n not in seen]
-    if missing:
-        problems.append("missing required column(s): " + ", ".join(missing))
-    if problems:
-        raise BadPayload("; ".join(problems) + f". The columns are: {', '.join(OFFER_FIELDS)}")
-
-
-def read_csv(text: str) -> list[SourceRow]:
-    """Rows of a CSV offer file (header of contract field names; lists ``;``-separated;
-    booleans true/false/1/0/yes/no/ja/nein; an empty cell is no value)."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        while header is not None and not any(h.strip() for h in header):
-            header = next(reader, None)  # blank lines before the header
-        if header is None:
-            raise BadPayload("the file is empty; send a header line and one line per offer")
-        names = [h.strip().lower() for h in header]
-        _check_header(names)
-        rows = _csv_rows(reader, names)
-    except csv.Error as exc:
-        raise _unreadable(exc, reader.line_num) from None
-    if not rows:
-        raise BadPayload("the file has a header but no offers")
-    return rows
-
-
-def _unreadable(exc: csv.Error, line: int) -> BadPayload:
-    return BadPayload(
-        f"the CSV cannot be read at line {line}: {exc}; check the quoting (a value with a "
-        'comma, quote or line break goes in double quotes, and a quote inside it is doubled: "")'
-    )
-
-
-def _csv_rows(reader: Any, names: list[str], lines_before: int = 0) -> list[SourceRow]:
-    """The data rows of ``reader`` (positioned after the header), numbered from 1; rejected
-    rows carry their line, counting ``lines_before`` lines ahead of the reader's text."""
-    width = len(names)
-    booleans = [n for n in names if n in BOOL_FIELDS]
-    floats = [n for n in names if n in FLOAT_FIELDS]
-    unnamed = [i for i, n in enumerate(names) if not n]
-    rows: list[SourceRow] = []
-    line = reader.line_num + lines_before
-    for cells in reader:
-        start, line = line + 1, reader.line_num + lines_before
-        if not any(cells):
-            continue  # a blank line
-        if len(cells) > width and not any(c.strip() for c in cells[width:]):
-            cells = cells[:width]  # trailing empty cells (spreadsheet artefact)
-        if len(cells) != width:
-            if not any(c.strip() for c in cells):
-                continue  # a line of blanks only
-            hint = (
-                "a value with a comma in it must be in double quotes"
-                if len(cells) > width
-                else "every row needs a cell for every column, empty or not"
-            )
-            message = f"has {len(cells)} cells but the header has {width} columns; {hint}"
-            rows.append(SourceRow(len(rows) + 1, {}, problems=[FieldError("row", message)],
-                                  line=start))  # fmt: skip
-            continue
-        data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
-        for name in booleans:
-            value = data.get(name)
-            if value is not None:
-                data[name] = BOOL_WORDS.get(value.lower(), value)
-        for name in floats:
-            value = data.get(name)
-            if value is not None and "," in value and "." not in value:
-                data[name] = value.replace(",", ".")  # a German decimal comma (2,5)
-        problems = []
-        if unnamed:
-            data.pop("", None)
-            problems = [
-                FieldError("row", f"has a value in column {i + 1}, which has no header")
-                for i in unnamed
-                if cells[i].strip()
-            ]
-        if data or problems:  # (not a line of empty cells only: ",,,,")
-            rows.append(SourceRow(len(rows) + 1, data, problems=problems, line=start))
-    return rows
-
-
-class CsvParts(NamedTuple):
-    """A CSV file cut into parts that can be read independently (``split_csv``)."""
-
-    names: list[str]  # the header's column names, checked
-    header_lines: int  # lines up to the first part
-    parts: list[bytes | str]  # whole lines of the file, in order
-
-
-def _lines_in(data: bytes | str, start: int, end: int) -> int:
-    """Line ends in ``data[start:end]`` as the CSV reader counts them (``\n``, ``\r\n``, ``\r``)."""
-    nl, cr, crlf = ("\n", "\r", "\r\n") if isinstance(data, str) else (b"\n", b"\r", b"\r\n")
-    return data.count(nl, start, end) + data.count(cr, start, end) - data.count(crlf, start, end)  # type: ignore[arg-type]
-
-
-def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
-    """Cut a CSV file (UTF-8 bytes, or text) after its header into parts of whole rows,
-    about ``shares`` of it each (fractions that add up to 1), or None when that is not safe
-    (a header with quotes in it, blank lines before it, a header that is not UTF-8).
-
-    A part ends at a line end with an even number of quotes before it, which is a row end
-    in a well-quoted file. A stray quote can make a cut fall inside a quoted cell; the part
-    before it then ends inside quotes, which the strict reader refuses, and the caller reads
-    the whole file in one go instead (``_checked_in_parts``). So a cut is either right or
-    found out. A line end is one byte that no other UTF-8 character contains, so cutting
-    bytes never cuts a character.
-    """
-    text = isinstance(data, str)
-    nl, cr, quote = ("\n", "\r", '"') if text else (b"\n", b"\r", b'"')
-    data = data.removeprefix("\ufeff" if text else b"\xef\xbb\xbf")  # type: ignore[arg-type]
-    header_end = data.find(nl)  # type: ignore[arg-type]
-    first_line = data[:header_end].removesuffix(cr)  # type: ignore[arg-type]
-    if len(shares) < 2 or header_end < 0 or quote in first_line or cr in first_line:
-        return None
-    try:
-        header = first_line if isinstance(first_line, str) else first_line.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    names = [h.strip().lower() for h in header.split(",")]
-    if not any(names):
-        return None
-    _check_header(names)
-    body_start = header_end + 1
-    size = len(data) - body_start
-    cuts = [body_start]
-    quotes, counted = 0, 0  # quotes in data[:counted]
-    for share in itertools.accumulate(shares[:-1]):
-        end = data.find(nl, max(body_start + int(share * size), cuts[-1]))  # type: ignore[arg-type]
-        while end >= 0:
-            quotes += data.count(quote, counted, end)  # type: ignore[arg-type]
-            counted = end
-            if quotes % 2 == 0:
-                break
-            end = data.find(nl, end + 1)  # type: ignore[arg-type]
-        if end < 0:
-            break
-        cuts.append(end + 1)
-    cuts.append(len(data))
-    pieces = [data[a:b] for a, b in itertools.pairwise(cuts) if b > a]
-    header_lines = _lines_in(data, 0, body_start)
-    return CsvParts(names, header_lines, pieces) if len(pieces) > 1 else None
-
-
-def _load_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadPayload(
-            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
-
-
-def read_json(text: str) -> list[SourceRow]:
-    """Rows of a JSON array of offer objects (server-set fields of an export are ignored)."""
-    items = _load_json(text)
-    if not isinstance(items, list):
-        raise BadPayload("a JSON import is an array of offer objects: [{...}, {...}]")
-    if not items:
-        raise BadPayload("the array is empty; there is nothing to import")
-    rows = []
-    for n, item in enumerate(items, 1):
-        if not isinstance(item, dict):
-            rows.append(SourceRow(n, {}, problems=[FieldError("row", "is not a JSON object")]))
-            continue
-        rows.append(SourceRow(n, {k: v for k, v in item.items() if k not in _IGNORED_KEYS}))
-    return rows
-
-
-def read_hsds(text: str, category: str | None = None) -> list[SourceRow]:
-    """Rows of an HSDS 3.0 service, an array of services or a page of them (``contents``)."""
-    doc = _load_json(text)
-    if isinstance(doc, dict) and isinstance(doc.get("contents"), list):
-        doc = doc["contents"]
-    services = [doc] if isinstance(doc, dict) else doc
-    if not isinstance(services, list) or not services:
-        raise BadPayload("an HSDS import is one service object or a non-empty array of them")
-    rows = []
-    for n, service in enumerate(services, 1):
-        data, extra, problems = service_to_offer(service, category)
-        rows.append(SourceRow(n, data, extra, problems))
-    return rows
-
-
-def read_rows(raw: bytes | str, fmt: str, category: str | None = None) -> list[SourceRow]:
-    """Parse a whole import body; ``BadPayload`` when it cannot be read at all."""
-    text = decode_text(raw)
-    if fmt == "csv":
-        return read_csv(text)
-    if fmt == "json":
-        return read_json(text)
-    return read_hsds(text, category)
 
 
 # --- Validation and classification --------------------------------------------------------
@@ -479,7 +218,7 @@ def check_csv_part(
     text = part if isinstance(part, str) else part.decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     with _gc_paused():
-        checked = [_check(src, "csv") for src in _csv_rows(reader, names, lines_before)]
+        checked = [_check(src, "csv") for src in csv_rows(reader, names, lines_before)]
     return checked, reader.line_num
 
 
@@ -1020,23 +759,6 @@ def import_agency(actor: Principal, agency_id: str | None) -> str:
     if not agency_id:
         raise InvalidInput([FieldError("agency_id", "say which agency the offers are for")])
     return agency_id
-
-
-def guess_format(raw: bytes, name: str = "", media_type: str = "") -> str:
-    """The import format a file most likely has: CSV by its extension or media type, HSDS by
-    ``hsds`` in its name, and a JSON body by whether its first object looks like an HSDS
-    service (``name`` before any ``title``) or an offer."""
-    name = name.lower().rsplit("/", 1)[-1]
-    if name.endswith(".csv") or media_type == "text/csv":
-        return "csv"
-    if "hsds" in name:
-        return "hsds"
-    head = raw[:65_536].lstrip(b"\xef\xbb\xbf \t\r\n[")
-    if head.startswith(b"{"):
-        text = head[:4096].decode("utf-8", errors="ignore")
-        name_at, title_at = text.find('"name"'), text.find('"title"')
-        return "hsds" if name_at >= 0 and (title_at < 0 or name_at < title_at) else "json"
-    return "csv"
 
 
 def _check_request(

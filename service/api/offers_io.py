@@ -7,7 +7,7 @@ from typing import Literal
 from flask import Blueprint, Response, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog import exporting, importing
+from catalog import exporting, importing, reading
 from lotse.accounts import SLUG
 from service.auth import current_principal, require
 from service.db import db, state
@@ -91,7 +91,7 @@ def import_offers():
         principal,
         importing.import_agency(principal, query.agency_id),
         body,
-        fmt=query.format or importing.guess_format(body, media_type=request.mimetype),
+        fmt=query.format or reading.guess_format(body, media_type=request.mimetype),
         dry_run=query.dry_run,
         mode=query.mode,
         category=query.category,

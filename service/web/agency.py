@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 
 from casework.referrals import agency_referrals
-from catalog import importing, store, taxonomy
+from catalog import importing, reading, store, taxonomy
 from catalog.schema import OFFER_FIELDS
 from lotse.errors import BadPayload, Forbidden, InvalidInput, RejectedImport, StaleVersion
 from service.db import db, state
@@ -286,7 +286,7 @@ def dry_run() -> Any:
     if not raw:
         return render_template("agency/upload.html", error=_("Choose a file to upload.")), 422
     name = file.filename or "upload.csv"
-    fmt = importing.guess_format(raw, name=name, media_type=file.mimetype or "")
+    fmt = reading.guess_format(raw, name=name, media_type=file.mimetype or "")
     try:
         report = importing.import_offers(
             db(),
@@ -327,7 +327,7 @@ def _report_view(report: dict, raw: bytes, fmt: str, name: str) -> dict[str, Any
     for entry in report.get("duplicates", []):
         lookalikes.setdefault(int(entry["row"]), []).append(entry)
     try:
-        rows = importing.read_rows(raw, fmt)
+        rows = reading.read_rows(raw, fmt)
     except (BadPayload, InvalidInput):
         rows = []
     shown = [

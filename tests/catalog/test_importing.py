@@ -15,14 +15,7 @@ from sqlalchemy import func, select
 
 from catalog import importing, vocab
 from catalog.exporting import cell_text, export_offers
-from catalog.importing import (
-    ImportReport,
-    guess_format,
-    import_agency,
-    import_offers,
-    read_csv,
-    read_rows,
-)
+from catalog.importing import ImportReport, import_agency, import_offers
 from catalog.schema import OFFER_FIELDS, validate_offer
 from catalog.store import count_offers, create_offer, current_seq, offer_history, patch_offer
 from catalog.tables import Offer, OfferChange
@@ -163,64 +156,10 @@ def test_dry_run_reports_everything_and_writes_nothing(sessions):
     assert stored(sessions) == {}
 
 
-@pytest.mark.parametrize(
-    "body,expected",
-    [
-        (b"", "empty"),
-        (b"  \n\n", "empty"),
-        (b"external_id,title\n", "missing required column(s): category, organization"),
-        (csv_text(courses(1)).replace("title,", "titel,", 1).encode(), "did you mean 'title'"),
-        (csv_text(courses(1)).replace("online", "colour").encode(), "unknown column(s): 'colour'"),
-        (csv_text(courses(1)).replace(",", ";").encode(), "use ','"),
-        (csv_text(courses(1)).encode("cp1252"), "not UTF-8; save the file as UTF-8 (byte offset"),
-        (csv_text(courses(1)) + 'x,"broken"quote,y\n', "check the quoting"),
-        (csv_text(courses(1)) + 'x,"never closed\n', "check the quoting"),
-        (",".join(OFFER_FIELDS) + "\n", "no offers"),
-    ],
-)
-def test_unreadable_files_are_refused_with_a_reason(body, expected):
-    with pytest.raises(BadPayload) as info:
-        read_rows(body, "csv")
-    assert expected in info.value.detail
-
-
 def test_an_unreadable_file_writes_nothing(sessions):
     with pytest.raises(BadPayload):
         run(sessions, csv_text(courses(2)) + '"open\n', mode="partial")
     assert stored(sessions) == {}
-
-
-def test_byte_offset_of_bad_encoding():
-    body = "external_id,title\nä".encode("latin-1")
-    with pytest.raises(BadPayload) as info:
-        read_rows(body, "csv")
-    assert "byte offset 18, line 2: byte 0xe4, which is 'ä' in Windows-1252" in info.value.detail
-
-
-def test_csv_cells_bom_booleans_decimal_comma_blank_and_ragged_lines():
-    text = (
-        "\ufeffexternal_id,Title ,category,organization,municipality,latitude,online,languages\n"
-        'a,Kurs A,integration_course,VHS,Wetzlar,"50,5558",Ja, de ; ar \n'
-        "b,Kurs B\n"
-        "\n"
-        ",,,,,,,\n"
-        "c,Kurs C,integration_course,VHS,Wetzlar,50.5,NEIN,,\n"
-    )
-    rows = read_csv(text)
-    assert [(r.row, r.line) for r in rows] == [(1, 2), (2, 3), (3, 6)]
-    assert rows[0].data == {
-        "external_id": "a",
-        "title": "Kurs A",
-        "category": "integration_course",
-        "organization": "VHS",
-        "municipality": "Wetzlar",
-        "latitude": "50.5558",
-        "online": "true",
-        "languages": "de ; ar",
-    }
-    assert rows[1].problems[0].field == "row" and "has 2 cells" in rows[1].problems[0].message
-    assert rows[2].data["online"] == "false" and rows[2].problems == []
-    assert validate_offer({**rows[0].data, "longitude": 8.5}).languages == ["de", "ar"]
 
 
 def test_missing_external_id_and_repeated_ones_are_rejected(sessions):
@@ -333,15 +272,6 @@ def test_export_csv_round_trips(sessions):
     with transaction(sessions) as session:
         exported_json = "".join(export_offers(session, "json", "vhs"))
     assert run(sessions, exported_json, fmt="json").unchanged == 3
-
-
-def test_guess_format():
-    assert guess_format(b"a,b", name="offers.csv") == "csv"
-    assert guess_format(b'[{"title": "t"}]', media_type="text/csv") == "csv"
-    assert guess_format(b'[{"external_id": "a", "title": "t"}]', name="x.json") == "json"
-    assert guess_format(b'{"id": "a", "name": "n", "contacts": [{"title": "t"}]}') == "hsds"
-    assert guess_format(b"[]", name="data/services.hsds.json") == "hsds"
-    assert guess_format(b"external_id,title") == "csv"
 
 
 # --- export → import is a no-op, for any valid offers ------------------------------------

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from catalog import importing
 from catalog.exporting import cell_text
-from catalog.importing import import_offers, split_csv
+from catalog.importing import import_offers
+from catalog.reading import split_csv
 from catalog.schema import OFFER_FIELDS
 from catalog.store import offer_fields
 from catalog.tables import Offer
@@ -98,33 +99,6 @@ def sequential_then_parallel(sessions, body, **kwargs) -> tuple[dict, dict]:
 
 def catalogue_of(session) -> dict:
     return {o.external_id: offer_fields(o) for o in session.scalars(select(Offer))}
-
-
-def test_split_cuts_only_at_row_ends_and_counts_lines():
-    body = csv_body(mixed_rows(40), newline="\r\n").encode()
-    parts = split_csv(body, [0.3, 0.3, 0.4])
-    assert parts is not None and len(parts.parts) == 3
-    assert parts.names == list(OFFER_FIELDS)
-    assert parts.header_lines == 1
-    rows = []
-    for data in parts.parts:
-        assert data.endswith(b"\r\n")
-        rows += csv.reader(io.StringIO(data.decode(), newline=""), strict=True)
-    assert b"".join(parts.parts) == body.split(b"\n", 1)[1]
-    whole = list(csv.reader(io.StringIO(body.decode(), newline=""), strict=True))[1:]
-    assert rows == whole
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        '"external_id",' + HEADER[12:] + "k1\nk2\n",  # quotes in the header
-        "\n" + HEADER + "k1\nk2\n",  # a blank line first
-        HEADER,  # no rows
-    ],
-)
-def test_split_declines_what_it_cannot_cut_safely(body):
-    assert split_csv(body, [0.5, 0.5]) is None
 
 
 def test_parallel_import_gives_the_same_report_and_catalogue(

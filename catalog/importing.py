@@ -87,7 +87,7 @@ from lotse.errors import (
     InvalidInput,
     RejectedImport,
 )
-from lotse.helpers import HelperTask, run_beside
+from lotse.helpers import HelperTask, helpers_running, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
 MODES: tuple[str, ...] = ("atomic", "partial")
@@ -97,6 +97,8 @@ PARALLEL_FROM_SIZE = 2_000_000
 #: The share of such a file this process reads itself: more than a helper's, as the helpers'
 #: parts and results have to travel.
 OWN_SHARE = 0.54
+#: The same when the helpers have to be started first.
+OWN_SHARE_AT_START = 0.64
 #: From this many new offers, the duplicate check runs in a helper process during the write.
 PARALLEL_DUPLICATES_FROM = 3_000
 #: Rows per statement when writing (keeps each executemany and its parameters modest).
@@ -259,9 +261,11 @@ def _checked_rows(
     """Every row of the file validated on its own, in file order; ``BadPayload`` when the
     file cannot be read. A large CSV file is read in parts, some in helper processes."""
     if fmt == "csv" and helpers > 0 and len(raw) >= PARALLEL_FROM_SIZE:
-        # this process takes a larger part: the helpers' parts travel to them and back
-        rest = (1 - OWN_SHARE) / helpers
-        split = split_csv(raw, [OWN_SHARE, *[rest] * helpers])
+        # this process takes a larger part: the helpers' parts travel to them and back, and
+        # helpers that are not running yet start first
+        own = OWN_SHARE if helpers_running() else OWN_SHARE_AT_START
+        rest = (1 - own) / helpers
+        split = split_csv(raw, [own, *[rest] * helpers])
         checked = _checked_in_parts(split, helpers, progress) if split else None
         if checked:
             return checked

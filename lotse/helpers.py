@@ -19,6 +19,7 @@ import gc
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -28,6 +29,8 @@ from joblib.externals.loky import get_reusable_executor
 
 #: Helper processes exit after this long without work.
 IDLE_SECONDS = 300
+#: When a helper last finished work in this process (``time.monotonic``); None: never.
+_last_done: float | None = None
 
 
 class HelperTask:
@@ -39,8 +42,11 @@ class HelperTask:
         self._folder = folder
 
     def result(self) -> Any:
+        global _last_done
         try:
-            return _load(Path(self._future.result()))
+            value = _load(Path(self._future.result()))
+            _last_done = time.monotonic()
+            return value
         finally:
             self._folder.cleanup()
 
@@ -48,6 +54,13 @@ class HelperTask:
         """Drop the task if it has not started; its files go in any case."""
         self._future.cancel()
         self._future.add_done_callback(lambda _f: self._folder.cleanup())
+
+
+def helpers_running() -> bool:
+    """Whether this process's helpers are (most likely) still running from earlier work, so
+    that work sent now starts at once instead of after a process start (about half a
+    second, mostly importing modules)."""
+    return _last_done is not None and time.monotonic() - _last_done < IDLE_SECONDS - 5
 
 
 def run_beside(workers: int, fn: Callable[..., Any], *args: Any) -> HelperTask:

@@ -190,6 +190,8 @@ class _Checked(NamedTuple):
 
 
 def _check(src: SourceRow, fmt: str) -> _Checked:
+    """Validate one row on its own (``validate_offer``, as the API does); a row that could
+    not even be read is also validated, so that its report names all of its problems."""
     if not src.problems:  # the common case: a row that could be read
         try:
             clean = validate_offer(src.data)
@@ -224,6 +226,10 @@ def check_csv_part(
     return checked, reader.line_num
 
 
+class _HelperFailed(Exception):
+    """A helper process could not do its part (it died, or could not start)."""
+
+
 def _checked_in_parts(
     split: CsvParts, helpers: int, progress: Progress | None
 ) -> list[_Checked] | None:
@@ -232,22 +238,32 @@ def _checked_in_parts(
     helper failed, so that the caller reads the whole file here instead."""
     first, *rest = split.parts
     tasks = [run_beside(helpers, check_csv_part, part, split.names) for part in rest]
-    parts: Iterable[Any] = [lambda: check_csv_part(first, split.names)]
-    parts = [*parts, *(task.result for task in tasks)]
+
+    def parts() -> Iterator[tuple[list[_Checked], int]]:
+        yield check_csv_part(first, split.names)
+        for task in tasks:
+            try:
+                yield task.result()
+            except (csv.Error, UnicodeDecodeError):
+                raise
+            except Exception as exc:
+                raise _HelperFailed(type(exc).__name__) from exc
+
+    steps: Iterable[tuple[list[_Checked], int]] = parts()
     if progress is not None:
-        parts = progress(parts, total=len(parts), desc=f"validating in {len(parts)} processes")
+        n = len(split.parts)
+        steps = progress(steps, total=n, desc=f"validating in {n} processes")
     checked: list[_Checked] = []
     lines = split.header_lines  # of the file before the part
     try:
-        for part in parts:
-            rows, part_lines = part()
+        for rows, part_lines in steps:
             offset = len(checked)
             checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
             lines += part_lines
     except (csv.Error, UnicodeDecodeError):
         return None  # read as a whole, the file gets its usual report
-    except Exception as exc:  # a helper died or could not start: do the work here
-        log.warning("an import helper failed (%s); reading the file here", type(exc).__name__)
+    except _HelperFailed as exc:
+        log.warning("an import helper failed (%s); reading the file here", exc)
         return None
     finally:
         for task in tasks:

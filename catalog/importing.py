@@ -240,7 +240,7 @@ def _checked_in_parts(
     tasks = [run_beside(helpers, check_csv_part, part, split.names) for part in rest]
 
     def parts() -> Iterator[tuple[list[_Checked], int]]:
-        yield check_csv_part(first, split.names)
+        yield check_csv_part(first, split.names, split.header_lines)
         for task in tasks:
             try:
                 yield task.result()
@@ -256,9 +256,12 @@ def _checked_in_parts(
     checked: list[_Checked] = []
     lines = split.header_lines  # of the file before the part
     try:
-        for rows, part_lines in steps:
-            offset = len(checked)
-            checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
+        for k, (rows, part_lines) in enumerate(steps):
+            if k == 0:  # this process's part, numbered from the header on
+                checked = rows
+            else:  # a helper's part, numbered from its own start
+                offset = len(checked)
+                checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
             lines += part_lines
     except (csv.Error, UnicodeDecodeError):
         return None  # read as a whole, the file gets its usual report
@@ -432,7 +435,8 @@ def _plan(
 
 class _DupRow(NamedTuple):
     """A row of the file as the duplicate check sees it. It travels to a helper process as a
-    plain tuple, with the start date as text: both pickle several times faster."""
+    plain tuple, its start date as text and its repeated values (providers, places,
+    schedules) as one shared object each: all of which pickle several times faster."""
 
     row: int
     offer_id: str
@@ -440,18 +444,25 @@ class _DupRow(NamedTuple):
     sketched: tuple[Any, ...]  # the values of ``_SKETCHED``, the start date as ISO text
 
     @classmethod
-    def of(cls, p: _Planned) -> tuple[Any, ...]:
-        sketched = _sketched_of(p.valid.values)
-        start = sketched[_START_AT]
-        if start is not None:
-            sketched = (*sketched[:_START_AT], start.isoformat(), *sketched[_START_AT + 1 :])
-        return (p.valid.row, p.offer_id, p.stored is None, sketched)
+    def many(cls, planned: Iterable[_Planned]) -> list[tuple[Any, ...]]:
+        shared: dict[Any, Any] = {}
+
+        def one(value: Any) -> Any:
+            key = tuple(value) if isinstance(value, list) else value
+            return shared.setdefault(key, key)
+
+        rows = []
+        for p in planned:
+            title, provider, place, category, start, days, times = _sketched_of(p.valid.values)
+            sketched = (title, one(provider), one(place), one(category),
+                        start and start.isoformat(), one(days), one(times))  # fmt: skip
+            rows.append((p.valid.row, p.offer_id, p.stored is None, sketched))
+        return rows
 
 
 #: The fields ``sketch`` reads.
 _SKETCHED = ("title", "organization", "municipality", "category", "start_date", "days", "times")
 _sketched_of = operator.itemgetter(*(OFFER_FIELDS.index(name) for name in _SKETCHED))
-_START_AT = _SKETCHED.index("start_date")
 
 
 class _DuplicateCheck:
@@ -465,7 +476,7 @@ class _DuplicateCheck:
         self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
     ) -> None:
         self.threshold = threshold
-        self.rows = [_DupRow.of(p) for p in (*new, *matched)]
+        self.rows = _DupRow.many((*new, *matched))
         self.new = len(new)
         self.catalogue: list[Sketch] = []
         if new:

@@ -57,6 +57,17 @@ def _truncate_postgres(url: str) -> None:
     engine = create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
+        # Tests of one worker run one after another, so any other connection to its database
+        # is left over from an earlier test, e.g. one that failed while it streamed a
+        # response (its traceback keeps the response and so its transaction open). Without
+        # this, TRUNCATE would wait for that transaction for ever and hang the whole run.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO catalog_state (id, seq) VALUES (1, 0)"))
     engine.dispose()

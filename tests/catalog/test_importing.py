@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -486,3 +487,21 @@ def test_an_offer_created_while_an_import_runs_is_a_conflict(sessions, monkeypat
     with pytest.raises(Conflict, match="created by someone else while this import ran"):
         run(sessions, csv_text(courses(3)), mode="partial")
     assert list(stored(sessions)) == ["ik-2"]  # the other writer's offer only
+
+
+def test_random_uuids_are_version_4_and_distinct():
+    ids = importing.random_uuids(2000)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert len(set(ids)) == 2000
+    assert all(str(u) == i and u.version == 4 and u.variant == uuid.RFC_4122
+               for u, i in zip(parsed, ids, strict=True))  # fmt: skip
+
+
+def test_a_small_file_for_an_agency_with_many_offers_finds_its_stored_ones(sessions):
+    # more stored offers than rows in the file: they are looked up by external id
+    run(sessions, csv_text(courses(6)), mode="partial")
+    rows = courses(2)
+    rows[1]["capacity_free"] = 0
+    report = run(sessions, csv_text(rows), mode="partial")
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
+    assert stored(sessions)["ik-2"].capacity_free == 0

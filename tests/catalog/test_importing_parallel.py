@@ -195,3 +195,17 @@ def test_failing_helpers_leave_the_work_to_this_process(
         report, by_id = run_import(sessions, body, helpers=1, mode="partial")
     assert comparable(report, by_id) == expected[0]
     assert "helper failed (OSError)" in caplog.text
+
+
+def test_this_process_reads_more_while_the_helper_still_has_to_start(monkeypatch):
+    shares = []
+    monkeypatch.setattr(
+        importing, "split_csv", lambda raw, s: shares.append(s) or None
+    )  # the file is then read in one process
+    body = csv_body(mixed_rows(5)).encode()
+    monkeypatch.setattr(importing, "PARALLEL_FROM_SIZE", 0)
+    for running in (False, True):
+        monkeypatch.setattr(importing, "helpers_running", lambda r=running: r)
+        importing._checked_rows(body, "csv", None, 1, None)
+    assert [s[0] for s in shares] == [importing.OWN_SHARE_AT_START, importing.OWN_SHARE]
+    assert importing.OWN_SHARE_AT_START > importing.OWN_SHARE

@@ -36,11 +36,9 @@ from __future__ import annotations
 import bisect
 import csv
 import functools
-import gc
 import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,6 +58,7 @@ from catalog.tables import Offer, OfferChange
 from lotse.accounts import Agency
 from lotse.db import utcnow
 from lotse.errors import InvalidInput
+from lotse.helpers import gc_paused
 
 #: Largest catalogue ``lotse demo seed`` builds (the benchmark size).
 MAX_OFFERS = 100_000
@@ -1033,23 +1032,6 @@ def _schedule(
 _PINNED = ("integration_course", "job_language_course", "integration_course_parents")
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for bulk work, restoring its state afterwards.
-
-    A large catalogue is millions of small dicts and lists that all stay alive; each full
-    collection walks them again, which made generating and seeding 100,000 offers about three
-    times slower. The work creates no reference cycles worth collecting meanwhile.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def generate_catalogue(n: int, seed: int, today: date | None = None) -> list[tuple[str, dict]]:
     """``n`` demo offers as ``(agency slug, offer dict)`` pairs, deterministic for ``seed``.
 
@@ -1060,7 +1042,7 @@ def generate_catalogue(n: int, seed: int, today: date | None = None) -> list[tup
     """
     if n < 0:
         raise ValueError("n must be at least 0")
-    with _gc_paused():
+    with gc_paused():
         return _generate(n, seed, today or date.today())
 
 
@@ -1322,7 +1304,7 @@ def seed_catalogue(
     new catalogue sequence number, in the caller's transaction. A repeated seed for an agency
     that already holds those external ids fails on the unique constraint (IntegrityError).
     """
-    with _gc_paused():
+    with gc_paused():
         return _seed(session, generate_catalogue(offers, seed, today))
 
 

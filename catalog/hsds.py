@@ -30,6 +30,7 @@ from catalog import taxonomy
 from catalog.schema import LIST_FIELDS
 from catalog.store import OfferQuery, get_offer, offer_as_dict, search_offers
 from catalog.vocab import DAYS
+from lotse.db import utcnow
 from lotse.errors import FieldError, NotFound
 
 HSDS_VERSION = "3.0"
@@ -142,8 +143,8 @@ def _attribute_value(value: Any) -> str:
 
 
 def _timestamp(value: datetime | None) -> str:
-    value = value or datetime.now(UTC)
-    if value.tzinfo is None:  # SQLite hands back naive UTC
+    value = value or utcnow()
+    if value.tzinfo is None:  # a naive value given by a caller, not read back (lotse.db)
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -30,7 +30,6 @@ part cannot be read alone or a helper fails, this process does the work itself.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import logging
@@ -87,7 +86,7 @@ from lotse.errors import (
     InvalidInput,
     RejectedImport,
 )
-from lotse.helpers import HelperTask, helpers_running, run_beside
+from lotse.helpers import HelperTask, gc_paused, helpers_running, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
 MODES: tuple[str, ...] = ("atomic", "partial")
@@ -221,8 +220,7 @@ def check_csv_part(
     ``UnicodeDecodeError`` means the part cannot be read alone."""
     text = part if isinstance(part, str) else part.decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    with _gc_paused():
-        checked = [_check(src, "csv") for src in csv_rows(reader, names, lines_before)]
+    checked = [_check(src, "csv") for src in csv_rows(reader, names, lines_before)]
     return checked, reader.line_num
 
 
@@ -476,7 +474,7 @@ class _DuplicateCheck:
         self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
     ) -> None:
         self.threshold = threshold
-        self.rows = _DupRow.many((*new, *matched))
+        self.rows = _DupRow.many((*new, *matched)) if new else []
         self.new = len(new)
         self.catalogue: list[Sketch] = []
         if new:
@@ -504,16 +502,9 @@ def duplicate_report(
     import is written)."""
     if not new:
         return []
-    with _gc_paused():
-        return _duplicate_entries(
-            list(map(_DupRow._make, rows)), new, catalogue, threshold, ids_are_real
-        )
-
-
-def _duplicate_entries(
-    rows: list[_DupRow], new: int, catalogue: list[Sketch], threshold: float, ids_are_real: bool
-) -> list[dict[str, Any]]:
-    sketches = sketch_many((r, dict(zip(_SKETCHED, r.sketched, strict=True))) for r in rows)
+    sketches = sketch_many(
+        (r, dict(zip(_SKETCHED, r.sketched, strict=True))) for r in map(_DupRow._make, rows)
+    )
     sketches += catalogue
     involved = np.zeros(len(sketches), dtype=bool)
     involved[:new] = True
@@ -762,19 +753,6 @@ def _result(task: HelperTask) -> Any:
         return None
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """An import holds hundreds of thousands of live rows; the cyclic collector would scan
-    them again and again (about three times the import's own work) and free nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 # --- The entry point ----------------------------------------------------------------------
 
 
@@ -843,7 +821,7 @@ def import_offers(
     ``RejectedImport`` with the full report when any row was rejected (nothing written)."""
     _check_request(actor, agency_id, fmt, mode, category)
     report = ImportReport(dry_run=dry_run, mode=mode)
-    with _gc_paused():  # around the call: its many rows are gone when the collector resumes
+    with gc_paused():
         options = _Options(fmt, dry_run, mode, category, progress, threshold, helpers)
         _import(session, actor, agency_id, rows_source, report, options)
     return report

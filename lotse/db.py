@@ -69,13 +69,18 @@ class _SQLiteUtcDateTime(sqlite.DATETIME):
         return result
 
 
+def ensure_sqlite_folder(url: str) -> None:
+    """Make the folder of a SQLite database file, so that SQLite can create the file."""
+    path = url.split("///", 1)[-1]
+    if url.startswith("sqlite") and path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine; for SQLite, make the file's folder, enable WAL and foreign keys, and
     read timezone-aware columns back as UTC."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteUtcDateTime}
 

@@ -20,12 +20,11 @@ import os
 import pickle
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from joblib.externals.loky import get_reusable_executor
 
 #: Helper processes exit after this long without work.
 IDLE_SECONDS = 300
@@ -69,20 +68,34 @@ def run_beside(workers: int, fn: Callable[..., Any], *args: Any) -> HelperTask:
     folder = tempfile.TemporaryDirectory(prefix="lotse-helper-")
     path = Path(folder.name) / "args"
     _dump(args, path)
+    from joblib.externals.loky import get_reusable_executor  # only where helpers are used
+
     pool = get_reusable_executor(max_workers=workers, timeout=IDLE_SECONDS)
     return HelperTask(pool.submit(_call, fn, str(path)), folder)
 
 
-def _call(fn: Callable[..., Any], path: str) -> str:
-    # The cyclic garbage collector would scan the many objects of bulk data again and again
-    # (pickling 50,000 offers takes three times as long with it) and free nothing.
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for bulk work, restoring its state afterwards.
+
+    Bulk work (an import, seeding a catalogue, pickling its rows) keeps hundreds of thousands
+    of small objects alive; each full collection walks them again (about three times the
+    work itself) and frees nothing. Pause around a call, so that its rows are gone when the
+    collector resumes."""
+    enabled = gc.isenabled()
     gc.disable()
     try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _call(fn: Callable[..., Any], path: str) -> str:
+    with gc_paused():
         out = Path(path).with_name("result")
         _dump(fn(*_load(Path(path))), out)
         return str(out)
-    finally:
-        gc.enable()
 
 
 def _dump(value: Any, path: Path) -> None:

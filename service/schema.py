@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from lotse.db import Base
+from lotse.db import Base, ensure_sqlite_folder
 
 #: Modules that define tables. A new package with tables adds itself here.
 TABLE_MODULES: tuple[str, ...] = (
@@ -41,10 +41,7 @@ def migrate(url: str) -> None:
     """Create or upgrade the database at ``url`` to the newest schema (idempotent)."""
     from alembic import command
 
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")
 
 

@@ -342,15 +342,9 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def _filtered(query: OfferQuery) -> Select:
-    stmt = select(
-        Offer.id,
-        Offer.title,
-        Offer.organization,
-        Offer.municipality,
-        Offer.latitude,
-        Offer.longitude,
-    ).where(Offer.archived.is_(False))
+def _filtered(query: OfferQuery, *columns: Any) -> Select:
+    """``columns`` of the live offers that pass every filter of ``query`` but ``q``."""
+    stmt = select(*columns).where(Offer.archived.is_(False))
     if not query.include_inactive:
         stmt = stmt.where(Offer.status == "active")
     if query.category:
@@ -384,7 +378,21 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
                 )
             ]
         )
-    rows = session.execute(_filtered(query).order_by(Offer.last_modified.desc(), Offer.id)).all()
+    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
+    page = max(1, query.page)
+    newest_first = (Offer.last_modified.desc(), Offer.id)
+    if not query.q and not query.near:  # the database counts and pages
+        total = session.scalar(_filtered(query, func.count(Offer.id))) or 0
+        offers = session.scalars(
+            _filtered(query, Offer)
+            .order_by(*newest_first)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        return OfferPage([(o, None) for o in offers], total, page, per_page)
+    columns = (Offer.id, Offer.title, Offer.organization, Offer.municipality, Offer.latitude,
+               Offer.longitude)  # fmt: skip
+    rows = session.execute(_filtered(query, *columns).order_by(*newest_first)).all()
     ids = [r.id for r in rows]
     order = np.arange(len(rows))
     dist = None
@@ -410,8 +418,6 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
     order = [i for i in order if keep[i]]
     total = len(order)
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
-    page = max(1, query.page)
     chosen = order[(page - 1) * per_page : page * per_page]
     wanted = [ids[i] for i in chosen]
     by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(wanted)))}

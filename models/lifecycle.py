@@ -60,7 +60,7 @@ from models.training import (
     OutcomeSource,
     build_training_frame,
     code_revision,
-    held_out_people,
+    in_window,
     library_versions,
     rebuild_split,
     row_counts,
@@ -299,24 +299,17 @@ def evaluate_version(
 
 
 def _in_window(frame: pd.DataFrame, card: dict[str, Any]) -> np.ndarray:
+    """The rows served in the training window a version's card records."""
     window = card.get("training_window") or {}
-    times = pd.to_datetime(frame[C.TIME], utc=True)
-    mask = np.ones(len(frame), dtype=bool)
-    if window.get("since"):
-        mask &= (times >= pd.Timestamp(window["since"])).to_numpy()
-    if window.get("until"):
-        mask &= (times < pd.Timestamp(window["until"])).to_numpy()
-    return mask
+    return in_window(frame[C.TIME], window.get("since"), window.get("until"))
 
 
 def _trained_people(frame: pd.DataFrame, card: dict[str, Any]) -> Iterable[str]:
-    """The people a version's training rows came from (rebuilt from its card)."""
-    times = pd.to_datetime(frame[C.TIME], utc=True)
-    mask = _in_window(frame, card)
-    spec = card["split"]
-    mask &= (times < pd.Timestamp(spec["cutoff"])).to_numpy()
-    mask &= ~held_out_people(frame[C.PERSON], float(spec["holdout_fraction"]), int(spec["seed"]))
-    return pd.unique(frame.loc[mask, C.PERSON])
+    """The people a version's training rows came from (its split, rebuilt from its card)."""
+    window = frame[_in_window(frame, card)]
+    if window.empty:
+        return []
+    return pd.unique(rebuild_split(window, card["split"]).train[C.PERSON])
 
 
 def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:

@@ -92,6 +92,20 @@ def _utc(value: datetime | str | pd.Timestamp | None) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def in_window(
+    times: pd.Series, since: datetime | str | None = None, until: datetime | str | None = None
+) -> np.ndarray:
+    """Which of ``times`` fall in ``[since, until)``; bounds without a time zone are UTC."""
+    times = pd.to_datetime(times, utc=True)
+    mask = np.ones(len(times), dtype=bool)
+    lo, hi = _utc(since or None), _utc(until or None)
+    if lo is not None:
+        mask &= (times >= lo).to_numpy()
+    if hi is not None:
+        mask &= (times < hi).to_numpy()
+    return mask
+
+
 def label_statuses(status: pd.Series) -> np.ndarray:
     """Graded labels for referral statuses; missing (no referral) is 0."""
     unknown = set(status.dropna().unique()) - set(LABELS)
@@ -121,11 +135,7 @@ def build_training_frame(
         raise KeyError(f"outcomes lack the column(s) {', '.join(missing)}")
     frame = impressions.copy()
     frame[C.TIME] = pd.to_datetime(frame[C.TIME], utc=True)
-    lo, hi = _utc(since), _utc(until)
-    if lo is not None:
-        frame = frame[frame[C.TIME] >= lo]
-    if hi is not None:
-        frame = frame[frame[C.TIME] < hi]
+    frame = frame[in_window(frame[C.TIME], since, until)]
     best = outcomes.loc[outcomes["request_id"].notna(), ["request_id", "offer_id", "status"]]
     best = best.assign(_label=label_statuses(best["status"]))
     best = (

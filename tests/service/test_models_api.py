@@ -156,3 +156,16 @@ def test_make_run_bootstraps_a_demo_ranker_once(app):
     said.clear()
     assert ensure_demo_ranker(ws, record_simulated_referrals, people=400, echo=said.append) == first
     assert said == []  # nothing simulated or trained again
+
+
+def test_a_version_trained_on_a_window_can_be_compared_and_promoted(trained, runner):
+    # the window's dates have no time zone (as typed on the command line): the comparison
+    # must read them as UTC, both for the candidate and when that version is the active one
+    result = runner.invoke(args=["ranker", "train", "--seed", "2", "--since", "2000-01-01"])
+    assert result.exit_code == 0 and "trained v2" in result.output, result.output
+    result = runner.invoke(args=["ranker", "promote", "v2", "--force"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["ranker", "train", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["ranker", "promote", "v3", "--force"])
+    assert result.exit_code == 0, result.output

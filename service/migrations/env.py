@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from lotse.db import Base
+from lotse.db import SQLITE_PAGE_SIZE, Base
 from service.schema import register_tables
 
 config = context.config
@@ -37,6 +37,9 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    if connection.dialect.name == "sqlite":  # takes effect only on a new, empty file
+        connection.exec_driver_sql(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+        connection.commit()  # (the statement began a transaction of its own)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from lotse.db import make_engine
+from service.schema import migrate
 
 
 def test_a_new_sqlite_database_gets_large_pages_wal_and_foreign_keys(tmp_path):
@@ -14,4 +15,13 @@ def test_a_new_sqlite_database_gets_large_pages_wal_and_foreign_keys(tmp_path):
         assert conn.execute(text("PRAGMA page_size")).scalar() == 8192
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_a_database_created_by_the_migrations_gets_large_pages(tmp_path):
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA page_size")).scalar() == 8192
     engine.dispose()

@@ -8,6 +8,7 @@ tests run against both. ``app``, ``client`` and ``runner`` are built from the fa
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,13 +74,28 @@ def _truncate_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per worker; each test gets a copy (migrating costs far
+    more than copying). The migrations write no WAL file, so the copy is whole."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "lotse.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def _fresh_sqlite(template: Path, folder: Path) -> str:
+    path = folder / "lotse.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
+def db_url(
+    request, tmp_path: Path, pg_template: str | None, sqlite_template: Path
+) -> Iterator[str]:
     """A fresh migrated database: SQLite always, PostgreSQL when CI provides one."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lotse.db'}"
-        migrate(url)
-        yield url
+        yield _fresh_sqlite(sqlite_template, tmp_path)
         return
     if pg_template is None:
         pytest.skip("LOTSE_TEST_POSTGRES_URL not set (CI sets it)")
@@ -88,11 +104,9 @@ def db_url(request, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh migrated SQLite database, for tests that need not run on both backends."""
-    url = f"sqlite:///{tmp_path / 'lotse.db'}"
-    migrate(url)
-    return url
+    return _fresh_sqlite(sqlite_template, tmp_path)
 
 
 @pytest.fixture

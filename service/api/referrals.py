@@ -131,7 +131,10 @@ def create_referral():
 @operation("Read a referral", "referrals", responses={200: ReferralOut})
 @require("counsellor", "agency", "admin")
 def get_referral(referral_id: str):
-    return respond(_out(referrals.get_referral(db(), current_principal(), referral_id)))
+    session = db()
+    out = _out(referrals.get_referral(session, current_principal(), referral_id))
+    session.commit()  # the read is audited
+    return respond(out)
 
 
 @bp.patch("/v1/referrals/<referral_id>")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from casework.tables import AuditEntry
 from lotse.db import transaction
 from lotse.pseudonyms import person_key
 from matcher.tables import RecommendationRequest
@@ -99,3 +101,13 @@ def test_roles_and_scope(client, setup, make_token):
     assert client.get(f"/v1/referrals/{rid}", headers=other_agency).status_code == 403
     assert client.get("/v1/agency/referrals", headers=other_agency).get_json()["items"] == []
     assert client.get("/v1/agency/referrals", headers=setup["counsellor"]).status_code == 403
+
+
+def test_reading_a_referral_is_audited(app, client, setup):
+    rid = refer(client, setup).get_json()["id"]
+    assert client.get(f"/v1/referrals/{rid}", headers=setup["counsellor"]).status_code == 200
+    with transaction(app.extensions["lotse"].sessions) as s:
+        reads = s.scalars(select(AuditEntry).where(AuditEntry.action == "read")).all()
+        assert [(e.actor, e.person_key) for e in reads] == [
+            ("counsellor:mbe-wetzlar", person_key("mbe-wetzlar", "P-1"))
+        ]

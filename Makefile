@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-test
+RUN_STAMP := $(VENV)/.installed-run
 PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint install clean bench stress
 
@@ -11,16 +14,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# make run needs the runtime dependencies only; make test adds the test extras.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-## make run: database, demo catalogue, ranker, demo credentials, then serve on 127.0.0.1:8000
-run: $(STAMP)
-	$(BIN)/lotse demo bootstrap
-	$(BIN)/lotse serve --host 127.0.0.1 --port 8000
+## make run [PORT=8000]: secrets, database, demo catalogue, ranker, demo credentials, then serve
+run: $(RUN_STAMP)
+	$(BIN)/lotse demo bootstrap --host $(HOST) --port $(PORT)
+	$(BIN)/lotse serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (PostgreSQL too when LOTSE_TEST_POSTGRES_URL is set)
 test: $(STAMP)

@@ -39,8 +39,8 @@ from catalog.demo import generate_catalogue, write_csv  # noqa: E402
 from catalog.duplicates import find_duplicate_pairs  # noqa: E402
 from catalog.importing import ImportReport, import_offers  # noqa: E402
 from lotse.accounts import Principal  # noqa: E402
-from lotse.config import Config  # noqa: E402
 from lotse.db import make_engine, make_session_factory, transaction  # noqa: E402
+from lotse.settings import current  # noqa: E402
 from service.schema import migrate  # noqa: E402
 
 ACTOR = Principal(role="admin", name="bench")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         raw = csv_path.read_bytes()
         print(f"demo CSV: {args.rows:,} offers, {len(raw) / 1e6:.1f} MB, generated in "
               f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
-        helpers = Config.from_env().import_helpers if args.helpers is None else args.helpers
+        helpers = current().import_helpers if args.helpers is None else args.helpers
         sqlite = lambda run: fresh_sqlite(folder, run)  # noqa: E731
         measure("SQLite", sqlite, raw, args.rows, args.runs, helpers)
         pg = os.environ.get("LOTSE_BENCH_POSTGRES_URL") or os.environ.get("LOTSE_TEST_POSTGRES_URL")

@@ -112,6 +112,6 @@ def workspace(sessions: sessionmaker[Session], data_dir: Path | str) -> Workspac
 def cli_workspace() -> Workspace:
     """The workspace of a ``lotse`` command (database and folder from ``LOTSE_*``)."""
     from lotse.cli_support import sessions
-    from lotse.config import Config
+    from lotse.settings import current
 
-    return workspace(sessions(), Config.from_env().data_dir)
+    return workspace(sessions(), current().data_dir)

@@ -25,7 +25,6 @@ and the ranker's person-grouped splits as they were.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,9 +49,9 @@ from lotse.accounts import Principal
 from lotse.db import utcnow
 from lotse.errors import FieldError, InvalidInput
 from lotse.pseudonyms import person_key
+from lotse.settings import current
 from matcher.tables import Impression, RecommendationRequest
 
-DEFAULT_RETENTION_DAYS = 1095
 #: Context entries of a recommendation request kept after erasure: coarse segments that
 #: training and evaluation use, none of which names or locates a person on its own.
 KEPT_CONTEXT: tuple[str, ...] = (
@@ -68,19 +67,8 @@ DISTANCE_ROUNDING_KM = 5.0
 
 def retention_days() -> int:
     """``LOTSE_RETENTION_DAYS`` (default 1095, three years): how long closed agreements are
-    kept before ``lotse casework purge`` anonymises them."""
-    raw = os.environ.get("LOTSE_RETENTION_DAYS", "")
-    if not raw.strip():
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise InvalidInput(
-            [FieldError("LOTSE_RETENTION_DAYS", f"{raw!r} is not a number of days")]
-        ) from None
-    if days < 1:
-        raise InvalidInput([FieldError("LOTSE_RETENTION_DAYS", "must be at least 1")])
-    return days
+    kept before ``lotse casework purge`` anonymises them (validated by the settings)."""
+    return current().retention_days
 
 
 def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str]:

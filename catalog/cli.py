@@ -85,9 +85,9 @@ def import_command(
     from catalog.importing import import_offers
     from catalog.reading import guess_format
     from lotse.cli_support import fail, progress, sessions
-    from lotse.config import Config
     from lotse.db import transaction
     from lotse.errors import LotseError, RejectedImport
+    from lotse.settings import current
 
     raw = file.read_bytes()
     fmt = fmt or guess_format(raw, name=file.name)
@@ -104,7 +104,7 @@ def import_command(
                 mode=mode,
                 category=category,
                 progress=progress,
-                helpers=Config.from_env().import_helpers,
+                helpers=current().import_helpers,
             )
     except RejectedImport as exc:
         rejected = ImportReport(**exc.report)

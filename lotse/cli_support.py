@@ -14,9 +14,9 @@ from typing import TypeVar
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from lotse.config import Config
 from lotse.db import make_engine, make_session_factory
 from lotse.errors import InvalidInput, LotseError
+from lotse.settings import current
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 @functools.cache
 def sessions() -> sessionmaker[Session]:
     """The session factory for this process's configured database (made on first use)."""
-    return make_session_factory(make_engine(Config.from_env().database_url))
+    return make_session_factory(make_engine(current().database))
 
 
 def progress(items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+
+from lotse.settings import UnsafeConfiguration, current
 
 
 def pseudonym_secret() -> bytes:
-    """The server secret for person keys (``LOTSE_PSEUDONYM_SECRET``, else the app secret)."""
-    secret = os.environ.get("LOTSE_PSEUDONYM_SECRET") or os.environ.get(
-        "LOTSE_SECRET_KEY", "dev-only-not-secret"
-    )
-    return secret.encode()
+    """The server secret for person keys (``LOTSE_PSEUDONYM_SECRET``).
+
+    There is no fallback: a key made with a missing or known secret could be recomputed by
+    anyone who guesses a reference, so without one nothing about a person is stored."""
+    secret = current().pseudonym_secret
+    if secret is None:
+        raise UnsafeConfiguration(
+            "LOTSE_PSEUDONYM_SECRET is not set; run `lotse secrets generate` or set it"
+        )
+    return secret.get_secret_value().encode()
 
 
 def person_key(centre_id: str, person_ref: str) -> str:

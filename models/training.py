@@ -241,10 +241,10 @@ def code_revision() -> str:
     """The git commit the code came from, or ``LOTSE_CODE_REVISION`` when set (deployments
     without a checkout). Read with ``rev-parse`` only: commands that check for uncommitted
     changes may rewrite the index, and training must not touch the checkout."""
-    import os
+    from lotse.settings import current
 
-    if os.environ.get("LOTSE_CODE_REVISION"):
-        return os.environ["LOTSE_CODE_REVISION"]
+    if current().code_revision:
+        return current().code_revision
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(

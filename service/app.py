@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
 
-from lotse.config import Config
+from lotse import settings as settings_module
+from lotse.settings import Settings
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: configuration from the environment (``test_config`` overrides it),
-    database, error envelope, blueprints and CLI commands. Nothing happens at import time."""
-    app = Flask(__name__)
+def create_app(
+    test_config: dict[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    check_secrets: bool = True,
+) -> Flask:
+    """Build the app: settings, database, error envelope, blueprints and CLI commands.
+    Nothing happens at import time.
+
+    ``test_config``: lower-case keys override settings fields, upper-case keys go to Flask's
+    own ``app.config``. An app that is to serve (``check_secrets``, the default) refuses to be
+    built with missing, weak or shared secrets (``UnsafeConfiguration``). Only the command
+    line builds one without the check, to run commands such as ``lotse secrets generate``;
+    it never serves (the CLI has no ``run`` command) and signs nothing with a known value."""
     overrides = dict(test_config or {})
-    config = Config.from_env(
-        **{k: v for k, v in overrides.items() if k in Config.__dataclass_fields__}
-    )
+    if settings is None:
+        settings = Settings.load(
+            **{k: v for k, v in overrides.items() if k in Settings.model_fields}
+        )
+    if check_secrets:
+        settings.require_safe_secrets()
+    settings_module.install(settings)
+
+    app = Flask(__name__)
+    secret = settings.secret_key
     app.config.update(
-        SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=config.max_body_mb * 1024 * 1024,
+        # Without a secret (command line only): a random one for this process, so that
+        # nothing is ever signed with a value anyone could know.
+        SECRET_KEY=secret.get_secret_value() if secret else secrets.token_urlsafe(48),
+        MAX_CONTENT_LENGTH=settings.max_body_mb * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
@@ -29,8 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service.observability import init_observability
 
     # First, so that its request hooks see every request (ids, access log, latency).
-    init_observability(app)
-    init_db(app, config)
+    init_observability(app, settings)
+    init_db(app, settings)
     register_error_handlers(app)
 
     from service.api import (
@@ -66,7 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from service.security import init_security
 
-    init_security(app)
+    init_security(app, settings)
 
     from service.cli import register_commands
 

@@ -1,6 +1,7 @@
 """``lotse demo bootstrap``: everything ``make run`` needs before serving.
 
-Creates or migrates the database, loads the demo catalogue when the catalogue is empty,
+Generates the server's secrets into the data directory when there are none, creates or
+migrates the database, loads the demo catalogue when the catalogue is empty,
 simulates an outcome history and trains a first ranker when there is none, creates one demo
 login and API token per role, and prints them.
 """
@@ -12,8 +13,8 @@ from sqlalchemy import delete
 
 from lotse.accounts import User, create_token, create_user
 from lotse.cli_support import sessions
-from lotse.config import Config
 from lotse.db import transaction
+from lotse.settings import Settings, current, generate_secrets_file, install
 
 DEMO_USERS = (
     ("admin", "admin", None, None),
@@ -26,12 +27,31 @@ DEMO_USERS = (
 @click.command("bootstrap")
 @click.option("--offers", default=2000, show_default=True, help="demo catalogue size")
 @click.option("--seed", default=7, show_default=True)
-def bootstrap_command(offers: int, seed: int) -> None:
-    """Prepare a local demo: database, catalogue, demo logins and tokens."""
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="where `lotse serve` will listen"
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="checked to be free before any work; named in the banner",
+)
+def bootstrap_command(offers: int, seed: int, host: str, port: int) -> None:
+    """Prepare a local demo: secrets, database, catalogue, demo logins and tokens."""
     from service.cli import demo_password
     from service.schema import migrate
+    from service.server import port_problem
 
-    migrate(Config.from_env().database_url)
+    problem = port_problem(host, port)
+    if problem:
+        raise click.ClickException(problem)
+
+    path, created = generate_secrets_file(current().data_dir)
+    if created:
+        click.echo(f"generated random secrets in {path} (mode 0600)")
+        install(Settings.load())  # this process goes on with them (pseudonyms of the demo)
+    migrate(current().database)
     click.echo("database ready")
     _seed_catalogue_if_empty(offers, seed)
     _train_demo_ranker_if_none()
@@ -50,7 +70,7 @@ def bootstrap_command(offers: int, seed: int) -> None:
     click.echo("  user      role        scope         API token")
     for line in lines:
         click.echo(line)
-    click.echo("\nOpen http://127.0.0.1:8000 — API document at /openapi.json\n")
+    click.echo(f"\nOpen http://{host}:{port} — API document at /openapi.json\n")
 
 
 def _train_demo_ranker_if_none() -> None:

@@ -6,7 +6,6 @@ Core commands live here (``init``, ``serve``, ``tokens``, ``users``, ``demo boot
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import click
@@ -15,20 +14,24 @@ from flask.cli import FlaskGroup
 
 from lotse.accounts import ROLES, create_token, create_user
 from lotse.cli_support import fail, sessions
-from lotse.config import Config
 from lotse.db import transaction
 from lotse.errors import LotseError
+from lotse.settings import UnsafeConfiguration, current, generate_secrets_file
 
 
 def _create_app() -> Flask:
+    """The app the command line works with. Built without the secret check, so that commands
+    such as ``lotse secrets generate`` can run before there are secrets; it never serves:
+    Flask's own ``run`` command is left out, and ``lotse serve`` checks before it starts."""
     from service.app import create_app
 
-    return create_app()
+    return create_app(check_secrets=False)
 
 
 main = FlaskGroup(
     name="lotse",
     create_app=_create_app,
+    add_default_commands=False,
     add_version_option=False,
     help="Lotse: referral matching and offer recommendations.",
 )
@@ -39,7 +42,7 @@ def init_command() -> None:
     """Create the database or migrate it to the newest schema."""
     from service.schema import migrate
 
-    url = Config.from_env().database_url
+    url = current().database
     migrate(url)
     click.echo("database ready: " + _redacted(url))
 
@@ -52,15 +55,56 @@ def _redacted(url: str) -> str:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=int, help="default: one per CPU core")
 @click.option("--threads", default=4, show_default=True, type=int)
 @click.option("--timeout", default=60, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int | None, threads: int, timeout: int) -> None:
-    """Serve the web UI and API with gunicorn (production server)."""
-    from service.server import run_gunicorn
+    """Serve the web UI and API with gunicorn (production server).
 
-    run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=timeout)
+    Refuses to start without strong secrets (LOTSE_SECRET_KEY, LOTSE_PSEUDONYM_SECRET, or
+    those `lotse secrets generate` wrote to the data directory)."""
+    from service.server import port_problem, run_gunicorn, serving_settings
+
+    try:
+        settings = serving_settings()
+    except UnsafeConfiguration as exc:
+        raise click.ClickException("refusing to serve: " + exc.detail) from None
+    problem = port_problem(host, port)
+    if problem:
+        raise click.ClickException(problem)
+    run_gunicorn(settings, host=host, port=port, workers=workers, threads=threads, timeout=timeout)
+
+
+@click.group("secrets")
+def secrets_group() -> None:
+    """The server's secrets (session signing and person pseudonyms)."""
+
+
+@secrets_group.command("generate")
+def secrets_generate() -> None:
+    """Write random secrets to LOTSE_DATA_DIR/secrets.env (mode 0600), keeping any already there."""
+    settings = current()
+    path, created = generate_secrets_file(settings.data_dir)
+    if created:
+        names = ", ".join("LOTSE_" + n.upper() for n in created)
+        click.echo(f"generated {names} in {path}")
+    else:
+        click.echo(f"{path} already holds both secrets; nothing changed")
+    overridden = ["LOTSE_" + n.upper() for n in created if getattr(settings, n) is not None]
+    if overridden:
+        click.echo(
+            "note: the environment sets " + ", ".join(overridden) + ", which wins over the file"
+        )
+
+
+@secrets_group.command("check")
+def secrets_check() -> None:
+    """Say whether the secrets are safe to serve with (exit code 1 when not)."""
+    problems = current().secret_problems()
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    click.echo("secrets: ok")
 
 
 @click.group("tokens")
@@ -82,7 +126,9 @@ def tokens_create(role: str, agency_id: str | None, centre_id: str | None, label
         raise fail(exc) from None
     scope = agency_id or centre_id
     click.echo(
-        f"created a {role} token"
+        "created "
+        + ("an" if role[0] in "aeiou" else "a")
+        + f" {role} token"
         + (f" for {scope}" if scope else "")
         + "; store it now, it is not shown again:"
     )
@@ -99,11 +145,15 @@ def users_group() -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--agency", "agency_id")
 @click.option("--centre", "centre_id")
-def users_create(username: str, role: str, agency_id: str | None, centre_id: str | None) -> None:
+@click.password_option(
+    "--password",
+    envvar="LOTSE_PASSWORD",
+    help="the password (default: LOTSE_PASSWORD, else a prompt)",
+)
+def users_create(
+    username: str, role: str, agency_id: str | None, centre_id: str | None, password: str
+) -> None:
     """Create a web login; the password comes from LOTSE_PASSWORD or a prompt."""
-    password = os.environ.get("LOTSE_PASSWORD") or click.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
-    )
     try:
         with transaction(sessions()) as session:
             create_user(session, username, password, role, agency_id, centre_id)
@@ -113,13 +163,15 @@ def users_create(username: str, role: str, agency_id: str | None, centre_id: str
 
 
 def demo_password() -> str:
-    return os.environ.get("LOTSE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    chosen = current().demo_password
+    return chosen.get_secret_value() if chosen else secrets.token_urlsafe(12)
 
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI (called by the factory)."""
     app.cli.add_command(init_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(secrets_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(users_group)
     from catalog.cli import catalog_group

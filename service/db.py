@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
@@ -12,38 +11,31 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lotse.config import Config
 from lotse.db import make_engine, make_session_factory
+from lotse.settings import Settings
 
 
 @dataclass
 class Lotse:
-    """What one app instance holds: its configuration, engine and session factory."""
+    """What one app instance holds: its settings, engine and session factory."""
 
-    config: Config
+    settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
 
 
-def pool_options(config: Config) -> dict[str, int]:
-    """PostgreSQL connection pool per process: ``LOTSE_DB_POOL_SIZE`` (SQLAlchemy's default 5)
-    and ``LOTSE_DB_MAX_OVERFLOW`` (default 10); see docs/operations.md for sizing."""
-    if config.is_sqlite:
+def pool_options(settings: Settings) -> dict[str, int]:
+    """PostgreSQL connection pool per process (``LOTSE_DB_POOL_SIZE``, ``LOTSE_DB_MAX_OVERFLOW``;
+    SQLAlchemy's defaults 5 and 10); see docs/operations.md for sizing."""
+    if settings.is_sqlite:
         return {}
-    options = {}
-    for name, key in (
-        ("LOTSE_DB_POOL_SIZE", "pool_size"),
-        ("LOTSE_DB_MAX_OVERFLOW", "max_overflow"),
-    ):
-        raw = os.environ.get(name, "").strip()
-        if raw:
-            options[key] = int(raw)
-    return options
+    options = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    return {k: v for k, v in options.items() if v is not None}
 
 
-def init_db(app: Flask, config: Config) -> Lotse:
-    engine = make_engine(config.database_url, **pool_options(config))
-    state = Lotse(config=config, engine=engine, sessions=make_session_factory(engine))
+def init_db(app: Flask, settings: Settings) -> Lotse:
+    engine = make_engine(settings.database, **pool_options(settings))
+    state = Lotse(settings=settings, engine=engine, sessions=make_session_factory(engine))
     app.extensions["lotse"] = state
 
     @app.teardown_appcontext

@@ -45,6 +45,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
+from lotse.settings import Settings
 from service.openapi import operation
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -394,12 +395,11 @@ def _count_domain_events(m: Metrics, response: Response) -> None:
 # --- wiring --------------------------------------------------------------------------------
 
 
-def init_observability(app: Flask) -> None:
+def init_observability(app: Flask, settings: Settings) -> None:
     """Logging, request ids, the access log and metrics for ``app``. Register it before the
     other blueprints so that its hooks run first and see every request."""
-    fmt = str(app.config.get("LOTSE_LOG_FORMAT") or os.environ.get("LOTSE_LOG_FORMAT") or "text")
-    level = str(app.config.get("LOTSE_LOG_LEVEL") or os.environ.get("LOTSE_LOG_LEVEL") or "INFO")
-    app.extensions["lotse_log_handler"] = configure_logging(fmt.lower(), level.upper())
+    fmt = settings.log_format or "text"
+    app.extensions["lotse_log_handler"] = configure_logging(fmt, settings.log_level)
     app.extensions["lotse_metrics"] = Metrics()
     app.before_request(_begin_request)
     app.after_request(_finish_request)

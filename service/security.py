@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import os
 import re
 import threading
 import time
@@ -35,15 +34,9 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
+from lotse.settings import Settings
 from service.errors import problem
 
-#: Defaults; each can be changed with the environment variable of the same name.
-DEFAULTS = {
-    "LOTSE_LOGIN_MAX_FAILURES": 10,
-    "LOTSE_TOKEN_MAX_FAILURES": 10,
-    "LOTSE_RATE_LIMIT_WINDOW_SECONDS": 300,
-    "LOTSE_PROXY_HOPS": 0,
-}
 #: The per-address login limit is this many times the per-username limit.
 LOGIN_ADDRESS_FACTOR = 5
 HSTS = "max-age=31536000; includeSubDomains"
@@ -242,41 +235,24 @@ def security_headers(csp: str, https: bool) -> dict[str, str]:
 # --- wiring --------------------------------------------------------------------------------
 
 
-def _setting(app: Flask, name: str) -> int:
-    """An integer setting: the app's config (tests), else the environment, else the default."""
-    raw = app.config.get(name)
-    if raw is None:
-        raw = os.environ.get(name)
-    if raw in (None, ""):
-        return DEFAULTS[name]
-    return int(raw)
-
-
-def https_enabled(app: Flask) -> bool:
-    raw = app.config.get("LOTSE_HTTPS")
-    if raw is None:
-        raw = os.environ.get("LOTSE_HTTPS", "")
-    return str(raw).strip().lower() in ("1", "true", "yes", "on")
-
-
-def init_security(app: Flask) -> None:
+def init_security(app: Flask, settings: Settings) -> None:
     """Headers, HTTPS settings, trusted proxies and rate limits for ``app``."""
-    https = https_enabled(app)
+    https = settings.https
     if https:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
-    hops = _setting(app, "LOTSE_PROXY_HOPS")
+    hops = settings.proxy_hops
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    window = float(_setting(app, "LOTSE_RATE_LIMIT_WINDOW_SECONDS"))
-    login_max = _setting(app, "LOTSE_LOGIN_MAX_FAILURES")
+    window = float(settings.rate_limit_window_seconds)
+    login_max = settings.login_max_failures
     app.extensions["lotse_rate_limits"] = RateLimits(
         login=SlidingWindow(login_max, window),
         login_address=SlidingWindow(login_max * LOGIN_ADDRESS_FACTOR, window),
-        token=SlidingWindow(_setting(app, "LOTSE_TOKEN_MAX_FAILURES"), window),
+        token=SlidingWindow(settings.token_max_failures, window),
     )
 
     headers = security_headers(content_security_policy(inline_style_hashes(app)), https)

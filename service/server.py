@@ -5,25 +5,65 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lotse.settings import Settings
+
 
 def default_workers() -> int:
     """One worker per core: each worker holds its own catalogue arrays and model."""
     return max(1, os.cpu_count() or 1)
 
 
-def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeout: int) -> None:
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served on (in use, not allowed), or None when it can.
+
+    Checked before any slow start-up work, so that a busy port is one clear line instead of
+    a stack of gunicorn errors after a banner that already named the address."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OverflowError):
+        return f"cannot serve on {host}:{port}: unknown host"
+    family, _kind, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another Lotse still running?); "
+                    f"stop it or choose another port, e.g. make run PORT={port + 1}"
+                )
+            return f"cannot serve on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def serving_settings() -> Settings:
+    """The settings ``lotse serve`` runs with: those of the environment, with JSON logs unless
+    another format was chosen. Raises ``UnsafeConfiguration`` when the secrets are missing or
+    weak, so that an unsafe server never starts."""
+    settings = Settings.load()
+    if settings.log_format is None:
+        settings = settings.model_copy(update={"log_format": "json"})
+    settings.require_safe_secrets()
+    return settings
+
+
+def run_gunicorn(
+    settings: Settings, host: str, port: int, workers: int | None, threads: int, timeout: int
+) -> None:
     """Start gunicorn in this process; numerical libraries get one thread per worker so that
     workers do not fight over cores."""
     from gunicorn.app.base import BaseApplication
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    # Before any worker exists: JSON logs, and one folder for all workers' metric files.
-    from lotse.config import Config
+    # Before any worker exists: one folder for all workers' metric files.
     from service.observability import gunicorn_child_exit, prepare_multiprocess_dir
 
-    os.environ.setdefault("LOTSE_LOG_FORMAT", "json")
-    prepare_multiprocess_dir(Config.from_env().data_dir, port)
+    prepare_multiprocess_dir(settings.data_dir, port)
 
     class _App(BaseApplication):
         def __init__(self, options: dict[str, Any]) -> None:
@@ -37,7 +77,7 @@ def run_gunicorn(host: str, port: int, workers: int | None, threads: int, timeou
         def load(self):
             from service.app import create_app
 
-            app = create_app()
+            app = create_app(settings=settings)
             warm_up(app)
             return app
 

@@ -203,6 +203,9 @@ def installation(
     else:
         url = f"sqlite:///{data_dir / 'lotse.db'}"
     inst = Installation(data_dir=data_dir, database_url=url)
+    from lotse.settings import generate_secrets_file
+
+    generate_secrets_file(data_dir)  # as `make run` does: the server refuses to start without
     inst.lotse("init")
     try:
         yield inst

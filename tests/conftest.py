@@ -8,6 +8,7 @@ tests run against both. ``app``, ``client`` and ``runner`` are built from the fa
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +17,29 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
 from service.schema import migrate, register_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("LOTSE_SHARED_DIR", ROOT.parent / "shared"))
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Random secrets for this test run: the app refuses to serve without strong ones, and
+    person keys need one. Set in the environment so that servers the tests start inherit
+    them; a developer's own values (or a ``.env``) never leak into a test."""
+    os.environ["LOTSE_SECRET_KEY"] = secrets.token_urlsafe(32)
+    os.environ["LOTSE_PSEUDONYM_SECRET"] = secrets.token_urlsafe(32)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads the settings anew (tests change the environment with monkeypatch)."""
+    lotse_settings.reset()
+    yield
+    lotse_settings.reset()
 
 
 @pytest.fixture(scope="session")

@@ -27,8 +27,15 @@ def healthz():
 
 
 @bp.get("/readyz")
-@operation("Readiness: the database answers", "meta", responses={200: Health})
+@operation(
+    "Readiness: the configuration is safe to serve with and the database answers",
+    "meta",
+    responses={200: Health},
+)
 def readyz():
+    if state().settings.secret_problems():
+        # Named in the server log (never the values), not to anonymous callers.
+        return problem(503, "Service unavailable", "the server's configuration is not safe")
     try:
         with state().engine.connect() as conn:
             conn.execute(text("SELECT 1"))

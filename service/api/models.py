@@ -72,11 +72,11 @@ def _serve_models(setup: Any) -> None:
     lotse = app.extensions["lotse"]
     active = ActiveRanker(
         lotse.sessions,
-        lotse.config.data_dir,
+        lotse.settings.data_dir,
         fallback=RuleScoreRanker(),
         schema_hash=FEATURE_SCHEMA,
         feature_names=FEATURE_NAMES,
-        check_interval=float(app.config.get("LOTSE_MODEL_CHECK_SECONDS", 1.0)),
+        check_interval=lotse.settings.model_check_seconds,
     )
     app.extensions["lotse_models"] = active
     app.extensions["lotse_ranker"] = RequestRanker(active)
@@ -162,7 +162,7 @@ def list_models():
 @require(*ANALYSTS)
 def promote_model(version: str):
     body = parse_body(PromoteIn) if _has_body() else PromoteIn()
-    ws = workspace(state().sessions, state().config.data_dir)
+    ws = workspace(state().sessions, state().settings.data_dir)
     try:
         entry = promote_version(
             ws, version, actor=current_principal().actor, force=body.force, reason=body.reason

@@ -95,7 +95,7 @@ def import_offers():
         dry_run=query.dry_run,
         mode=query.mode,
         category=query.category,
-        helpers=state().config.import_helpers,
+        helpers=state().settings.import_helpers,
     )
     session.commit()
     return respond(report.as_dict())

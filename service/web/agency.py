@@ -250,7 +250,7 @@ def history(offer_id: str) -> Any:
 
 
 def _upload_dir() -> Path:
-    return Path(state().config.data_dir) / "uploads"
+    return Path(state().settings.data_dir) / "uploads"
 
 
 def _clean_old_uploads(folder: Path) -> None:
@@ -296,7 +296,7 @@ def dry_run() -> Any:
             fmt=fmt,
             dry_run=True,
             mode="atomic",
-            helpers=state().config.import_helpers,
+            helpers=state().settings.import_helpers,
         ).as_dict()
     except RejectedImport as exc:
         report = exc.report
@@ -378,7 +378,7 @@ def confirm_import() -> Any:
             raw,
             fmt=info["format"],
             mode=mode,
-            helpers=state().config.import_helpers,
+            helpers=state().settings.import_helpers,
         )
         session_.commit()
     except RejectedImport as exc:

@@ -33,11 +33,11 @@ REPORT_PLOTS = ("metric_by_version", "calibration", "importance", "position_bias
 
 
 def _workspace():
-    return workspace(state().sessions, state().config.data_dir)
+    return workspace(state().sessions, state().settings.data_dir)
 
 
 def _report_plots(version: str) -> list[str]:
-    folder = models_root(state().config.data_dir) / version / "report"
+    folder = models_root(state().settings.data_dir) / version / "report"
     return [name for name in REPORT_PLOTS if (folder / f"{name}.png").is_file()]
 
 
@@ -81,7 +81,7 @@ def metric_plot() -> Any:
 def report_plot(version: str, name: str) -> Any:
     if name not in REPORT_PLOTS or not version.replace("v", "", 1).isdigit():
         abort(404)
-    path = models_root(state().config.data_dir) / version / "report" / f"{name}.png"
+    path = models_root(state().settings.data_dir) / version / "report" / f"{name}.png"
     if not path.is_file():
         abort(404)
     return send_file(Path(path).resolve(), mimetype="image/png", max_age=0)

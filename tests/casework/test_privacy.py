@@ -12,10 +12,12 @@ from sqlalchemy import select
 from casework import agreements as ag
 from casework import monitoring, privacy, referrals
 from casework.tables import Agreement, AgreementReview, AuditEntry, Referral, ReferralEvent
+from lotse import settings as lotse_settings
 from lotse.accounts import Principal
 from lotse.db import transaction
 from lotse.errors import Forbidden, InvalidInput
 from lotse.pseudonyms import person_key
+from lotse.settings import InvalidSettings
 from matcher.tables import Impression, RecommendationRequest
 from tests.casework.cases import (
     ADMIN,
@@ -173,16 +175,20 @@ def test_purge_anonymises_closed_agreements_past_retention(sessions, population,
             is None
         )
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "400")
+    lotse_settings.reset()
     assert privacy.retention_days() == 400
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "")
-    assert privacy.retention_days() == privacy.DEFAULT_RETENTION_DAYS == 1095
+    lotse_settings.reset()
+    assert privacy.retention_days() == 1095
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "drei Jahre")
-    with pytest.raises(InvalidInput):
+    lotse_settings.reset()
+    with pytest.raises(InvalidSettings, match="LOTSE_RETENTION_DAYS"):
         privacy.retention_days()
 
 
 def test_purge_command(runner, app, monkeypatch):
     monkeypatch.setenv("LOTSE_RETENTION_DAYS", "30")
+    lotse_settings.reset()
     result = runner.invoke(args=["casework", "purge", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "would anonymise 0 closed agreement(s) older than 30 days" in result.output

@@ -104,9 +104,9 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
     other = create_app(
         {
             "TESTING": True,
-            "LOTSE_MODEL_CHECK_SECONDS": 0,
-            "data_dir": trained.extensions["lotse"].config.data_dir,
-            "database_url": trained.extensions["lotse"].config.database_url,
+            "model_check_seconds": 0,
+            "data_dir": trained.extensions["lotse"].settings.data_dir,
+            "database_url": trained.extensions["lotse"].settings.database_url,
         }
     )
     try:
@@ -117,7 +117,9 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
     # a worse candidate is refused, with the numbers
     with transaction(trained.extensions["lotse"].sessions) as session:
         bad = RankerArtifact(ReversedRules(), tuple(FEATURE_NAMES), FEATURE_SCHEMA)
-        save_version(session, trained.extensions["lotse"].config.data_dir, bad, card, "test", "v1")
+        save_version(
+            session, trained.extensions["lotse"].settings.data_dir, bad, card, "test", "v1"
+        )
     resp = client.post(f"{URL}/v2/promote", json={}, headers=analyst)
     assert resp.status_code == 409 and resp.mimetype == "application/problem+json"
     problem = resp.get_json()
@@ -149,7 +151,7 @@ def test_make_run_bootstraps_a_demo_ranker_once(app):
     lotse = app.extensions["lotse"]
     with transaction(lotse.sessions) as session:
         seed_catalogue(session, offers=600, seed=7)
-    ws = workspace(lotse.sessions, lotse.config.data_dir)
+    ws = workspace(lotse.sessions, lotse.settings.data_dir)
     said: list[str] = []
     first = ensure_demo_ranker(ws, record_simulated_referrals, people=400, seed=2, echo=said.append)
     assert any("simulating" in line for line in said) and any("training" in line for line in said)

@@ -199,8 +199,8 @@ def json_app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             "TESTING": True,
             "data_dir": tmp_path,
             "database_url": db_url,
-            "LOTSE_LOG_FORMAT": "json",
-            "LOTSE_LOG_LEVEL": "DEBUG",
+            "log_format": "json",
+            "log_level": "DEBUG",
         }
     )
     yield app

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +33,7 @@ HEADERS = (
 
 @pytest.fixture
 def make_app(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """``make_app(LOTSE_HTTPS="1", …)``: an app with extra settings (on SQLite: what these
+    """``make_app(https=True, …)``: an app with extra settings (on SQLite: what these
     tests check happens before any database work)."""
     db_url = sqlite_url
     monkeypatch.setenv("LOTSE_DATABASE_URL", db_url)
@@ -107,7 +111,7 @@ def test_printable_agreement_style_is_allowed_by_its_hash(app, client, make_toke
 
 
 def test_https_adds_hsts_and_a_secure_session_cookie(make_app):
-    app = make_app(LOTSE_HTTPS="1")
+    app = make_app(https=True)
     _user(app)
     client = app.test_client()
     # Under HTTPS Flask-WTF also checks the Referer (which Referrer-Policy: same-origin keeps).
@@ -148,7 +152,7 @@ def test_sliding_window_blocks_after_the_limit_and_forgets_old_failures():
 
 
 def test_failed_logins_are_limited_per_username_and_address(make_app):
-    app = make_app(LOTSE_LOGIN_MAX_FAILURES=3)
+    app = make_app(login_max_failures=3)
     _user(app)
     _user(app, "kollegin")
     now = [5000.0]
@@ -171,14 +175,14 @@ def test_failed_logins_are_limited_per_username_and_address(make_app):
 
 
 def test_many_names_from_one_address_are_limited_too(make_app):
-    app = make_app(LOTSE_LOGIN_MAX_FAILURES=1)  # per address: 5 × 1
+    app = make_app(login_max_failures=1)  # per address: 5 × 1
     client = app.test_client()
     codes = [_login(client, f"user{i}", "wrong-guess").status_code for i in range(6)]
     assert codes == [401] * 5 + [429]
 
 
 def test_failed_tokens_are_limited_per_address(make_app):
-    app = make_app(LOTSE_TOKEN_MAX_FAILURES=3)
+    app = make_app(token_max_failures=3)
     from lotse.accounts import create_token
 
     with transaction(app.extensions["lotse"].sessions) as s:
@@ -200,7 +204,7 @@ def test_failed_tokens_are_limited_per_address(make_app):
 
 
 def test_behind_a_proxy_the_forwarded_address_counts(make_app):
-    app = make_app(LOTSE_TOKEN_MAX_FAILURES=1, LOTSE_PROXY_HOPS=1)
+    app = make_app(token_max_failures=1, proxy_hops=1)
     client = app.test_client()
     bad = {"Authorization": "Bearer lotse_nope"}
     first = {**bad, "X-Forwarded-For": "198.51.100.1"}
@@ -270,3 +274,118 @@ def test_internal_errors_on_pages_leak_nothing_either(make_app, monkeypatch):
     assert resp.status_code == 500 and resp.mimetype == "text/html"
     for leak in (SECRET, "Traceback", "SELECT", "sqlalchemy", ".py"):
         assert leak not in resp.text
+
+
+# --- secrets: no public default, no empty value, no unsafe server ---------------------------
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOTSE_", "PYTEST"))}
+    env.update(extra)
+    return env
+
+
+def test_a_cookie_forged_with_the_old_published_default_is_nobody(client):
+    """The review's critical finding: sessions were signed with a built-in string, so anyone
+    could forge an admin cookie. The app now signs with the configured secret only."""
+    from flask.sessions import SecureCookieSessionInterface
+    from itsdangerous import URLSafeTimedSerializer
+
+    iface = SecureCookieSessionInterface()
+    forger = URLSafeTimedSerializer(
+        "dev-only-not-secret",
+        salt=iface.salt,
+        serializer=iface.serializer,
+        signer_kwargs={
+            "key_derivation": iface.key_derivation,
+            "digest_method": iface.digest_method,
+        },
+    )
+    cookie = forger.dumps(
+        {"principal": {"role": "admin", "agency_id": None, "centre_id": None, "name": "x"}}
+    )
+    client.set_cookie("lotse_session", cookie)
+    assert client.get("/v1/agreements").status_code == 401
+    assert client.get("/v1/reports/monitoring").status_code == 401
+
+
+def test_the_app_refuses_to_be_built_without_strong_secrets(sqlite_url, tmp_path, monkeypatch):
+    from lotse.settings import UnsafeConfiguration
+    from service.app import create_app
+
+    monkeypatch.delenv("LOTSE_SECRET_KEY")
+    monkeypatch.delenv("LOTSE_PSEUDONYM_SECRET")
+    monkeypatch.chdir(tmp_path)
+    config = {"data_dir": tmp_path, "database_url": sqlite_url}
+    with pytest.raises(UnsafeConfiguration):
+        create_app(config)
+    with pytest.raises(UnsafeConfiguration, match="LOTSE_SECRET_KEY is a published default"):
+        create_app({**config, "secret_key": "dev-only-not-secret"})
+
+
+def test_readyz_fails_on_an_unsafe_configuration(sqlite_url, tmp_path, monkeypatch):
+    """Only the command line builds an app without the check; should it ever answer
+    requests, the load balancer sees it as not ready."""
+    from service.app import create_app
+
+    monkeypatch.setenv("LOTSE_PSEUDONYM_SECRET", "")
+    monkeypatch.chdir(tmp_path)
+    app = create_app({"data_dir": tmp_path, "database_url": sqlite_url}, check_secrets=False)
+    try:
+        resp = app.test_client().get("/readyz")
+        assert resp.status_code == 503
+        assert "configuration" in resp.get_json()["detail"]
+        assert app.secret_key not in ("", None, "dev-only-not-secret")
+    finally:
+        app.extensions["lotse"].engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "secrets_env",
+    [
+        {},  # unset
+        {"LOTSE_SECRET_KEY": "", "LOTSE_PSEUDONYM_SECRET": ""},  # empty, as from .env.example
+        {"LOTSE_SECRET_KEY": "dev-only-not-secret", "LOTSE_PSEUDONYM_SECRET": "x" * 40},
+        {
+            "LOTSE_SECRET_KEY": "Ab3" * 5,
+            "LOTSE_PSEUDONYM_SECRET": "Zr8mW2qPx5LvN7cKt1bYh4sGj9dFe3Ua",
+        },
+    ],
+    ids=["unset", "empty", "default", "short"],
+)
+def test_lotse_serve_refuses_to_start_with_unsafe_secrets(sqlite_url, tmp_path, secrets_env):
+    env = _bare_env(LOTSE_DATABASE_URL=sqlite_url, LOTSE_DATA_DIR=str(tmp_path), **secrets_env)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "refusing to serve" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for value in secrets_env.values():
+        if len(value) > 3:
+            assert value not in proc.stderr, "a secret was printed"
+
+
+@pytest.mark.slow
+def test_secrets_generate_makes_serving_safe(sqlite_url, tmp_path):
+    env = _bare_env(LOTSE_DATABASE_URL=sqlite_url, LOTSE_DATA_DIR=str(tmp_path / "data"))
+    lotse = [sys.executable, "-c", "from service.cli import main; main()"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*lotse, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    assert run("secrets", "check").returncode == 1
+    made = run("secrets", "generate")
+    assert made.returncode == 0 and "generated" in made.stdout
+    path = tmp_path / "data" / "secrets.env"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    checked = run("secrets", "check")
+    assert checked.returncode == 0, checked.stderr

@@ -48,10 +48,10 @@ from lotse.accounts import create_token  # noqa: E402
 from lotse.db import make_engine, make_session_factory, transaction  # noqa: E402
 from matcher.engine import CANDIDATES_PER_NEED, rank_offers, recommend  # noqa: E402
 from matcher.features import FEATURE_NAMES  # noqa: E402
-from matcher.impressions import serve_recommendations  # noqa: E402
 from matcher.profile import resolve_profile, validate_profile  # noqa: E402
 from matcher.rules import screen  # noqa: E402
 from matcher.scoring import WEIGHTS, RuleScoreRanker  # noqa: E402
+from matcher.serving import serve_recommendations  # noqa: E402
 from matcher.snapshot import SnapshotCache  # noqa: E402
 from service.schema import migrate  # noqa: E402
 

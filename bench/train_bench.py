@@ -63,7 +63,7 @@ def read_back(
                 {
                     "request_id": r.request_id,
                     "served_at": r.served_at.to_pydatetime(warn=False),
-                    "model_version": "rules-v1",
+                    "model_version": "rules-v2",
                     "feature_schema": schema,
                     "catalog_seq": 1,
                     "centre_id": "bench",

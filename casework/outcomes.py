@@ -1,8 +1,8 @@
 """Referral outcomes for the ranker: what training reads, what the demo simulation writes,
-and the completion rates the matcher's snapshot carries.
+and the referral events that feed the matcher's outcome history.
 
-``models`` defines the interfaces (an outcome frame, ``SimulatedReferral``, a completion-rate
-source); casework owns referrals, so the adapters live here.
+``models`` and ``matcher`` define the interfaces (an outcome frame, ``SimulatedReferral``, an
+``EventFeed``); casework owns referrals, so the adapters live here.
 """
 
 from __future__ import annotations
@@ -11,19 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from casework.tables import Referral, ReferralEvent
+from catalog import taxonomy
 from catalog.tables import Offer
+from matcher.history import EventFeed, OutcomeEvent, area_key
 from models.lifecycle import Workspace
 from models.simulation import SIM_ACTOR, SimulatedReferral
-
-#: Closed referrals an offer needs before its completion rate is shown to the ranker: fewer
-#: would be noise (and could say something about a single person).
-MIN_CLOSED_REFERRALS = 5
 
 
 def referral_outcomes(
@@ -88,20 +85,50 @@ def record_simulated_referrals(session: Session, referrals: Sequence[SimulatedRe
     return len(rows)
 
 
-def completion_rates(session: Session, offer_ids: Sequence[str]) -> np.ndarray:
-    """Per offer: completed / closed referrals (completed, dropped, declined, rejected), NaN
-    with fewer than ``MIN_CLOSED_REFERRALS`` closed ones (the matcher's ``completion_rate``)."""
-    closed = ("completed", "dropped", "declined", "rejected_by_provider")
+def latest_event_id(session: Session) -> int:
+    """The newest referral event's id (0 without any): one read of the primary key index."""
+    return int(session.scalar(select(func.max(ReferralEvent.id))) or 0)
+
+
+def events_after(session: Session, after_id: int) -> list[OutcomeEvent]:
+    """Referral events with an id above ``after_id``, in id order, with what the outcome
+    history needs of each (the offer, its organisation and area as they are now)."""
     rows = session.execute(
-        select(Referral.offer_id, Referral.status, func.count())
-        .where(Referral.status.in_(closed))
-        .group_by(Referral.offer_id, Referral.status)
+        select(
+            ReferralEvent.id,
+            ReferralEvent.referral_id,
+            Referral.offer_id,
+            Offer.organization,
+            Offer.category,
+            Offer.municipality,
+            ReferralEvent.to_status,
+            ReferralEvent.at,
+        )
+        .join(Referral, Referral.id == ReferralEvent.referral_id)
+        .join(Offer, Offer.id == Referral.offer_id)
+        .where(ReferralEvent.id > after_id)
+        .order_by(ReferralEvent.id)
     ).all()
-    frame = pd.DataFrame(rows, columns=["offer_id", "status", "n"])
-    total = frame.groupby("offer_id")["n"].sum()
-    done = frame[frame["status"] == "completed"].groupby("offer_id")["n"].sum()
-    rate = (done.reindex(total.index).fillna(0) / total).where(total >= MIN_CLOSED_REFERRALS)
-    return rate.reindex(list(offer_ids)).to_numpy(dtype=np.float64)
+    return [
+        OutcomeEvent(
+            event_id=int(r[0]),
+            referral_id=r[1],
+            offer_id=r[2],
+            organization=r[3] or "",
+            area=area_key(_parent(r[4]), r[5] or ""),
+            status=r[6],
+            at=r[7],
+        )
+        for r in rows
+    ]
+
+
+def _parent(category: str) -> str:
+    return taxonomy.parent(category) if taxonomy.is_known(category) else category
+
+
+#: The events the serving history reads (``matcher.snapshot.SnapshotCache``).
+REFERRAL_EVENTS = EventFeed(latest_id=latest_event_id, events_after=events_after)
 
 
 def workspace(sessions: sessionmaker[Session], data_dir: Path | str) -> Workspace:

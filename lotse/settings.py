@@ -166,6 +166,35 @@ class Settings(BaseSettings):
         default=300, ge=1, description="The sliding window of both limits, in seconds"
     )
 
+    # --- learning ---
+    history_half_life_days: float = Field(
+        default=180.0,
+        gt=0,
+        description="Half-life of the outcome history the ranker sees: an outcome this many days "
+        "old counts half as much as one of today, so a change of an offer's quality shows",
+    )
+    exploration_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="Share of recommendation requests whose order is randomised a little (one "
+        "pair of neighbours near the top swapped, never a clearly worse offer into the first "
+        "three), logged with exact probabilities for counterfactual evaluation; 0 = off",
+    )
+    exploration_depth: int = Field(
+        default=6,
+        ge=2,
+        le=20,
+        description="Exploration swaps neighbours among this many first places",
+    )
+    exploration_tolerance: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="An offer may be swapped into the first three only when its score is within "
+        "this share of the one it passes",
+    )
+
     # --- models and casework ---
     model_check_seconds: float = Field(
         default=1.0,

@@ -6,13 +6,18 @@
 2. take the current catalogue snapshot (patched to the latest catalogue version);
 3. screen every offer with the hard rules (``matcher.rules``), counting exclusions per rule;
    offers that fail only capacity become waitlist alternatives;
-4. compute features for the eligible offers, keep the best ``CANDIDATES_PER_NEED`` per need
-   by the cheap rule score (so a learned model never scores thousands of rows), and let the
-   ranker order them;
-5. pick results so that every need is covered: round-robin over the needs in their priority
-   order (the best offer of each need, then the second best of each, …) until ``k`` — a
-   person needing a German course and childcare sees both, not ten German courses;
-6. attach the reasons each shown offer fits.
+4. compute features for the eligible offers (with the outcome history as of the request),
+   keep the best ``CANDIDATES_PER_NEED`` per need by the cheap rule score (so a learned model
+   never scores thousands of rows), and let the ranker score them;
+5. order by score, with one guarantee: every stated need that has an offer gets a place
+   within the first ``max(3, number of needs)`` results (``cover_needs``) — a person needing
+   a German course and childcare sees both near the top, not ten German courses; beyond that
+   the scores alone decide, so a need with better offers gets more of the list;
+6. optionally explore (``Exploration``, off by default): for a share of requests, swap one
+   pair of neighbouring results near the top, never moving a clearly worse offer into the
+   first three and never breaking the guarantee above; every shown offer carries the exact
+   probability of being shown where it was (``propensity``), for counterfactual evaluation;
+7. attach the reasons each shown offer fits.
 
 Texts are English unless ``lang="de"``: the contract's examples are English, and the service
 picks German from the request's ``Accept-Language``.
@@ -23,9 +28,10 @@ disagree with the recommendation.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -35,6 +41,7 @@ from catalog import taxonomy
 from catalog.store import current_seq
 from lotse.errors import NotFound
 from matcher.features import FEATURE_SCHEMA, feature_matrix
+from matcher.history import OutcomeHistory
 from matcher.needs import Need
 from matcher.places import ResolvedPlace
 from matcher.profile import ProfileIn, ResolvedProfile, resolve_profile, validate_profile
@@ -67,6 +74,9 @@ class Suggestion:
     distance_km: float | None
     reasons: list[Reason]
     features: np.ndarray = field(repr=False, compare=False)
+    #: Probability that the serving policy showed this offer at this rank (1 without
+    #: exploration): exact, as the randomisation was drawn.
+    propensity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,10 @@ class Recommendation:
     eligible_count: int
     k: int
     profile: ResolvedProfile = field(repr=False, compare=False)
+    #: How the order was chosen: ``None`` without exploration, else the share explored, the
+    #: pairs that could have been swapped, the one swapped (or None) and the probability of
+    #: the order shown.
+    policy: dict[str, Any] | None = None
 
     @property
     def resolved(self) -> dict[str, Any]:
@@ -133,6 +147,7 @@ def recommend(
     today: date | None = None,
     lang: str = "en",
     field_prefix: str = "",
+    exploration: Exploration | None = None,
 ) -> Recommendation:
     """The best ``k`` eligible offers for ``profile`` covering every need, plus waitlist
     alternatives and exclusion counts. ``InvalidInput`` (fields under ``field_prefix``) for
@@ -140,7 +155,15 @@ def recommend(
     clean = validate_profile(profile, field_prefix)
     resolved = resolve_profile(clean, today=today, field_prefix=field_prefix)
     snapshot = current_snapshot(session, snapshots)
-    return rank_offers(snapshot, resolved, k=k, ranker=ranker, lang=lang)
+    return rank_offers(
+        snapshot,
+        resolved,
+        k=k,
+        ranker=ranker,
+        lang=lang,
+        history=snapshots.history if snapshots is not None else None,
+        exploration=exploration,
+    )
 
 
 def explain(
@@ -190,15 +213,22 @@ def rank_offers(
     ranker: Ranker | None = None,
     lang: str = "en",
     cap: int | None = CANDIDATES_PER_NEED,
+    history: OutcomeHistory | None = None,
+    now: datetime | None = None,
+    exploration: Exploration | None = None,
+    rng: random.Random | None = None,
 ) -> Recommendation:
     """Screen, rank and pick for a resolved profile over a snapshot (no database: the core
-    that the benchmark and the behavioural tests drive directly). ``cap=None`` lets the
-    ranker score every eligible offer."""
+    that the benchmark, the simulations and the behavioural tests drive directly).
+    ``cap=None`` lets the ranker score every eligible offer; ``history`` is the outcome
+    history as of ``now`` (the request's time, default: now)."""
     ranker = ranker or DEFAULT_RANKER
     k = max(1, min(int(k), MAX_K))
+    now = now or datetime.now(UTC)
     screening = screen(s, p)
-    results = _ranked(s, p, screening.eligible, ranker, k, lang, cap)
-    waitlist = _ranked(s, p, screening.waitlist, ranker, min(k, WAITLIST_SIZE), lang, cap)
+    ctx = _Context(s, p, ranker, lang, cap, history, now)
+    results, policy = _ranked(ctx, screening.eligible, k, exploration, rng)
+    waitlist, _ = _ranked(ctx, screening.waitlist, min(k, WAITLIST_SIZE), None, None)
     return Recommendation(
         request_id=str(uuid.uuid4()),
         model_version=ranker.version,
@@ -212,6 +242,7 @@ def rank_offers(
         eligible_count=len(screening.eligible),
         k=k,
         profile=p,
+        policy=policy,
     )
 
 
@@ -228,40 +259,144 @@ def shortlist(need: np.ndarray, scores: np.ndarray, n_needs: int, cap: int | Non
     return np.sort(np.concatenate(keep)) if keep else np.arange(0)
 
 
+def coverage_window(n_needs: int) -> int:
+    """Within how many first places every need must appear: ``max(3, n_needs)``."""
+    return max(3, n_needs)
+
+
 def cover_needs(need: np.ndarray, order: np.ndarray, n_needs: int, k: int) -> list[int]:
-    """Pick ``k`` positions round-robin over the needs in priority order: each need's best,
-    then each need's second best, … (``order``: positions best first)."""
-    queues = [order[need[order] == j] for j in range(n_needs)]
+    """Pick ``k`` positions in score order (``order``: positions best first), except that
+    every need with a candidate gets a place within the first ``coverage_window`` picks: when
+    the places left in that window are just enough for the needs not yet shown, the next
+    place goes to the best candidate of one of them (the best of those bests)."""
+    window = coverage_window(n_needs)
+    firsts = {}
+    for pos in order.tolist():
+        j = int(need[pos])
+        if j not in firsts:
+            firsts[j] = pos
     picked: list[int] = []
-    depth = 0
-    while len(picked) < k and any(depth < len(q) for q in queues):
-        for q in queues:
-            if depth < len(q) and len(picked) < k:
-                picked.append(int(q[depth]))
-        depth += 1
+    taken: set[int] = set()
+    uncovered = set(firsts)
+    remaining = order.tolist()
+    while len(picked) < k and remaining:
+        left_in_window = window - len(picked)
+        if uncovered and left_in_window <= len(uncovered):
+            pos = min((firsts[j] for j in uncovered), key=remaining.index)
+        else:
+            pos = next(x for x in remaining if x not in taken)
+        picked.append(pos)
+        taken.add(pos)
+        remaining.remove(pos)
+        uncovered.discard(int(need[pos]))
     return picked
 
 
+@dataclass(frozen=True)
+class Exploration:
+    """Controlled exploration: ``share`` of requests see one pair of neighbouring results
+    swapped among the first ``depth`` places. A swap that would bring an offer scoring below
+    ``1 - tolerance`` of the one it passes into the first three, or push a need out of the
+    coverage window, is never drawn. Off (share 0) unless configured."""
+
+    share: float
+    depth: int = 6
+    tolerance: float = 0.1
+
+    def allowed_pairs(self, scores: list[float], needs: list[int], n_needs: int) -> list[int]:
+        """Upper positions (0-based) ``j`` whose swap with ``j + 1`` is allowed."""
+        window = coverage_window(n_needs)
+        before = _first_places(needs)
+        pairs = []
+        for j in range(min(self.depth, len(scores)) - 1):
+            if j < 3 and scores[j + 1] < (1.0 - self.tolerance) * scores[j]:
+                continue
+            after = _first_places([*needs[:j], needs[j + 1], needs[j], *needs[j + 2 :]])
+            if any(after[n] >= window > before[n] for n in before):
+                continue
+            pairs.append(j)
+        return pairs
+
+    def draw(
+        self, scores: list[float], needs: list[int], n_needs: int, rng: random.Random
+    ) -> tuple[int | None, list[float], dict[str, Any]]:
+        """The pair to swap (or None), each position's probability of holding what it will
+        hold, and the policy record."""
+        pairs = self.allowed_pairs(scores, needs, n_needs)
+        n = len(scores)
+        share = min(max(self.share, 0.0), 1.0) if pairs else 0.0
+        swap = None
+        if pairs and rng.random() < share:
+            swap = pairs[rng.randrange(len(pairs))]
+        each = share / len(pairs) if pairs else 0.0
+        touched = [0] * n
+        for j in pairs:
+            touched[j] += 1
+            touched[j + 1] += 1
+        if swap is None:
+            placement = [1.0 - each * touched[i] for i in range(n)]
+            order_probability = 1.0 - share
+        else:
+            placement = [1.0 - each * touched[i] for i in range(n)]
+            placement[swap] = placement[swap + 1] = each
+            order_probability = each
+        policy = {
+            "explore_share": self.share,
+            "pairs": [[j + 1, j + 2] for j in pairs],
+            "swapped": None if swap is None else [swap + 1, swap + 2],
+            "order_probability": order_probability,
+        }
+        return swap, placement, policy
+
+
+def _first_places(needs: list[int]) -> dict[int, int]:
+    first: dict[int, int] = {}
+    for i, n in enumerate(needs):
+        first.setdefault(n, i)
+    return first
+
+
+@dataclass(frozen=True)
+class _Context:
+    s: Snapshot
+    p: ResolvedProfile
+    ranker: Ranker
+    lang: str
+    cap: int | None
+    history: OutcomeHistory | None
+    now: datetime
+
+
 def _ranked(
-    s: Snapshot,
-    p: ResolvedProfile,
+    c: _Context,
     rows: np.ndarray,
-    ranker: Ranker,
     k: int,
-    lang: str,
-    cap: int | None,
-) -> list[Suggestion]:
+    exploration: Exploration | None,
+    rng: random.Random | None,
+) -> tuple[list[Suggestion], dict[str, Any] | None]:
     if not len(rows):
-        return []
+        return [], None
+    s, p = c.s, c.p
     d = distances_km(s, rows, p)
-    x = feature_matrix(s, rows, p, distances=d)
+    x = feature_matrix(s, rows, p, distances=d, history=c.history, now=c.now)
     need = p.need_of_category[s.cat[rows]]
     # Never cut below what the list shows: each need may fill all k places.
-    keep = shortlist(need, prescore(x), len(p.needs), None if cap is None else max(cap, k))
+    keep = shortlist(need, prescore(x), len(p.needs), None if c.cap is None else max(c.cap, k))
     rows, x, need, d = rows[keep], x[keep], need[keep], d[keep]
-    scores = np.asarray(ranker.score(x[:, columns_for(ranker)]), dtype=np.float64)
+    scores = np.asarray(c.ranker.score(x[:, columns_for(c.ranker)]), dtype=np.float64)
     order = np.lexsort((s.ids[rows], -scores))  # best first; ties by offer id, stable
     picked = cover_needs(need, order, len(p.needs), k)
+    placement = [1.0] * len(picked)
+    policy = None
+    if exploration is not None and exploration.share > 0 and len(picked) > 1:
+        swap, placement, policy = exploration.draw(
+            [float(scores[i]) for i in picked],
+            [int(need[i]) for i in picked],
+            len(p.needs),
+            rng or random.Random(),
+        )
+        if swap is not None:
+            picked[swap], picked[swap + 1] = picked[swap + 1], picked[swap]
     out = []
     for rank, i in enumerate(picked, start=1):
         row = int(rows[i])
@@ -275,8 +410,9 @@ def _ranked(
                 need=p.needs[int(need[i])].category,
                 score=round(float(scores[i]), 4),
                 distance_km=round(float(d[i]), 1) if np.isfinite(d[i]) else None,
-                reasons=reasons_for(s, row, p, x[i], lang),
+                reasons=reasons_for(s, row, p, x[i], c.lang),
                 features=x[i],
+                propensity=round(placement[rank - 1], 6),
             )
         )
-    return out
+    return out, policy

@@ -1,12 +1,12 @@
 """The features that rank eligible offers, one row per (person, offer).
 
 ``feature_matrix`` is the only place features are computed: serving calls it for the
-candidates of a request, and training (``models/``) calls it for the offers shown in logged
-requests — so serving and training cannot drift apart. Impressions store the exact values
-served, and ``FEATURE_SCHEMA`` (a hash of names and definitions version) tells a model which
-features it was trained on.
+candidates of a request, the simulations call it through the engine, and training reads the
+values stored with each impression (``matcher.impressions``) — so serving and training cannot
+drift apart. ``FEATURE_SCHEMA`` (a hash of the names and the definitions' version) tells a
+model which features it was trained on; a model of another schema is refused.
 
-Every feature is numeric and, except ``completion_rate``, never NaN:
+Fit of the offer to the person:
 
 - ``distance_km``: great-circle km to the offer; 0 when the offer is taken online.
 - ``online``: 1 when the offer is taken online (outside reach, or without a place).
@@ -21,22 +21,47 @@ Every feature is numeric and, except ``completion_rate``, never NaN:
 - ``need_priority``: 1 / (1 + position of the need the offer serves), 0–1.
 - ``profession_similarity``: 1 when the offer's text names the person's profession or its
   field ("Pflege" for a nurse), else 0.
-- ``completion_rate``: share of past referrals that completed the offer, 0–1; NaN while no
-  outcomes are known (the ranker lifecycle issue fills it).
+
+The person's context (what the rules use, coarse enough not to identify anyone):
+``person_level`` (0 none … 6 C2), ``child_under_3``, ``child_3_to_5`` (0/1), ``age_band``
+(lower bound of the band: 0, 18, 27, 35, 45, 55, 65), ``female``, ``on_benefits`` (SGB II or
+AsylbLG), ``first_language`` (a category: the first language recorded, one of
+``FIRST_LANGUAGES`` or "other"; missing when none is recorded), ``available_morning``,
+``available_afternoon``, ``available_evening`` (1 when available; all 1 when no times given).
+
+The offer's context: ``category`` (a category: the leaf code), ``hours_per_week`` (missing
+when not reported), ``cost_eur``, ``for_women``, ``for_parents``, ``for_youth`` (target
+groups), ``childcare_provided``, ``target_level`` (0–6, missing when none).
+
+Mismatches the rules cannot see, spelled out so that small trees find them:
+
+- ``childcare_missing``: the person has a child under 6, the offer is a course (language,
+  work, recognition) and provides no childcare;
+- ``fee_on_benefits``: the offer costs money and the person lives on benefits;
+- ``level_gap``: the offer's target level minus the person's level (missing without target);
+- ``first_language_supported``: the offer supports the person's *first* language.
+
+Outcome history (``matcher.history``, as of the request's time, never missing):
+``offer_outcome_rate``, ``org_outcome_rate``, ``area_outcome_rate`` (0–1, smoothed towards the
+next level up) and ``offer_outcome_evidence``, ``org_outcome_evidence`` (log of 1 + recent
+referrals with an outcome).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 
-from matcher.profile import ResolvedProfile
+from catalog import taxonomy
+from matcher.history import HISTORY_FEATURES, OutcomeHistory
+from matcher.profile import YOUNG_CHILD_AGE, ResolvedProfile
 from matcher.rules import distances_km
-from matcher.snapshot import Snapshot
+from matcher.snapshot import GROUP_BIT, TIME_BIT, Snapshot
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 FEATURE_NAMES: tuple[str, ...] = (
     "distance_km",
     "online",
@@ -48,13 +73,70 @@ FEATURE_NAMES: tuple[str, ...] = (
     "capacity_ratio",
     "need_priority",
     "profession_similarity",
-    "completion_rate",
+    # the person
+    "person_level",
+    "child_under_3",
+    "child_3_to_5",
+    "age_band",
+    "female",
+    "on_benefits",
+    "first_language",
+    "available_morning",
+    "available_afternoon",
+    "available_evening",
+    # the offer
+    "category",
+    "hours_per_week",
+    "cost_eur",
+    "for_women",
+    "for_parents",
+    "for_youth",
+    "childcare_provided",
+    "target_level",
+    # mismatches
+    "childcare_missing",
+    "fee_on_benefits",
+    "level_gap",
+    "first_language_supported",
+    # outcome history
+    *HISTORY_FEATURES,
 )
 #: Identifies names, order and definitions; a model trained on another schema is refused.
 FEATURE_SCHEMA: str = hashlib.sha256(
     json.dumps({"version": FEATURES_VERSION, "names": FEATURE_NAMES}).encode()
 ).hexdigest()[:16]
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+#: Features whose values are category codes, not quantities.
+CATEGORICAL_FEATURES: tuple[str, ...] = ("first_language", "category")
+#: Directions that are known whatever the world: more of the feature never makes an offer
+#: less likely to be taken up and go well (+1), or never more (-1). A learner may be held to
+#: them; everything else it must find out.
+MONOTONE: dict[str, int] = {
+    "distance_km": -1,
+    "schedule_overlap": 1,
+    "days_until_start": -1,
+    "childcare_missing": -1,
+    "fee_on_benefits": -1,
+    "offer_outcome_rate": 1,
+    "org_outcome_rate": 1,
+    "area_outcome_rate": 1,
+}
+
+#: First languages kept apart in ``first_language``; the rest are "other".
+FIRST_LANGUAGES: tuple[str, ...] = (
+    "ar", "fa", "uk", "tr", "ru", "ti", "so", "ku", "en", "ps", "sq", "ro", "pl", "bg", "fr", "es",
+)  # fmt: skip
+_FIRST_LANGUAGE_CODE = {c: i for i, c in enumerate(FIRST_LANGUAGES)}
+OTHER_LANGUAGE = len(FIRST_LANGUAGES)
+AGE_BANDS: tuple[tuple[int, int], ...] = (
+    (0, 17), (18, 26), (27, 34), (35, 44), (45, 54), (55, 64), (65, 120),
+)  # fmt: skip
+BENEFITS_MEANS_TESTED = frozenset({"sgb2", "asylblg"})
+#: Parent categories of courses: a parent without childcare cannot attend them.
+COURSE_PARENTS = frozenset({"language", "work", "recognition"})
+_IS_COURSE = np.array(
+    [taxonomy.parent(c) in COURSE_PARENTS for c in taxonomy.CATEGORIES] + [False], dtype=bool
+)
 
 #: level_fit by (target rank − person's rank), offset by 7 so that −7…7 index it. One level
 #: up is ideal; two or three (an integration course from scratch to B1) still fit well;
@@ -64,6 +146,7 @@ NO_TARGET_FIT = 0.5
 UNKNOWN_CAPACITY = 0.5
 MAX_DAYS = 365
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.float64)
+_EMPTY_HISTORY = OutcomeHistory()
 
 
 def _share(offer_bits: np.ndarray, person_bits: int) -> np.ndarray:
@@ -75,42 +158,113 @@ def _share(offer_bits: np.ndarray, person_bits: int) -> np.ndarray:
     return np.where(total > 0, hit / np.maximum(total, 1), 1.0)
 
 
+def age_band(age: int) -> int:
+    """The lower bound of the person's age band (0, 18, 27, 35, 45, 55 or 65)."""
+    for lo, hi in AGE_BANDS:
+        if lo <= age <= hi:
+            return lo
+    return AGE_BANDS[-1][0]
+
+
+def person_context(p: ResolvedProfile) -> dict[str, float]:
+    """The person's columns, the same for every offer of a request."""
+    prof = p.profile
+    ages = prof.children_ages
+    first = prof.languages[0] if prof.languages else None
+    times = p.time_bits
+    return {
+        "person_level": float(p.level),
+        "child_under_3": float(any(a < 3 for a in ages)),
+        "child_3_to_5": float(any(3 <= a < YOUNG_CHILD_AGE for a in ages)),
+        "age_band": float(age_band(prof.age)),
+        "female": float(prof.gender == "female"),
+        "on_benefits": float(bool(BENEFITS_MEANS_TESTED & set(prof.benefits))),
+        "first_language": (
+            np.nan if first is None else float(_FIRST_LANGUAGE_CODE.get(first, OTHER_LANGUAGE))
+        ),
+        "available_morning": float(not times or bool(times & TIME_BIT["morning"])),
+        "available_afternoon": float(not times or bool(times & TIME_BIT["afternoon"])),
+        "available_evening": float(not times or bool(times & TIME_BIT["evening"])),
+    }
+
+
 def feature_matrix(
-    s: Snapshot, rows: np.ndarray, p: ResolvedProfile, distances: np.ndarray | None = None
+    s: Snapshot,
+    rows: np.ndarray,
+    p: ResolvedProfile,
+    distances: np.ndarray | None = None,
+    *,
+    history: OutcomeHistory | None = None,
+    now: datetime | None = None,
 ) -> np.ndarray:
     """The features of ``rows`` for profile ``p``: shape (len(rows), len(FEATURE_NAMES)),
-    columns in ``FEATURE_NAMES`` order. ``distances`` may pass km already computed."""
+    columns in ``FEATURE_NAMES`` order. ``distances`` may pass km already computed;
+    ``history`` is the outcome history as of ``now`` (an empty one when None)."""
     n = len(rows)
     x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
+    col = COLUMN
     d = distances_km(s, rows, p) if distances is None else distances
     online = s.online[rows] & p.profile.online_ok & ~(d <= p.profile.max_distance_km)
-    x[:, COLUMN["distance_km"]] = np.where(online, 0.0, d)
-    x[:, COLUMN["online"]] = online
+    x[:, col["distance_km"]] = np.where(online, 0.0, d)
+    x[:, col["online"]] = online
     target = s.level_target[rows].astype(np.int64)
-    x[:, COLUMN["level_fit"]] = np.where(
-        target >= 0, _LEVEL_FIT[np.clip(target - p.level + 7, 0, 14)], NO_TARGET_FIT
+    has_target = target >= 0
+    x[:, col["level_fit"]] = np.where(
+        has_target, _LEVEL_FIT[np.clip(target - p.level + 7, 0, 14)], NO_TARGET_FIT
     )
-    x[:, COLUMN["schedule_overlap"]] = _share(s.days[rows], p.day_bits) * _share(
+    x[:, col["schedule_overlap"]] = _share(s.days[rows], p.day_bits) * _share(
         s.times[rows], p.time_bits
     )
-    x[:, COLUMN["childcare_fit"]] = s.childcare[rows] & p.has_young_child
+    childcare = s.childcare[rows]
+    x[:, col["childcare_fit"]] = childcare & p.has_young_child
     langs = s.language_index(p.support_languages)
-    x[:, COLUMN["language_shared"]] = (
+    x[:, col["language_shared"]] = (
         s.languages[np.ix_(rows, langs)].any(axis=1) if len(langs) else 0.0
     )
     start = s.start[rows].astype(np.int64)
-    x[:, COLUMN["days_until_start"]] = np.where(
+    x[:, col["days_until_start"]] = np.where(
         start > 0, np.clip(start - p.today.toordinal(), 0, MAX_DAYS), 0
     )
     total, free = s.cap_total[rows], s.cap_free[rows]
     known = (total > 0) & (free >= 0)
-    x[:, COLUMN["capacity_ratio"]] = np.where(
+    x[:, col["capacity_ratio"]] = np.where(
         known, np.clip(free / np.maximum(total, 1), 0.0, 1.0), UNKNOWN_CAPACITY
     )
     need = p.need_of_category[s.cat[rows]]
-    x[:, COLUMN["need_priority"]] = np.where(need >= 0, p.need_priority[np.maximum(need, 0)], 0.0)
-    x[:, COLUMN["profession_similarity"]] = profession_similarity(s, rows, p)
-    x[:, COLUMN["completion_rate"]] = s.completion[rows]
+    x[:, col["need_priority"]] = np.where(need >= 0, p.need_priority[np.maximum(need, 0)], 0.0)
+    x[:, col["profession_similarity"]] = profession_similarity(s, rows, p)
+
+    person = person_context(p)
+    for name, value in person.items():
+        x[:, col[name]] = value
+
+    cat = s.cat[rows]
+    x[:, col["category"]] = np.where(cat >= 0, cat, np.nan)
+    x[:, col["hours_per_week"]] = s.hours[rows]
+    cost = s.cost[rows]
+    x[:, col["cost_eur"]] = cost
+    groups = s.groups[rows]
+    x[:, col["for_women"]] = (groups & GROUP_BIT["women"]) > 0
+    x[:, col["for_parents"]] = (groups & GROUP_BIT["parents"]) > 0
+    x[:, col["for_youth"]] = (groups & GROUP_BIT["youth"]) > 0
+    x[:, col["childcare_provided"]] = childcare
+    x[:, col["target_level"]] = np.where(has_target, target, np.nan)
+
+    x[:, col["childcare_missing"]] = p.has_young_child & _IS_COURSE[cat] & ~childcare
+    x[:, col["fee_on_benefits"]] = (cost > 0) & bool(person["on_benefits"])
+    x[:, col["level_gap"]] = np.where(has_target, target - p.level, np.nan)
+    first = p.profile.languages[0] if p.profile.languages else None
+    first_idx = s.language_index((first,)) if first and first != "de" else np.arange(0)
+    x[:, col["first_language_supported"]] = (
+        s.languages[rows, first_idx[0]] if len(first_idx) else 0.0
+    )
+
+    hist = history if history is not None else _EMPTY_HISTORY
+    when = now or datetime.now(UTC)
+    start_col = col[HISTORY_FEATURES[0]]
+    x[:, start_col : start_col + len(HISTORY_FEATURES)] = hist.features(
+        s.ids[rows].tolist(), s.orgs[rows].tolist(), s.areas[rows].tolist(), when
+    )
     return x
 
 

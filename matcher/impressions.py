@@ -20,11 +20,9 @@ from sqlalchemy.orm import Session
 
 from lotse.db import utcnow
 from lotse.pseudonyms import person_key
-from matcher.engine import Recommendation, recommend
-from matcher.features import feature_dict
+from matcher.engine import Recommendation
+from matcher.features import AGE_BANDS, feature_dict
 from matcher.tables import Impression, RecommendationRequest
-
-AGE_BANDS = ((0, 17), (18, 26), (27, 34), (35, 44), (45, 54), (55, 64), (65, 120))
 
 
 def age_band(age: int) -> str:
@@ -57,6 +55,7 @@ def request_context(rec: Recommendation) -> dict[str, Any]:
         "availability": prof.availability.model_dump(),
         "eligible": rec.eligible_count,
         "excluded": rec.excluded,
+        "policy": rec.policy,
     }
 
 
@@ -67,9 +66,11 @@ def log_impressions(
     centre_id: str | None,
     person_ref: str | None,
     lang: str = "en",
+    arm: str | None = None,
 ) -> int:
     """Record a served recommendation and its impressions (bulk insert, no commit); returns
-    the number of impressions."""
+    the number of impressions. ``arm`` names the side of an online comparison that served
+    it ("control" or "challenger"), if one was running."""
     # Core inserts: one row and one executemany, no unit-of-work bookkeeping per request.
     session.execute(
         insert(RecommendationRequest.__table__),
@@ -84,7 +85,7 @@ def log_impressions(
                 "person_key": person_key(centre_id or "", person_ref) if person_ref else None,
                 "k": rec.k,
                 "lang": lang,
-                "context": request_context(rec),
+                "context": {**request_context(rec), "arm": arm},
             }
         ],
     )
@@ -97,6 +98,7 @@ def log_impressions(
             "position": s.rank,
             "score": s.score,
             "features": feature_dict(s.features),
+            "propensity": s.propensity,
         }
         for shown_in, items in (("results", rec.results), ("waitlist", rec.waitlist))
         for s in items
@@ -104,26 +106,6 @@ def log_impressions(
     if rows:
         session.execute(insert(Impression.__table__), rows)
     return len(rows)
-
-
-def serve_recommendations(
-    session: Session,
-    profile: Any,
-    *,
-    centre_id: str | None,
-    lang: str = "en",
-    **options: Any,
-) -> Recommendation:
-    """Recommend (``matcher.engine.recommend`` with ``options``) and log what was served."""
-    rec = recommend(session, profile, lang=lang, **options)
-    log_impressions(
-        session,
-        rec,
-        centre_id=centre_id,
-        person_ref=rec.profile.profile.person_ref,
-        lang=lang,
-    )
-    return rec
 
 
 def erase_person(session: Session, centre_id: str, person_ref: str) -> int:

@@ -29,11 +29,15 @@ from matcher.rules import (
 )
 from matcher.snapshot import TIME_BIT, Snapshot
 
+#: Outcomes are named as a reason only with this much evidence (log of 1 + 5 referrals): a
+#: rate of one or two referrals is noise, and could tell of a single person.
+OUTCOME_REASON_EVIDENCE = float(np.log1p(5))
+
 
 @dataclass(frozen=True)
 class Reason:
     """One reason an offer fits (``code``: distance, online, level, childcare, schedule,
-    language, start, capacity, profession, completion, waitlist)."""
+    language, start, capacity, profession, outcomes, waitlist)."""
 
     code: str
     text: str
@@ -200,15 +204,14 @@ def reasons_for(
                 ),
             )
         )
-    if np.isfinite(f["completion_rate"]):
-        pct = round(100 * f["completion_rate"])
+    if f["offer_outcome_evidence"] >= OUTCOME_REASON_EVIDENCE and f["offer_outcome_rate"] >= 0.5:
         out.append(
             Reason(
-                "completion",
+                "outcomes",
                 say(
                     lang,
-                    f"{pct}% of people referred completed it",
-                    f"{pct} % der Vermittelten haben es abgeschlossen",
+                    "earlier referrals here mostly led to enrolment",
+                    "frühere Vermittlungen führten meist zur Teilnahme",
                 ),
             )
         )

@@ -57,23 +57,22 @@ WEIGHTS: dict[str, float] = {
     "capacity_ratio": 0.3,
     "need_priority": 0.5,
     "profession_similarity": 1.0,
-    "completion_rate": 0.5,
+    "offer_outcome_rate": 0.5,
 }
 #: Proximity and start halve every this many km / days.
 DISTANCE_HALF_KM = 7.0
 START_HALF_DAYS = 30.0
-#: What an unknown completion rate counts as (the middle: no evidence either way).
-COMPLETION_PRIOR = 0.5
 
 
 class RuleScoreRanker:
-    """A transparent weighted sum of the features, scaled to 0–1; ``version`` "rules-v1".
+    """A transparent weighted sum of the features, scaled to 0–1; ``version`` "rules-v2"
+    (v2: the outcome history is smoothed and never missing, so it always counts).
 
     Proximity is ``0.5 ** (km / 7)`` and soon-ness ``0.5 ** (days / 30)``, so every km nearer
     and every day sooner counts, and counts most where it matters (3 vs 8 km, not 80 vs 85).
     """
 
-    version = "rules-v1"
+    version = "rules-v2"
     feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def __init__(self, weights: dict[str, float] | None = None) -> None:
@@ -87,11 +86,9 @@ class RuleScoreRanker:
         values[:, COLUMN["days_until_start"]] = 0.5 ** (
             f[:, COLUMN["days_until_start"]] / START_HALF_DAYS
         )
-        values[:, COLUMN["completion_rate"]] = np.nan_to_num(
-            f[:, COLUMN["completion_rate"]], nan=COMPLETION_PRIOR
-        )
         w = np.array([self.weights.get(n, 0.0) for n in FEATURE_NAMES])
-        return values * w
+        # Only weighted columns count: the others (context, some of them missing) add 0.
+        return np.where(w != 0, values, 0.0) * w
 
     def score(self, features: np.ndarray) -> np.ndarray:
         positive = sum(w for w in self.weights.values() if w > 0) or 1.0

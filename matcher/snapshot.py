@@ -12,8 +12,9 @@ reads it without locks.
 it reads the catalogue version (``catalog_state.seq``, one indexed query) and, when that moved,
 fetches only the offers changed since (``WHERE seq > known``) and patches a copy of the arrays
 — an agency's edit is visible to the next request without rebuilding 100,000 rows. Archived
-offers become dead rows; when too many are dead the arrays are compacted. Historical completion
-rates come from a pluggable source (none yet: NaN) and are re-read every few minutes.
+offers become dead rows; when too many are dead the arrays are compacted. The cache also holds
+the process's outcome history (``matcher.history``), fed on every use with the referral events
+it has not seen yet from a pluggable ``EventFeed`` (the service plugs in casework's).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -36,6 +37,13 @@ from catalog.store import current_seq
 from catalog.tables import Offer
 from catalog.vocab import BENEFITS, DAYS, GENDERS, LEVEL_RANK, RESIDENCE_STATUSES, TARGET_GROUPS
 from catalog.vocab import TIMES as TIME_SLOTS
+from matcher.history import (
+    LOOKBACK_EVENTS,
+    EventFeed,
+    OutcomeHistory,
+    area_key,
+    org_key,
+)
 from matcher.needs import FILLER, normalise
 
 CATEGORY_INDEX: dict[str, int] = {c: i for i, c in enumerate(taxonomy.CATEGORIES)}
@@ -51,8 +59,8 @@ ALL_GENDERS = sum(GENDER_BIT.values())
 ALL_STATUSES = 0xFFFF
 NO_MAX_AGE = 200
 NO_END = date.max.toordinal()
-#: How often (seconds) completion rates are re-read from outcomes.
-COMPLETION_REFRESH_S = 300.0
+#: How often (seconds) the outcome history looks back for events that committed late.
+LOOKBACK_SECONDS = 30.0
 #: Compact the arrays when this share of rows is dead (archived since the last build).
 COMPACT_DEAD_SHARE = 0.2
 #: Grid cell size in degrees for the spatial index (about 22 × 14 km in Germany).
@@ -67,6 +75,7 @@ OFFER_COLUMNS = (
     "min_german_level", "max_german_level", "target_german_level", "literacy_required",
     "target_groups", "days", "times", "start_date", "end_date", "capacity_total",
     "capacity_free", "childcare", "wheelchair_accessible", "status", "archived", "seq",
+    "organization", "municipality", "hours_per_week", "cost_eur",
 )  # fmt: skip
 
 #: Per-offer numeric columns: name → dtype. ``languages`` is a matrix, kept apart.
@@ -95,7 +104,8 @@ COLUMNS: dict[str, Any] = {
     "wheelchair": np.bool_,
     "active": np.bool_,
     "archived": np.bool_,
-    "completion": np.float64,
+    "hours": np.float64,
+    "cost": np.float64,
 }
 
 
@@ -221,8 +231,16 @@ def _row_values(o: dict[str, Any]) -> dict[str, Any]:
         "wheelchair": bool(o.get("wheelchair_accessible")),
         "active": o.get("status", "active") == "active" and not o.get("archived"),
         "archived": bool(o.get("archived")),
-        "completion": np.nan,
+        "hours": np.nan if o.get("hours_per_week") is None else o["hours_per_week"],
+        "cost": _none(o.get("cost_eur"), 0.0),
     }
+
+
+def _history_keys(o: dict[str, Any]) -> tuple[str, str]:
+    """The offer's organisation and area keys for the outcome history."""
+    category = o.get("category") or ""
+    parent = taxonomy.parent(category) if taxonomy.is_known(category) else category
+    return org_key(o.get("organization") or ""), area_key(parent, o.get("municipality") or "")
 
 
 @dataclass(frozen=True)
@@ -231,13 +249,16 @@ class Snapshot:
 
     Sentinels: no max age = 200; no end = date.max; unknown capacity = -1; no start = 0; an
     empty genders or statuses list (open to all) = every bit; days/times 0 = no fixed schedule;
-    level_target -1 = none. ``alive`` is False for rows archived since the arrays were built.
+    level_target -1 = none; unknown hours NaN. ``alive`` is False for rows archived since the
+    arrays were built. ``orgs`` and ``areas`` are the outcome history's keys of each offer.
     """
 
     seq: int
     cols: dict[str, np.ndarray]
     ids: np.ndarray  # str, for tie-breaking and output
     titles: np.ndarray  # object
+    orgs: np.ndarray  # object: organisation key (matcher.history.org_key)
+    areas: np.ndarray  # object: need × municipality key (matcher.history.area_key)
     tokens: np.ndarray  # int32, rows × MAX_TOKENS word ids (0 = padding)
     vocabulary: Vocabulary
     languages: np.ndarray  # bool, rows × len(language_codes)
@@ -283,11 +304,14 @@ class Snapshot:
         languages = _language_matrix(records, codes)
         ids = np.array([str(o["id"]) for o in records], dtype="U36")
         alive = np.ones(len(records), dtype=bool)
+        keys = [_history_keys(o) for o in records]
         return cls(
             seq=seq,
             cols=cols,
             ids=ids,
             titles=np.array([o["title"] for o in records], dtype=object),
+            orgs=np.array([k[0] for k in keys], dtype=object),
+            areas=np.array([k[1] for k in keys], dtype=object),
             tokens=_token_matrix(records, vocabulary),
             vocabulary=vocabulary,
             languages=languages,
@@ -311,12 +335,14 @@ class Snapshot:
         is_new = known < 0
         cols = {name: arr.copy() for name, arr in self.cols.items()}
         ids, titles, tokens = self.ids.copy(), self.titles.copy(), self.tokens.copy()
+        orgs, areas = self.orgs.copy(), self.areas.copy()
         alive = self.alive.copy()
         upd = np.flatnonzero(~is_new)
         at = known[upd]
         for name in cols:
             cols[name][at] = fresh.cols[name][upd]
         ids[at], titles[at], tokens[at] = fresh.ids[upd], fresh.titles[upd], fresh.tokens[upd]
+        orgs[at], areas[at] = fresh.orgs[upd], fresh.areas[upd]
         old_lang[at] = new_lang[upd]
         alive[at] = True
         add = np.flatnonzero(is_new)
@@ -327,6 +353,8 @@ class Snapshot:
                 cols[name] = np.concatenate([cols[name], fresh.cols[name][add]])
             ids = np.concatenate([ids, fresh.ids[add]])
             titles = np.concatenate([titles, fresh.titles[add]])
+            orgs = np.concatenate([orgs, fresh.orgs[add]])
+            areas = np.concatenate([areas, fresh.areas[add]])
             tokens = np.concatenate([tokens, fresh.tokens[add]])
             old_lang = np.concatenate([old_lang, new_lang[add]])
             alive = np.concatenate([alive, np.ones(len(add), dtype=bool)])
@@ -340,6 +368,8 @@ class Snapshot:
             cols=cols,
             ids=ids,
             titles=titles,
+            orgs=orgs,
+            areas=areas,
             tokens=tokens,
             vocabulary=self.vocabulary,
             languages=old_lang,
@@ -361,6 +391,8 @@ class Snapshot:
             cols={name: arr[keep] for name, arr in self.cols.items()},
             ids=ids,
             titles=self.titles[keep],
+            orgs=self.orgs[keep],
+            areas=self.areas[keep],
             tokens=self.tokens[keep],
             vocabulary=self.vocabulary,
             languages=self.languages[keep],
@@ -369,12 +401,6 @@ class Snapshot:
             row_of={str(v): i for i, v in enumerate(ids)},
             live_rows=np.arange(len(ids)),
         )
-
-    def with_completion(self, rates: np.ndarray) -> Snapshot:
-        """The same snapshot with historical completion rates (NaN = unknown) per row."""
-        cols = dict(self.cols)
-        cols["completion"] = np.asarray(rates, dtype=np.float64)
-        return replace(self, cols=cols)
 
     @functools.cached_property
     def category_counts(self) -> np.ndarray:
@@ -483,66 +509,72 @@ def load_offer(session: Session, offer_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-#: Reads historical completion rates for offers (NaN = unknown). No outcomes exist yet: the
-#: ranker lifecycle issue plugs in a reader over completed referrals.
-CompletionSource = Callable[[Session, Sequence[str]], np.ndarray]
-
-
-def no_completion_history(_session: Session, ids: Sequence[str]) -> np.ndarray:
-    """Every offer's completion rate is unknown (NaN) until outcomes are recorded."""
-    return np.full(len(ids), np.nan)
-
-
 class SnapshotCache:
-    """The process's current snapshot, refreshed from the catalogue version on each use.
+    """The process's current snapshot, refreshed from the catalogue version on each use, and
+    the process's outcome history, brought up to date from new referral events on each use.
 
     Thread-safe: readers get an immutable snapshot; one thread at a time builds or patches,
-    and the new snapshot replaces the old one in a single assignment.
+    and the new snapshot replaces the old one in a single assignment. The history applies
+    events under its own lock.
     """
 
     def __init__(
         self,
-        completion_source: CompletionSource = no_completion_history,
-        completion_refresh_s: float = COMPLETION_REFRESH_S,
+        events: EventFeed | None = None,
+        *,
+        history: OutcomeHistory | None = None,
+        lookback_s: float = LOOKBACK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
-        self.completion_source = completion_source
-        self.completion_refresh_s = completion_refresh_s
+        self._history_lock = threading.Lock()
+        self.events = events
+        self.history = history if history is not None else OutcomeHistory()
+        self.lookback_s = lookback_s
         self._clock = clock
-        self._completion_at: float | None = None
+        self._looked_back_at = -math.inf
         self.full_builds = 0
         self.patches = 0
 
     def current(self, session: Session) -> Snapshot:
-        """The snapshot at the catalogue's current version (patched when it moved), with
-        completion rates re-read every ``completion_refresh_s`` (outcomes do not move the
-        catalogue version)."""
+        """The snapshot at the catalogue's current version (patched when it moved); the
+        outcome history is brought up to date on the way."""
+        self.refresh_history(session)
         seq = current_seq(session)
         snap = self._snapshot
-        if snap is not None and snap.seq == seq and not self._completion_stale():
+        if snap is not None and snap.seq == seq:
             return snap
         with self._lock:
             snap = self._snapshot
-            if snap is not None and snap.seq == seq and not self._completion_stale():
+            if snap is not None and snap.seq == seq:
                 return snap
-            if snap is None:
-                snap = self._build(session, seq)
-            elif snap.seq != seq:
-                snap = self._patch(session, snap, seq)
-            if self._completion_stale():
-                snap = snap.with_completion(self.completion_source(session, list(snap.ids)))
-                self._completion_at = self._clock()
+            snap = self._build(session, seq) if snap is None else self._patch(session, snap, seq)
             self._snapshot = snap
             return snap
 
-    def _completion_stale(self) -> bool:
-        if self._completion_at is None:
-            return True
-        if self.completion_source is no_completion_history:
-            return False  # nothing to re-read
-        return self._clock() - self._completion_at > self.completion_refresh_s
+    def refresh_history(self, session: Session) -> int:
+        """Apply referral events the history has not seen: one indexed query for the newest
+        event id, and the events themselves only when it moved. Ids are handed out before
+        commit, so an event can appear below ids already read; every ``lookback_s`` the
+        reader looks ``LOOKBACK_EVENTS`` ids back and applies what it missed."""
+        if self.events is None:
+            return 0
+        history = self.history
+        latest = self.events.latest_id(session)
+        look_back = self._clock() - self._looked_back_at > self.lookback_s
+        if latest <= history.last_event_id and not look_back:
+            return 0
+        with self._history_lock:
+            after = history.last_event_id
+            if look_back:
+                after = max(0, after - LOOKBACK_EVENTS)
+                self._looked_back_at = self._clock()
+            elif latest <= after:
+                return 0
+            found = self.events.events_after(session, after)
+            found.sort(key=lambda e: (e.at, e.event_id))
+            return history.apply(found)
 
     def peek(self) -> Snapshot | None:
         """The snapshot as last built, without checking the catalogue (for tests, metrics)."""
@@ -559,12 +591,5 @@ class SnapshotCache:
 
     def _patch(self, session: Session, snap: Snapshot, seq: int) -> Snapshot:
         changed = load_offers(session, since_seq=snap.seq)
-        patched = snap.patched(changed, seq)
         self.patches += 1
-        fresh = [o["id"] for o in changed if not o.get("archived")]
-        if fresh:
-            rows = np.array([patched.row_of[str(i)] for i in fresh], dtype=np.int64)
-            completion = patched.completion.copy()
-            completion[rows] = self.completion_source(session, fresh)
-            patched = patched.with_completion(completion)
-        return patched
+        return snap.patched(changed, seq)

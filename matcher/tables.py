@@ -53,3 +53,6 @@ class Impression(Base):
     score: Mapped[float] = mapped_column(Float)
     #: ``{feature name: value}``, exactly as served (None for NaN).
     features: Mapped[dict] = mapped_column(JsonType, default=dict)
+    #: Probability that the serving policy showed this offer at this position (1 without
+    #: exploration; None for impressions logged before it was recorded).
+    propensity: Mapped[float | None] = mapped_column(Float)

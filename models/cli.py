@@ -56,12 +56,20 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _metric_line(card: dict[str, Any]) -> str:
+    """The counterfactual sndcg@5 with its interval, the rule score's, and the naive NDCG."""
     m = card.get("metrics") or {}
-    model = (m.get("model") or {}).get("ndcg@10")
-    rule = ((m.get("baselines") or {}).get("rule_score") or {}).get("ndcg@10")
-    if model is None:
-        return ""
-    return f"ndcg@10 {model:.3f}" + (f" (rule score {rule:.3f})" if rule is not None else "")
+    cf = (m.get("counterfactual") or {}).get("models") or {}
+    naive = (m.get("model") or {}).get("ndcg@10")
+    parts = []
+    model, rule = cf.get("model", {}).get("sndcg@5"), cf.get("rule_score", {}).get("sndcg@5")
+    if model and model["estimate"] is not None:
+        lo, hi = model["ci"]
+        parts.append(f"sndcg@5 {model['estimate']:.3f} [{lo:.3f}, {hi:.3f}]")
+        if rule and rule["estimate"] is not None:
+            parts.append(f"rule score {rule['estimate']:.3f}")
+    if naive is not None:
+        parts.append(f"naive ndcg@10 {naive:.3f} (biased toward the serving order)")
+    return "; ".join(parts)
 
 
 def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
@@ -75,8 +83,17 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
     @click.option("--since", help="first serving date of the training window (YYYY-MM-DD)")
     @click.option("--until", help="end of the window, exclusive (default: now)")
     @click.option("--seed", default=0, show_default=True, type=int)
-    @click.option("--promote", is_flag=True, help="promote the new version if it is not worse")
-    def train(since: str | None, until: str | None, seed: int, promote: bool) -> None:
+    @click.option(
+        "--promote", is_flag=True, help="promote the new version if it is better beyond noise"
+    )
+    @click.option(
+        "--negative-control",
+        help="train a version broken on purpose, to check that the gate refuses it: "
+        "shuffled-labels, or flipped:FEATURE (e.g. flipped:distance_km)",
+    )
+    def train(
+        since: str | None, until: str | None, seed: int, promote: bool, negative_control: str | None
+    ) -> None:
         """Train a new version on impressions and outcomes and register it with its card."""
         ws = workspace()
         try:
@@ -86,6 +103,7 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
                 until=_date(until),
                 seed=seed,
                 actor=default_actor(),
+                negative_control=negative_control,
                 step=_Steps(),
             )
         except LotseError as exc:
@@ -107,19 +125,26 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
             )
         except LotseError as exc:
             raise fail(exc) from None
+        cf = report["counterfactual"]["models"]
+        click.echo("counterfactual (what if it had served), 95% intervals by person:")
+        for name, m in cf.items():
+            e = m["sndcg@5"]
+            if e["estimate"] is not None:
+                click.echo(
+                    f"  {name:<22} sndcg@5 {e['estimate']:.3f} [{e['ci'][0]:.3f}, {e['ci'][1]:.3f}]"
+                )
+        click.echo("naive, on logged labels (biased toward the serving order):")
         for name, m in report["metrics"].items():
-            click.echo(
-                f"{name:<22} ndcg@5 {m['ndcg@5']:.3f}  ndcg@10 {m['ndcg@10']:.3f}  "
-                f"map@10 {m['map@10']:.3f}"
-            )
+            click.echo(f"  {name:<22} ndcg@5 {m['ndcg@5']:.3f}  ndcg@10 {m['ndcg@10']:.3f}")
         click.echo(f"report: {paths['markdown']}")
 
     @ranker_group.command("promote")
     @click.argument("version")
-    @click.option("--force", is_flag=True, help="promote even if it scores worse")
+    @click.option("--force", is_flag=True, help="promote even if not shown better")
     @click.option("--reason", default="", help="why (kept in the promotion log)")
     def promote(version: str, force: bool, reason: str) -> None:
-        """Serve VERSION, unless it scores worse than the active one on the same test data."""
+        """Serve VERSION when it is better than the active one beyond noise (counterfactual
+        estimate on the same test data)."""
         _promote(workspace(), version, force=force, reason=reason)
 
     @ranker_group.command("rollback")
@@ -171,14 +196,9 @@ def _promote(ws: Workspace, version: str, *, force: bool, reason: str) -> None:
     except LotseError as exc:
         raise fail(exc) from None
     c = entry.comparison or {}
-    numbers = ""
-    if c.get("candidate_metrics") and c.get("active_metrics"):
-        numbers = (
-            f" (ndcg@10 {c['candidate_metrics']['ndcg@10']:.3f} vs "
-            f"{c['active_metrics']['ndcg@10']:.3f} on {c['test_rows']} test impressions)"
-        )
+    why = f": {c['why']}" if c.get("why") else ""
     click.echo(
-        f"promoted {version}, replacing {entry.from_version or 'the rule score'}{numbers}"
+        f"promoted {version}, replacing {entry.from_version or 'the rule score'}{why}"
         + (" — forced" if entry.forced else "")
     )
 

@@ -19,6 +19,16 @@ POSITION = "position"
 LABEL = "label"
 #: The referral status the label came from (``None`` when the offer was not taken up).
 STATUS = "status"
+#: Whether the offer was referred at all (any status): what position bias acts on.
+TAKEN_UP = "taken_up"
+#: The exact probability that the serving policy showed the offer at its position.
+PROPENSITY = "propensity"
+#: The need the offer was shown for, as resolved (the engine's coverage groups by it).
+NEED_CODE = "need"
+#: The request's exploration record (``None`` when the order was not randomised).
+POLICY = "policy"
+#: The side of an online comparison that served the request ("control", "challenger", None).
+ARM = "arm"
 #: The matcher's need category (parent code) the offer was suggested for.
 NEED = "need_category"
 #: The ranker version that served the recommendation.

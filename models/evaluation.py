@@ -31,6 +31,12 @@ import numpy as np
 import pandas as pd
 
 from models import columns as C
+from models.counterfactual import (
+    GATE_METRIC,
+    NO_BIAS,
+    PositionBias,
+    counterfactual_estimates,
+)
 from models.metrics import (
     brier_score,
     calibration_curve,
@@ -42,7 +48,12 @@ from models.metrics import (
 from models.ranker import FrameScorer, feature_matrix
 from models.training import SUCCESS_FROM, Split
 
+#: The naive headline metric (logged labels, biased toward the serving order).
 PRIMARY_METRIC = "ndcg@10"
+NAIVE_NOTE = (
+    "naive: computed on labels logged under the serving order, so biased toward that order "
+    "(people take up what is shown first); decisions use the counterfactual estimates"
+)
 MIN_SEGMENT_PEOPLE = 5
 IMPORTANCE_REPEATS = 3
 #: Permutation importance runs on a sample of this many test requests (whole requests, so
@@ -91,18 +102,22 @@ class Scored:
 
 @dataclass
 class Evaluation:
-    """A model and its baselines scored on the same test rows."""
+    """A model and its baselines scored on the same test rows: naive metrics on the logged
+    labels (``metrics``) and counterfactual estimates (``counterfactual``)."""
 
     model: str
     test: pd.DataFrame
     scored: dict[str, Scored]
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    counterfactual: dict[str, Any] = field(default_factory=dict)
 
     def as_card_metrics(self) -> dict[str, Any]:
         return {
-            "primary": PRIMARY_METRIC,
+            "primary": GATE_METRIC,
+            "naive_note": NAIVE_NOTE,
             "model": self.metrics[self.model],
             "baselines": {k: v for k, v in self.metrics.items() if k != self.model},
+            "counterfactual": self.counterfactual,
             "test_rows": len(self.test),
             "test_requests": int(self.test[C.QUERY].nunique()),
             "test_people": int(self.test[C.PERSON].nunique()),
@@ -121,9 +136,12 @@ def score_models(
     *,
     fit_model: bool = True,
     catalogue_size: int | None = None,
+    bias: PositionBias = NO_BIAS,
+    seed: int = 0,
 ) -> Evaluation:
     """Fit the baselines (and the model, unless already fitted) on the training rows and
-    score all on the test rows."""
+    score all on the test rows: naive metrics, and counterfactual estimates under ``bias``
+    (each against the rule score when it is among the baselines)."""
     if split.test.empty:
         raise ValueError("the test split is empty: widen the window or lower the cutoff")
     scored: dict[str, Scored] = {}
@@ -148,6 +166,14 @@ def score_models(
                 brier_score(split.test[C.LABEL].to_numpy() >= SUCCESS_FROM, s.likelihood)
             )
         evaluation.metrics[name] = m
+    reference = "rule_score" if "rule_score" in scored else None
+    evaluation.counterfactual = counterfactual_estimates(
+        split.test,
+        {name: s.scores for name, s in scored.items()},
+        bias,
+        reference=reference,
+        seed=seed,
+    )
     return evaluation
 
 
@@ -309,6 +335,8 @@ def build_report(
             "test_people": int(split.test[C.PERSON].nunique()),
         },
         "metrics": evaluation.metrics,
+        "naive_note": NAIVE_NOTE,
+        "counterfactual": evaluation.counterfactual,
         "segments": segment_metrics(evaluation),
         "min_segment_people": MIN_SEGMENT_PEOPLE,
         "calibration": calibration(evaluation),
@@ -341,7 +369,13 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         f"Test: {report['rows']['test']} impressions, {report['rows']['test_requests']} "
         f"requests of {report['rows']['test_people']} people never seen in training, served "
-        f"after {report['split']['cutoff']}. Relevant for recall/MAP: enrolled or completed. "
+        f"after {report['split']['cutoff']}.",
+        "",
+        *counterfactual_markdown(report.get("counterfactual") or {}, version),
+        "## Naive metrics (biased toward the serving order)",
+        "",
+        "Computed on the logged labels as they are: people take up what is shown first, so "
+        "these favour whatever order served. Relevant for recall/MAP: enrolled or completed. "
         "Brier: lower is better.",
         "",
         "| model | " + " | ".join(cols) + " |",
@@ -411,6 +445,43 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def counterfactual_markdown(cf: dict[str, Any], version: str) -> list[str]:
+    """The counterfactual table: each model's estimate with its 95 % interval, and its
+    difference to the reference."""
+    models = cf.get("models") or {}
+    if not models:
+        return []
+    bias = cf.get("position_bias") or {}
+    theta = ", ".join(f"{t:.2f}" for t in (bias.get("theta") or [])[:10])
+    lines = [
+        "## Counterfactual estimates (what if this model had served)",
+        "",
+        f"Inverse-propensity weighted by position (θ from {bias.get('source', '?')}: {theta}); "
+        f"95 % intervals from {cf['bootstrap']['draws']} bootstrap draws over "
+        f"{cf['people']} people. sndcg@k: weighted gain in the first k places per weighted "
+        "gain shown (0–1).",
+        "",
+        "| model | sndcg@5 | sndcg@10 | snrecall@5 | difference in sndcg@5 to "
+        f"{cf.get('reference') or '–'} |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in models.items():
+        label = f"**{name}**" if name in (version, "model") else name
+        diff = (cf.get("differences") or {}).get(name, {}).get("sndcg@5")
+        diff_text = (
+            f"{diff['estimate']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]"
+            if diff and diff["estimate"] is not None
+            else "–"
+        )
+        cells = [
+            f"{_fmt(m[k]['estimate'])} [{_fmt(m[k]['ci'][0])}, {_fmt(m[k]['ci'][1])}]"
+            for k in ("sndcg@5", "sndcg@10", "snrecall@5")
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {diff_text} |")
+    lines.append("")
+    return lines
 
 
 def _figure(width: float = 6.4, height: float = 4.2):

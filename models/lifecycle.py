@@ -6,13 +6,25 @@ come from (referrals live in ``casework``, which models may not import, so the s
 in a reader), and the engine's feature schema and rule score.
 
 Train: build the training frame for a window, split it by person and out of time, fit the
-gradient-boosted ranker on the training part, score it *and the baselines* on the test part,
-and register the artifact with its card. The artifact is the model fitted on the training
-part only, so the card's metrics describe exactly the artifact that would serve.
+take-up × outcome ranker on the training part (the *held-out copy*), score it *and the
+baselines* on the test part — naive metrics and counterfactual estimates with intervals —
+then refit the same configuration on every row (the *served copy*) and register both with
+the card. The card's metrics and the gate judge the held-out copy, never rows it saw.
 
-Promote: score the candidate and the active version (or the rule score, when no model is
-active) on the candidate's test data, leaving out the people the active version was trained
-on, and refuse a candidate that scores worse on NDCG@10 unless forced. Every switch is logged.
+Promote: estimate, counterfactually, how the candidate's held-out copy and what serves now
+(the active version's held-out copy, or the rule score) would have done on the candidate's
+test data, leaving out the people the active version was trained on; promote when the
+candidate is better beyond noise (the 95 % interval of the difference above 0), refuse
+otherwise and say whether it was worse or indistinguishable. ``force`` overrides. Every
+switch is logged.
+
+Negative controls (``negative_control``): a candidate trained on shuffled labels, or with one
+feature's sign flipped, is broken on purpose; the gate must refuse it. They are how an
+analyst checks that the gate still discriminates.
+
+Online comparison: a challenger serves a share of people (split by a stable hash of the
+person key) beside the active version; ``experiment_report`` compares matured outcomes of the
+two arms with intervals.
 """
 
 from __future__ import annotations
@@ -32,14 +44,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from lotse.db import transaction, utcnow
 from lotse.errors import Conflict, FieldError, InvalidInput
 from models import columns as C
+from models.counterfactual import (
+    GATE_METRIC,
+    NO_BIAS,
+    PositionBias,
+    counterfactual_estimates,
+    gate,
+    position_bias_from_swaps,
+)
 from models.evaluation import (
-    PRIMARY_METRIC,
+    NAIVE_NOTE,
     build_report,
     ranking_metrics,
     score_models,
     write_report,
 )
-from models.ranker import baselines, feature_matrix, gradient_boosted_scorer
+from models.ranker import baselines, feature_matrix, take_up_outcome_scorer
 from models.registry import (
     ArtifactRefused,
     RankerArtifact,
@@ -73,7 +93,8 @@ ImpressionSource = Callable[[Session, datetime | None, datetime | None], pd.Data
 
 
 class PromotionRefused(Conflict):
-    """The candidate scores worse than the active version on the same test data."""
+    """The candidate is not shown to be better than the active version on the same test
+    data (worse, or within noise)."""
 
     title = "Promotion refused"
 
@@ -90,7 +111,7 @@ def default_actor() -> str:
 
 
 def _engine_defaults() -> dict[str, Any]:
-    from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
+    from matcher.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_SCHEMA, MONOTONE
     from matcher.scoring import RuleScoreRanker
 
     rule = RuleScoreRanker()
@@ -99,6 +120,8 @@ def _engine_defaults() -> dict[str, Any]:
         "schema_hash": FEATURE_SCHEMA,
         "rule": rule.score,
         "rule_version": rule.version,
+        "categorical": tuple(CATEGORICAL_FEATURES),
+        "monotone": dict(MONOTONE),
     }
 
 
@@ -115,6 +138,8 @@ class Workspace:
     rule: Callable[[np.ndarray], np.ndarray] | None = None
     rule_version: str = "rules"
     catalogue_size: Callable[[Session], int] | None = None
+    categorical: tuple[str, ...] = ()
+    monotone: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -146,6 +171,55 @@ def _iso(value: Any) -> str | None:
     return None if value is None else pd.Timestamp(value).isoformat()
 
 
+#: ``negative_control`` values: labels shuffled across the training rows, or one feature's
+#: sign flipped at scoring (``flipped:distance_km``).
+NEGATIVE_CONTROLS = ("shuffled-labels", "flipped:<feature>")
+
+
+def _check_negative_control(ws: Workspace, control: str | None) -> tuple[bool, tuple[str, ...]]:
+    """``(shuffle labels?, features to flip)`` for a negative control (``InvalidInput`` for
+    an unknown one)."""
+    if not control:
+        return False, ()
+    if control == "shuffled-labels":
+        return True, ()
+    if control.startswith("flipped:"):
+        name = control.split(":", 1)[1]
+        if name in ws.feature_names:
+            return False, (name,)
+        raise InvalidInput([FieldError("negative_control", f"unknown feature '{name}' to flip")])
+    raise InvalidInput(
+        [
+            FieldError(
+                "negative_control",
+                f"unknown negative control '{control}'; one of {', '.join(NEGATIVE_CONTROLS)}",
+            )
+        ]
+    )
+
+
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The frame with outcomes (label, take-up, status) permuted across rows."""
+    order = np.random.default_rng(seed + 7919).permutation(len(frame))
+    out = frame.copy()
+    for col in (C.LABEL, C.TAKEN_UP, C.STATUS):
+        if col in out:
+            out[col] = out[col].to_numpy()[order]
+    return out
+
+
+def _bias_for(ws: Workspace, frame: pd.DataFrame, learnt: Any) -> PositionBias:
+    """The examination curve: from randomised swaps when there are enough, else the one the
+    take-up model learnt (``position_bias_``), else none."""
+    swaps = position_bias_from_swaps(frame)
+    if swaps is not None:
+        return swaps
+    curve = getattr(learnt, "position_bias_", None)
+    if curve is not None:
+        return PositionBias(tuple(float(t) for t in curve), "take-up model")
+    return NO_BIAS
+
+
 def train_version(
     ws: Workspace,
     *,
@@ -154,12 +228,14 @@ def train_version(
     seed: int = 0,
     actor: str = "",
     params: dict[str, Any] | None = None,
+    negative_control: str | None = None,
     step: Callable[[str], None] = lambda _msg: None,
 ) -> ModelVersion:
     """Train a new version on impressions served in ``[since, until)`` and register it.
 
     ``step`` is told what happens next (the CLI shows it as progress).
     """
+    shuffle, flipped = _check_negative_control(ws, negative_control)
     step("loading impressions and outcomes")
     frame = ws.frame(since, until)
     if frame.empty:
@@ -174,17 +250,45 @@ def train_version(
         raise InvalidInput(
             [FieldError("window", "too little data to keep people and time apart; widen it")]
         )
-    scorer = gradient_boosted_scorer(ws.feature_names, random_state=seed, **(params or {}))
-    step(f"fitting on {len(split.train)} rows, scoring baselines on {len(split.test)}")
+    if shuffle:
+        split.train = _shuffled(split.train, seed)
+
+    def new_scorer() -> Any:
+        return take_up_outcome_scorer(
+            ws.feature_names,
+            categorical=ws.categorical,
+            monotone=ws.monotone,
+            random_state=seed,
+            **(params or {}),
+        )
+
+    step(f"fitting the held-out copy on {len(split.train)} rows")
+    scorer = new_scorer().fit(split.train)
+    heldout = RankerArtifact(
+        estimator=scorer.fitted_,
+        feature_names=ws.feature_names,
+        schema_hash=ws.schema_hash,
+        flipped=flipped,
+    )
+    bias = _bias_for(ws, split.train, scorer.fitted_)
+    step(f"scoring it and the baselines on {len(split.test)} test rows")
     evaluation = score_models(
         split,
-        scorer,
+        _ArtifactScorer("model", heldout),
         baselines(ws.feature_names, ws.rule, seed=seed),
+        fit_model=False,
         catalogue_size=ws.n_offers(),
+        bias=bias,
+        seed=seed,
     )
-    estimator = scorer.fitted_
+    step(f"refitting the served copy on all {len(frame)} rows")
+    everything = _shuffled(frame, seed) if shuffle else frame
+    served_fit = new_scorer().fit(everything).fitted_
     artifact = RankerArtifact(
-        estimator=estimator, feature_names=ws.feature_names, schema_hash=ws.schema_hash
+        estimator=served_fit,
+        feature_names=ws.feature_names,
+        schema_hash=ws.schema_hash,
+        flipped=flipped,
     )
     card = {
         "created_at": utcnow().isoformat(),
@@ -201,18 +305,27 @@ def train_version(
         "features": {"names": list(ws.feature_names), "schema_hash": ws.schema_hash},
         "libraries": library_versions(),
         "estimator": {
-            "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
-            "hyperparameters": estimator.get_params(),
-            "boosting_rounds": int(estimator.n_iter_),
+            "class": f"{type(served_fit).__module__}.{type(served_fit).__name__}",
+            "hyperparameters": served_fit.get_params(),
+            "boosting_rounds": int(served_fit.n_iter_),
         },
+        "artifacts": {
+            "served": f"refitted on all {len(frame)} rows of the window",
+            "heldout": f"fitted on the {len(split.train)} training rows; judged by the metrics "
+            "and the promotion gate",
+        },
+        "position_bias": bias.as_dict(),
+        "negative_control": negative_control,
         "seed": seed,
         "rule_score_version": ws.rule_version,
         "metrics": evaluation.as_card_metrics(),
     }
-    step("saving the artifact and its card")
+    step("saving the artifacts and their card")
     with transaction(ws.sessions) as session:
         parent, _ = active_pointer(session)
-        row = save_version(session, ws.data_dir, artifact, card, card["created_by"], parent)
+        row = save_version(
+            session, ws.data_dir, artifact, card, card["created_by"], parent, heldout=heldout
+        )
     return row
 
 
@@ -236,7 +349,7 @@ class _ArtifactScorer:
         return fn(feature_matrix(frame, self.artifact.feature_names))
 
 
-def _load(ws: Workspace, version: str) -> RankerArtifact:
+def _load(ws: Workspace, version: str, *, heldout: bool = False) -> RankerArtifact:
     with ws.sessions() as session:
         return load_verified(
             session,
@@ -244,6 +357,7 @@ def _load(ws: Workspace, version: str) -> RankerArtifact:
             version,
             schema_hash=ws.schema_hash,
             feature_names=ws.feature_names,
+            heldout=heldout,
         )
 
 
@@ -263,7 +377,7 @@ def evaluate_version(
     against the baselines, segments, calibration, position bias, permutation importance, and
     every version's headline metric; written as JSON, Markdown and PNGs."""
     step(f"verifying {version}")
-    artifact = _load(ws, version)
+    artifact = _load(ws, version, heldout=True)
     with ws.sessions() as session:
         card = get_version(session, version).card
         history = [
@@ -282,6 +396,8 @@ def evaluate_version(
         baselines(ws.feature_names, ws.rule, seed=seed),
         fit_model=False,
         catalogue_size=ws.n_offers(),
+        bias=_card_bias(card, split.train),
+        seed=seed,
     )
     step("segments, calibration, permutation importance")
     report = build_report(
@@ -312,23 +428,36 @@ def _trained_people(frame: pd.DataFrame, card: dict[str, Any]) -> Iterable[str]:
     return pd.unique(rebuild_split(window, card["split"]).train[C.PERSON])
 
 
+def _card_bias(card: dict[str, Any], frame: pd.DataFrame) -> PositionBias:
+    """The examination curve for judging a version: randomised swaps when the logs have
+    enough, else the curve recorded on its card, else none."""
+    return (
+        position_bias_from_swaps(frame)
+        or PositionBias.from_dict(card.get("position_bias"))
+        or NO_BIAS
+    )
+
+
 def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
-    """Score ``version`` and what serves now on the same rows: the candidate's test split,
-    without the people the active version was trained on (it would have an unfair edge)."""
-    candidate = _load(ws, version)
+    """Estimate how ``version`` and what serves now would each have done on the same rows —
+    the candidate's test split, without the people the active version was trained on — with
+    intervals, and decide (``decision``: promote, worse or noise; ``why``). Both are judged
+    by their held-out copies."""
+    candidate = _load(ws, version, heldout=True)
     with ws.sessions() as session:
         card = get_version(session, version).card
         active, _ = active_pointer(session)
         active_card = get_version(session, active).card if active else None
     everything = ws.frame()
     frame = everything[_in_window(everything, card)]
-    test = rebuild_split(frame, card["split"]).test
+    split = rebuild_split(frame, card["split"])
+    test = split.test
     note = ""
     active_score: Callable[[np.ndarray], np.ndarray] | None = None
     active_names: tuple[str, ...] = ws.feature_names
     if active is not None and active_card is not None:
         try:
-            active_artifact = _load(ws, active)
+            active_artifact = _load(ws, active, heldout=True)
             active_score, active_names = active_artifact.score, active_artifact.feature_names
             seen = set(_trained_people(everything, active_card))
             test = test[~test[C.PERSON].isin(seen)]
@@ -342,24 +471,37 @@ def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
     else:
         active_label = active
     comparison: dict[str, Any] = {
-        "metric": PRIMARY_METRIC,
+        "metric": GATE_METRIC,
         "candidate": version,
         "active": active_label,
         "test_rows": len(test),
         "test_requests": int(test[C.QUERY].nunique()) if len(test) else 0,
+        "naive_note": NAIVE_NOTE,
     }
     if note:
         comparison["note"] = note
-    if test.empty or not (test[C.LABEL] > 0).any():
+    if test.empty or not test[C.TAKEN_UP].any():
         comparison["candidate_metrics"] = comparison["active_metrics"] = None
+        comparison["decision"], comparison["why"] = (
+            "noise",
+            f"{version} and {active_label} share no test data with outcomes, so it cannot be "
+            "shown that the candidate is better",
+        )
         return comparison
-    comparison["candidate_metrics"] = ranking_metrics(
-        test, candidate.score(feature_matrix(test, candidate.feature_names))
-    )
     assert active_score is not None
-    comparison["active_metrics"] = ranking_metrics(
-        test, np.asarray(active_score(feature_matrix(test, active_names)), dtype=float)
+    cand_scores = candidate.score(feature_matrix(test, candidate.feature_names))
+    act_scores = np.asarray(active_score(feature_matrix(test, active_names)), dtype=float)
+    comparison["candidate_metrics"] = ranking_metrics(test, cand_scores)
+    comparison["active_metrics"] = ranking_metrics(test, act_scores)
+    estimates = counterfactual_estimates(
+        test,
+        {version: cand_scores, active_label: act_scores},
+        _card_bias(card, split.train),
+        reference=active_label,
+        seed=int(card.get("seed", 0)),
     )
+    comparison["counterfactual"] = estimates
+    comparison["decision"], comparison["why"] = gate(estimates, version)
     return comparison
 
 
@@ -370,33 +512,22 @@ def promote_version(
     actor: str,
     force: bool = False,
     reason: str = "",
-    tolerance: float = 0.0,
 ) -> ModelPromotion:
-    """Make ``version`` the serving one, unless it scores worse than what serves now on the
-    same test data (``PromotionRefused``, 409, with the numbers) and ``force`` is not set."""
+    """Make ``version`` the serving one when it is better than what serves now beyond noise
+    (counterfactual estimate, 95 % interval of the difference above 0); otherwise
+    ``PromotionRefused`` (409) saying whether it was worse or indistinguishable, unless
+    ``force`` is set."""
     with ws.sessions() as session:
         get_version(session, version)
         active, _ = active_pointer(session)
     if active == version:
         raise Conflict(f"{version} is already the active version")
     comparison = compare_with_active(ws, version)
-    cand = (comparison.get("candidate_metrics") or {}).get(PRIMARY_METRIC)
-    act = (comparison.get("active_metrics") or {}).get(PRIMARY_METRIC)
-    if not force:
-        if cand is None or act is None:
-            raise PromotionRefused(
-                f"{version} and {comparison['active']} share no test data with outcomes, so "
-                "it cannot be shown that the candidate is not worse; promote with force to "
-                "override",
-                comparison,
-            )
-        if cand < act - tolerance:
-            raise PromotionRefused(
-                f"{version} scores {PRIMARY_METRIC} {cand:.4f} on {comparison['test_rows']} "
-                f"test impressions, below {comparison['active']} at {act:.4f}; promote with "
-                "force to override",
-                comparison,
-            )
+    if not force and comparison["decision"] != "promote":
+        raise PromotionRefused(
+            f"{version} not promoted: {comparison['why']}; promote with force to override",
+            comparison,
+        )
     with transaction(ws.sessions) as session:
         return set_active(
             session,
@@ -495,15 +626,11 @@ def ensure_demo_ranker(
     echo("training the demo ranker…")
     row = train_version(ws, seed=seed, actor="demo:bootstrap")
     try:
-        promote_version(
+        entry = promote_version(
             ws, row.version, actor="demo:bootstrap", reason="trained on the simulated history"
         )
     except PromotionRefused as exc:
         echo(f"  {row.version} not promoted: {exc.detail}")
         return None
-    m = row.card["metrics"]
-    echo(
-        f"  {row.version} serves: NDCG@10 {m['model']['ndcg@10']:.3f} on held-out people "
-        f"(rule score {m['baselines']['rule_score']['ndcg@10']:.3f})"
-    )
+    echo(f"  {row.version} serves: {(entry.comparison or {}).get('why', '')}")
     return row.version

@@ -37,9 +37,12 @@ from sqlalchemy.orm import Session
 
 from lotse.db import utcnow
 from lotse.errors import Conflict, NotFound
-from models.tables import ModelPromotion, ModelState, ModelVersion
+from models.tables import ModelExperiment, ModelPromotion, ModelState, ModelVersion
 
 ARTIFACT_FILE = "model.joblib"
+#: The copy fitted on the training part of the split only: what the card's metrics and the
+#: promotion gate judge (the served copy was refitted on every row, test rows included).
+HELDOUT_FILE = "heldout.joblib"
 CARD_FILE = "card.json"
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -71,11 +74,23 @@ class RankerArtifact:
     feature_names: tuple[str, ...]
     schema_hash: str
     sklearn_version: str = field(default_factory=lambda: sklearn.__version__)
-    kind: str = "gradient_boosted"
+    kind: str = "take_up_outcome"
+    #: Features whose sign is flipped before scoring: only in a negative control, a model
+    #: broken on purpose to show that the promotion gate refuses it.
+    flipped: tuple[str, ...] = ()
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Ranking scores for a feature matrix in ``feature_names`` order (higher is better)."""
-        return np.asarray(self.estimator.predict(np.asarray(features, dtype=np.float64)))
+        X = np.asarray(features, dtype=np.float64)
+        if self.flipped:
+            X = X.copy()
+            for name in self.flipped:
+                j = self.feature_names.index(name)
+                X[:, j] = -X[:, j]
+        fast = getattr(self.estimator, "score_rows", None)
+        if fast is not None:
+            return np.asarray(fast(X))
+        return np.asarray(self.estimator.predict(X))
 
 
 def models_root(data_dir: Path | str) -> Path:
@@ -125,6 +140,46 @@ def _state(session: Session, for_update: bool = False) -> ModelState:
     return state
 
 
+@dataclass(frozen=True)
+class ServingPointer:
+    """What every worker serves: the active version (``None``: the rule score), the
+    generation every change bumps, and the challenger of a running online comparison."""
+
+    active: str | None
+    generation: int
+    challenger: str | None = None
+    share: float = 0.0
+    experiment_id: int | None = None
+
+
+def serving_pointer(session: Session) -> ServingPointer:
+    """The serving pointer and the running comparison: one read of the single state row."""
+    row = session.execute(
+        select(
+            ModelState.active_version,
+            ModelState.generation,
+            ModelExperiment.challenger,
+            ModelExperiment.share,
+            ModelExperiment.id,
+        )
+        .outerjoin(ModelExperiment, ModelExperiment.id == ModelState.experiment_id)
+        .where(ModelState.id == 1)
+    ).first()
+    if row is None:
+        return ServingPointer(None, 0)
+    return ServingPointer(row[0], int(row[1]), row[2], float(row[3] or 0.0), row[4])
+
+
+def set_experiment(session: Session, experiment: ModelExperiment | None) -> None:
+    """Start (``experiment``) or end (``None``) the online comparison every worker follows,
+    bumping the generation so that they all switch within their check interval."""
+    state = _state(session, for_update=True)
+    state.experiment_id = None if experiment is None else experiment.id
+    state.generation = (state.generation or 0) + 1
+    state.changed_at = utcnow()
+    session.flush()
+
+
 def active_pointer(session: Session) -> tuple[str | None, int]:
     """``(active version or None, generation)``: one primary-key read, cheap enough to poll."""
     row = session.execute(
@@ -140,8 +195,10 @@ def save_version(
     card: dict[str, Any],
     actor: str,
     parent: str | None,
+    heldout: RankerArtifact | None = None,
 ) -> ModelVersion:
-    """Write the artifact and its card under a new version and record its hash.
+    """Write the artifact (and its held-out copy) and its card under a new version and record
+    their hashes.
 
     Files are written into a temporary folder and renamed into place only once complete, so a
     crash never leaves a half-written artifact under a version name.
@@ -153,10 +210,21 @@ def save_version(
     try:
         joblib.dump(artifact, tmp / ARTIFACT_FILE, compress=3)
         digest = sha256_file(tmp / ARTIFACT_FILE)
+        extra: dict[str, Any] = {}
+        if heldout is not None:
+            joblib.dump(heldout, tmp / HELDOUT_FILE, compress=3)
+            extra["heldout_sha256"] = sha256_file(tmp / HELDOUT_FILE)
         version = next_version(session)
         while (root / version).exists():  # a folder left by an aborted run: skip its name
             version = f"v{int(version[1:]) + 1}"
-        full_card = {**card, "version": version, "parent": parent, "artifact_sha256": digest}
+        own = {k: v for k, v in card.items() if k not in ("heldout_sha256", "artifact_sha256")}
+        full_card = {
+            **own,
+            "version": version,
+            "parent": parent,
+            "artifact_sha256": digest,
+            **extra,
+        }
         (tmp / CARD_FILE).write_text(json.dumps(full_card, indent=2, default=str) + "\n")
         row = ModelVersion(
             version=version,
@@ -188,14 +256,21 @@ def load_verified(
     *,
     schema_hash: str,
     feature_names: Sequence[str],
+    heldout: bool = False,
 ) -> RankerArtifact:
     """Load a registered artifact after checking hash, library version and feature schema.
 
+    ``heldout``: the copy fitted on the training split only (for evaluation and the gate);
+    versions registered without one hold a single artifact fitted that way, which is used.
     Raises ``NotFound`` for an unknown version and an ``ArtifactRefused`` subclass, with a
     message saying what differs, for an artifact that must not serve.
     """
     row = get_version(session, version)
     path = artifact_path(data_dir, row)
+    expected = row.sha256
+    if heldout and row.card.get("heldout_sha256"):
+        path = path.with_name(HELDOUT_FILE)
+        expected = row.card["heldout_sha256"]
     if not path.is_file():
         raise ArtifactRefused(f"the artifact of {version} is missing at {path}")
     built_with = (row.card.get("libraries") or {}).get("scikit-learn")
@@ -205,10 +280,10 @@ def load_verified(
             f"{sklearn.__version__}; retrain it with this version"
         )
     actual = sha256_file(path)
-    if actual != row.sha256:
+    if actual != expected:
         raise ArtifactTampered(
-            f"the artifact of {version} has SHA-256 {actual[:12]}…, the registry recorded "
-            f"{row.sha256[:12]}…; it was changed after training and will not be loaded"
+            f"the artifact {path.name} of {version} has SHA-256 {actual[:12]}…, the registry "
+            f"recorded {expected[:12]}…; it was changed after training and will not be loaded"
         )
     artifact = joblib.load(path)
     if not isinstance(artifact, RankerArtifact):

@@ -16,6 +16,7 @@ its own version (e.g. ``rule-score``) is what responses report as ``model_versio
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lotse.errors import LotseError
 from matcher.scoring import Ranker
-from models.registry import RankerArtifact, active_pointer, load_verified
+from models.registry import RankerArtifact, load_verified, serving_pointer
 
 log = logging.getLogger("lotse.models")
 
@@ -52,8 +53,20 @@ class ArtifactRanker:
         return f"ArtifactRanker({self.version!r})"
 
 
+def arm_position(person_key: str) -> float:
+    """Where a person falls in [0, 1) for online comparisons: a salted hash of their key, so
+    one person always sees the same arm, on every server, and arms are independent of
+    everything else about them."""
+    digest = hashlib.sha256(b"lotse-arm\x1f" + person_key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+CONTROL, CHALLENGER = "control", "challenger"
+
+
 class ActiveRanker:
-    """This process's serving ranker, following the registry's active pointer."""
+    """This process's serving ranker, following the registry's active pointer, and the
+    challenger of an online comparison while one runs."""
 
     def __init__(
         self,
@@ -77,6 +90,8 @@ class ActiveRanker:
         self._clock = clock
         self._lock = threading.Lock()
         self._ranker: Ranker = fallback
+        #: (challenger, share of people it serves) while an online comparison runs
+        self._challenger: tuple[Ranker, float] | None = None
         self._generation: int | None = None  # None: never checked
         self._next_check = float("-inf")
         self._failed: tuple[int, float] | None = None
@@ -96,6 +111,22 @@ class ActiveRanker:
                 self._lock.release()
         return self._ranker
 
+    def for_person(self, person_key: str | None) -> tuple[Ranker, str | None]:
+        """The ranker for one person, and the arm of the running comparison that serves
+        them (``None`` when none runs, or the request names nobody: the active version)."""
+        active = self.current()
+        challenger = self._challenger
+        if challenger is None or not person_key:
+            return active, None
+        ranker, share = challenger
+        if arm_position(person_key) < share:
+            return ranker, CHALLENGER
+        return active, CONTROL
+
+    @property
+    def challenger(self) -> str | None:
+        return self._challenger[0].version if self._challenger else None
+
     def refresh_now(self) -> Ranker:
         """Check the pointer at once (after a promotion made by this process)."""
         with self._lock:
@@ -108,17 +139,37 @@ class ActiveRanker:
         self._next_check = now + self._check_interval
         try:
             with self._sessions() as session:
-                version, generation = active_pointer(session)
+                pointer = serving_pointer(session)
         except SQLAlchemyError as exc:
             log.warning("model registry unreadable, %s keeps serving: %s", self.serving, exc)
             return
+        generation = pointer.generation
         if generation == self._generation:
             return
         if self._failed and self._failed[0] == generation and now < self._failed[1]:
             return
-        if version is None:
-            self._swap(self._fallback, generation)
+        try:
+            active = self._ranker_of(pointer.active)
+            challenger = None
+            if pointer.challenger is not None:
+                challenger = (self._ranker_of(pointer.challenger), pointer.share)
+        except (LotseError, OSError, ValueError, EOFError, ImportError) as exc:
+            detail = getattr(exc, "detail", None) or str(exc)
+            self.last_error = detail
+            self._failed = (generation, now + self._retry_interval)
+            log.error("model refused, %s keeps serving: %s", self.serving, detail)
             return
+        self._challenger = challenger
+        self._swap(active, generation)
+
+    def _ranker_of(self, version: str | None) -> Ranker:
+        """The verified ranker of ``version`` (the one serving already when it is that one;
+        the fallback for ``None``)."""
+        if version is None:
+            return self._fallback
+        for have in (self._ranker, self._challenger[0] if self._challenger else None):
+            if have is not None and have.version == version:
+                return have
         try:
             with self._sessions() as session:
                 artifact = load_verified(
@@ -128,13 +179,10 @@ class ActiveRanker:
                     schema_hash=self._schema_hash,
                     feature_names=self._feature_names,
                 )
-        except (LotseError, OSError, ValueError, EOFError, ImportError) as exc:
-            detail = getattr(exc, "detail", None) or str(exc)
-            self.last_error = f"{version}: {detail}"
-            self._failed = (generation, now + self._retry_interval)
-            log.error("model %s refused, %s keeps serving: %s", version, self.serving, detail)
-            return
-        self._swap(ArtifactRanker(version, artifact), generation)
+        except LotseError as exc:
+            exc.detail = f"{version}: {exc.detail}"
+            raise
+        return ArtifactRanker(version, artifact)
 
     def _swap(self, ranker: Ranker, generation: int) -> None:
         previous = self._ranker.version
@@ -146,4 +194,9 @@ class ActiveRanker:
             log.info("ranker switched from %s to %s", previous, ranker.version)
 
     def status(self) -> dict[str, Any]:
-        return {"serving": self.serving, "generation": self._generation, "error": self.last_error}
+        return {
+            "serving": self.serving,
+            "challenger": self.challenger,
+            "generation": self._generation,
+            "error": self.last_error,
+        }

@@ -422,9 +422,15 @@ def simulate_requests(
     ``days`` (oldest first), and draw what they did with every shown offer.
 
     The catalogue is the snapshot as it is now; requests are stamped in the past but see
-    today's offers (the demo catalogue has no history).
+    today's offers (the demo catalogue has no history). The outcome history the features
+    read is the simulation's own, as of each request's time: earlier people's referral
+    steps count once their (simulated) time has come.
     """
+    import heapq
+    import itertools
+
     from matcher.engine import rank_offers
+    from matcher.history import OutcomeEvent, OutcomeHistory
     from matcher.profile import resolve_profile, validate_profile
 
     rng = np.random.default_rng(seed)
@@ -432,12 +438,20 @@ def simulate_requests(
     persons = draw_people(places, people, rng)
     offsets = np.sort(rng.uniform(0, days, len(persons)))[::-1]
     from catalog.vocab import LEVEL_RANK
+    from lotse.settings import current
     from matcher.features import FEATURE_NAMES
 
+    history = OutcomeHistory(current().history_half_life_days)
+    pending: list[tuple[datetime, int, OutcomeEvent]] = []
+    ticket = itertools.count()
     for person, offset in zip(persons, offsets, strict=True):
         served_at = now - timedelta(days=float(offset))
+        due = []
+        while pending and pending[0][0] <= served_at:
+            due.append(heapq.heappop(pending)[2])
+        history.apply(due)
         resolved = resolve_profile(validate_profile(person.profile), today=date.today())
-        rec = rank_offers(snapshot, resolved, k=k, ranker=ranker)
+        rec = rank_offers(snapshot, resolved, k=k, ranker=ranker, history=history, now=served_at)
         level = LEVEL_RANK[person.profile["german_level"]]
         by_need: dict[str, list[ShownOffer]] = {}
         for sug in rec.results:
@@ -461,6 +475,19 @@ def simulate_requests(
             SimulatedOutcome(rec.request_id, sug.offer_id, histories.get(sug.offer_id, []))
             for sug in rec.results
         ]
+        for o in outcomes:
+            row = snapshot.row_of[o.offer_id]
+            for step in o.history:
+                event = OutcomeEvent(
+                    event_id=0,
+                    referral_id=f"{o.request_id}/{o.offer_id}",
+                    offer_id=o.offer_id,
+                    organization=str(snapshot.orgs[row]),
+                    area=str(snapshot.areas[row]),
+                    status=step.status,
+                    at=step.at,
+                )
+                heapq.heappush(pending, (step.at, next(ticket), event))
         yield ServedRequest(rec.request_id, person, served_at, rec, outcomes)
 
 

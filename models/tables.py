@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lotse.db import Base, JsonType, utcnow
@@ -47,6 +47,27 @@ class ModelState(Base):
     active_version: Mapped[str | None] = mapped_column(ForeignKey("model_versions.version"))
     generation: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The online comparison running now, if any (its challenger serves a share of people).
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_experiments.id", name="fk_model_state_experiment")
+    )
+
+
+class ModelExperiment(Base):
+    """One online comparison: a challenger version serves ``share`` of the people (split by
+    a stable hash of the person key), the active version the rest, from start to stop."""
+
+    __tablename__ = "model_experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenger: Mapped[str] = mapped_column(ForeignKey("model_versions.version"))
+    #: The version active when the comparison started (``None``: the rule score).
+    control: Mapped[str | None] = mapped_column(String(32))
+    share: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_by: Mapped[str] = mapped_column(String(100))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class ModelPromotion(Base):

@@ -54,18 +54,12 @@ import pandas as pd
 import sklearn
 from sqlalchemy.orm import Session
 
+from matcher.history import OUTCOME_GRADES
 from models import columns as C
 
-#: Referral status → graded label (see the module docstring for why).
-LABELS: dict[str, int] = {
-    "proposed": 0,
-    "declined": 0,
-    "rejected_by_provider": 0,
-    "accepted": 1,
-    "dropped": 1,
-    "enrolled": 2,
-    "completed": 3,
-}
+#: Referral status → graded label (see the module docstring for why). One definition, in
+#: the matcher, whose outcome history uses the same grades.
+LABELS: dict[str, int] = OUTCOME_GRADES
 NOT_TAKEN_UP = 0
 #: Label from which an outcome counts as a success (recall, MAP, likelihood, calibration).
 SUCCESS_FROM = 2
@@ -145,6 +139,7 @@ def build_training_frame(
     )
     frame = frame.drop(columns=[c for c in (C.STATUS, C.LABEL) if c in frame.columns])
     frame = frame.merge(best, on=[C.QUERY, C.ITEM], how="left", validate="many_to_one")
+    frame[C.TAKEN_UP] = frame["_label"].notna()
     frame[C.LABEL] = frame.pop("_label").fillna(NOT_TAKEN_UP).astype(np.int8)
     return frame.reset_index(drop=True)
 
@@ -326,6 +321,7 @@ def load_impressions(
             Impression.offer_id,
             Impression.position,
             Impression.need,
+            Impression.propensity,
             # as text, parsed below in one go: a million json.loads calls cost more than the
             # rest of reading together
             cast(Impression.features, Text),
@@ -338,14 +334,18 @@ def load_impressions(
 
 def impressions_frame_of(requests: Sequence[Any], shown: Sequence[Any]) -> pd.DataFrame:
     """Request rows ``(request_id, person_key, served_at, model_version, context)`` and
-    impression rows ``(request_id, offer_id, position, need, features as JSON text)`` → the
-    frame (feature columns as float64, NaN where the engine served None)."""
+    impression rows ``(request_id, offer_id, position, need, propensity, features as JSON
+    text)`` → the frame (feature columns as float64, NaN where the engine served None;
+    propensity 1 where none was recorded; ``policy`` the request's exploration record)."""
     from catalog import taxonomy
 
-    columns = [C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION, C.SERVED_BY, C.NEED]
+    columns = [
+        C.QUERY, C.ITEM, C.PERSON, C.TIME, C.POSITION, C.SERVED_BY, C.NEED, C.NEED_CODE,
+        C.PROPENSITY, C.POLICY,
+    ]  # fmt: skip
     if not shown:
         return pd.DataFrame(columns=columns + list(C.PERSON_SEGMENTS))
-    request_id, offer_id, position, need, features = zip(*shown, strict=True)
+    request_id, offer_id, position, need, propensity, features = zip(*shown, strict=True)
     parsed = json.loads("[" + ",".join(features) + "]")
     frame = pd.DataFrame.from_records(parsed).astype(np.float64)
     frame[C.QUERY] = request_id
@@ -353,6 +353,8 @@ def impressions_frame_of(requests: Sequence[Any], shown: Sequence[Any]) -> pd.Da
     frame[C.POSITION] = np.asarray(position, dtype=np.int32)
     parents = {n: taxonomy.parent(n) if taxonomy.is_known(n) else n for n in set(need)}
     frame[C.NEED] = [parents[n] for n in need]
+    frame[C.NEED_CODE] = list(need)
+    frame[C.PROPENSITY] = np.array([1.0 if p is None else p for p in propensity], dtype=np.float64)
     rid, person, served, version, context = zip(*requests, strict=True)
     ctx = pd.DataFrame.from_records(list(context))
     per_request = pd.DataFrame(
@@ -361,6 +363,8 @@ def impressions_frame_of(requests: Sequence[Any], shown: Sequence[Any]) -> pd.Da
             C.PERSON: person,
             C.TIME: pd.to_datetime(list(served), utc=True),
             C.SERVED_BY: version,
+            C.POLICY: [c.get("policy") for c in context],
+            C.ARM: [c.get("arm") for c in context],
             **{name: (ctx[name].to_numpy() if name in ctx else None) for name in C.PERSON_SEGMENTS},
         }
     )

@@ -54,6 +54,10 @@ def create_app(
     init_db(app, settings)
     register_error_handlers(app)
 
+    from service import ranking
+
+    ranking.init_app(app, settings)
+
     from service.api import (
         agreements,
         hsds,

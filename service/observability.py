@@ -314,9 +314,10 @@ def metrics() -> Metrics:
 
 def _serving_version() -> str | None:
     """The ranker version this process serves, after following the registry's pointer."""
-    active = current_app.extensions.get("lotse_models")
-    if active is None:
+    state = current_app.extensions.get("lotse_ranking")
+    if state is None:
         return None
+    active = state.active
     try:
         return active.current().version
     except Exception:  # a scrape must not fail because the registry is unreadable
@@ -377,8 +378,8 @@ def _count_domain_events(m: Metrics, response: Response) -> None:
     """Recommendations and imports, counted from what the request did at the service layer
     (the domain packages know nothing of metrics)."""
     status = response.status_code
-    # The per-request ranker (service.api.models.RequestRanker) pins the ranker it scored
-    # with in ``g.lotse_ranker``: a successful request that scored served a recommendation.
+    # ``service.ranking.ranker_for`` pins the ranker a request scores with in
+    # ``g.lotse_ranker``: a successful request that pinned one served a recommendation.
     ranker = g.get("lotse_ranker")
     if ranker is not None and status < 400:
         version = str(getattr(ranker, "version", "unknown"))

@@ -105,8 +105,8 @@ def warm_up(app) -> None:
     import logging
 
     from matcher.places import place_index
-    from service.api.recommendations import snapshot_cache
     from service.db import db
+    from service.ranking import active_ranker, snapshot_cache
 
     log = logging.getLogger("lotse.service")
     try:
@@ -116,9 +116,7 @@ def warm_up(app) -> None:
             # Load the active ranker now: a worker that loaded it lazily would answer its
             # first requests with the rule score, and would never hold the active version
             # if the pointer later moved to an artifact it must refuse.
-            ranker = app.extensions.get("lotse_models")
-            if ranker is not None:
-                ranker.refresh_now()
+            active_ranker().refresh_now()
     except Exception:  # a worker that cannot warm up still serves; the request path retries
         log.warning("warm-up failed; the first request will build the snapshot", exc_info=True)
     gc.collect()

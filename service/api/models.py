@@ -1,15 +1,8 @@
-"""``/v1/models``: ranker versions with their cards, and promotion (analyst, admin).
+"""``/v1/models``: ranker versions with their cards; training, promotion and online
+comparisons (analyst, admin).
 
-This module also wires the ranker lifecycle into the app, since only the service sees every
-package:
-
-- each process gets one ``models.serving.ActiveRanker`` (``app.extensions["lotse_models"]``),
-  which follows the registry's active pointer; ``app.extensions["lotse_ranker"]`` is a proxy
-  that pins, per request, the ranker the request started with, so a switch in the middle of a
-  request cannot mix two versions (the recommendations view reads that extension);
-- referrals become the outcome source that training reads, the writer that the demo
-  simulation records into, and the completion rates the catalogue snapshot carries (all three
-  in ``casework.outcomes``).
+The process's serving ranker lives in ``service.ranking``; this module only reads and moves
+the registry through ``models.lifecycle`` and ``models.experiments``.
 """
 
 from __future__ import annotations
@@ -17,77 +10,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-from flask import Blueprint, Flask, current_app, g, has_request_context, request
+from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from casework.outcomes import completion_rates, workspace
-from models.lifecycle import PromotionRefused, describe_versions, promote_version
-from models.serving import ActiveRanker
+from casework.outcomes import workspace
+from models.experiments import (
+    MATURED_DAYS,
+    experiment_report,
+    start_experiment,
+    stop_experiment,
+)
+from models.lifecycle import (
+    PromotionRefused,
+    Workspace,
+    describe_versions,
+    promote_version,
+    train_version,
+)
+from models.registry import get_version
 from service.auth import current_principal, require
 from service.db import state
 from service.errors import problem
-from service.io import parse_body, respond
+from service.io import parse_body, parse_query, respond
 from service.openapi import operation
+from service.ranking import active_ranker
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models")
 ANALYSTS = ("analyst", "admin")
-# --- serving -----------------------------------------------------------------------------
 
 
-class RequestRanker:
-    """The engine's ``Ranker``, pinned per request: the first use in a request takes this
-    process's current ranker, and the whole request (version, scores) uses that one."""
-
-    def __init__(self, active: ActiveRanker) -> None:
-        self.active = active
-
-    def _ranker(self) -> Any:
-        if not has_request_context():
-            return self.active.current()
-        if "lotse_ranker" not in g:
-            g.lotse_ranker = self.active.current()
-        return g.lotse_ranker
-
-    @property
-    def version(self) -> str:
-        return self._ranker().version
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(self._ranker().feature_names)
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        return self._ranker().score(features)
-
-
-@bp.record_once
-def _serve_models(setup: Any) -> None:
-    """Give the app its serving ranker and a catalogue snapshot that knows completion rates."""
-    app: Flask = setup.app
-    from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
-    from matcher.scoring import RuleScoreRanker
-    from matcher.snapshot import SnapshotCache
-
-    lotse = app.extensions["lotse"]
-    active = ActiveRanker(
-        lotse.sessions,
-        lotse.settings.data_dir,
-        fallback=RuleScoreRanker(),
-        schema_hash=FEATURE_SCHEMA,
-        feature_names=FEATURE_NAMES,
-        check_interval=lotse.settings.model_check_seconds,
-    )
-    app.extensions["lotse_models"] = active
-    app.extensions["lotse_ranker"] = RequestRanker(active)
-    app.extensions.setdefault("lotse_snapshots", SnapshotCache(completion_source=completion_rates))
-
-
-def active_ranker() -> ActiveRanker:
-    return current_app.extensions["lotse_models"]
-
-
-# --- views -------------------------------------------------------------------------------
+def _workspace() -> Workspace:
+    return workspace(state().sessions, state().settings.data_dir)
 
 
 class ModelVersionOut(BaseModel):
@@ -118,10 +71,12 @@ class PromotionOut(BaseModel):
 
 
 class ModelList(BaseModel):
-    """Every version, the active one, what this process serves, and the promotion log."""
+    """Every version, the active one, what this process serves (and the challenger of a
+    running online comparison), and the promotion log."""
 
     active: str | None
     serving: str
+    challenger: str | None = None
     serving_error: str | None = None
     versions: list[ModelVersionOut]
     promotions: list[PromotionOut]
@@ -130,8 +85,53 @@ class ModelList(BaseModel):
 class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    force: bool = Field(False, description="promote even if it scores worse than the active one")
+    force: bool = Field(False, description="promote even if not shown better than the active one")
     reason: str = Field("", max_length=500, description="kept in the promotion log")
+
+
+class TrainIn(BaseModel):
+    """What to train on; a negative control trains a version broken on purpose."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = Field(None, description="first serving time of the window")
+    until: datetime | None = Field(None, description="end of the window, exclusive")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    negative_control: str | None = Field(
+        None,
+        max_length=80,
+        description="shuffled-labels, or flipped:FEATURE — to check that the gate refuses it",
+    )
+
+
+class ExperimentIn(BaseModel):
+    """Start an online comparison: ``challenger`` serves ``share`` of people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    challenger: str = Field(min_length=1, max_length=32)
+    share: float = Field(0.2, gt=0, le=0.5)
+
+
+class ExperimentOut(BaseModel):
+    """An online comparison and its report: per arm the requests, people and mean take-up,
+    success and gain per request (matured requests only); challenger − control with 95 %
+    intervals over people."""
+
+    id: int
+    challenger: str
+    control: str
+    share: float
+    started_at: datetime
+    started_by: str
+    stopped_at: datetime | None
+    stopped_by: str | None
+    running: bool
+    matured_days: float
+    matured_until: datetime | None
+    arms: dict[str, Any]
+    differences: dict[str, Any]
+    note: str | None = None
 
 
 @bp.get("")
@@ -145,6 +145,7 @@ def list_models():
         ModelList(
             active=info["active"],
             serving=active.serving,
+            challenger=active.challenger,
             serving_error=active.last_error,
             versions=[ModelVersionOut(**v) for v in info["versions"]],
             promotions=[PromotionOut(**p) for p in info["promotions"]],
@@ -157,12 +158,15 @@ def list_models():
     "Promote a ranker version",
     "models",
     body=PromoteIn,
-    responses={200: PromotionOut, 409: "scores worse than the active version (numbers inside)"},
+    responses={
+        200: PromotionOut,
+        409: "not better than the active version beyond noise (the comparison inside)",
+    },
 )
 @require(*ANALYSTS)
 def promote_model(version: str):
     body = parse_body(PromoteIn) if _has_body() else PromoteIn()
-    ws = workspace(state().sessions, state().settings.data_dir)
+    ws = _workspace()
     try:
         entry = promote_version(
             ws, version, actor=current_principal().actor, force=body.force, reason=body.reason
@@ -186,3 +190,93 @@ def promote_model(version: str):
 
 def _has_body() -> bool:
     return bool(request.get_data(cache=True).strip())
+
+
+@bp.post("/train")
+@operation(
+    "Train a ranker version on the logged impressions and outcomes",
+    "models",
+    body=TrainIn,
+    responses={201: ModelVersionOut, 422: "no usable data in the window"},
+)
+@require(*ANALYSTS)
+def train_model():
+    body = parse_body(TrainIn) if _has_body() else TrainIn()
+    row = train_version(
+        _workspace(),
+        since=body.since,
+        until=body.until,
+        seed=body.seed,
+        actor=current_principal().actor,
+        negative_control=body.negative_control,
+    )
+    with state().sessions() as session:
+        active = describe_versions(state().sessions)["active"]
+        saved = get_version(session, row.version)
+        out = ModelVersionOut(
+            version=saved.version,
+            parent=saved.parent,
+            created_at=saved.created_at,
+            created_by=saved.created_by,
+            status=saved.status,
+            active=saved.version == active,
+            sha256=saved.sha256,
+            card=saved.card,
+        )
+    return respond(out, status=201)
+
+
+def _experiment_out(report: dict[str, Any]) -> ExperimentOut:
+    return ExperimentOut(**report)
+
+
+@bp.post("/experiment")
+@operation(
+    "Start an online comparison: a challenger serves a share of people",
+    "models",
+    body=ExperimentIn,
+    responses={201: ExperimentOut, 409: "one is already running"},
+)
+@require(*ANALYSTS)
+def start_model_experiment():
+    body = parse_body(ExperimentIn)
+    ws = _workspace()
+    experiment = start_experiment(ws, body.challenger, body.share, actor=current_principal().actor)
+    active_ranker().refresh_now()
+    return respond(_experiment_out(experiment_report(ws, experiment.id)), status=201)
+
+
+class ExperimentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    matured_days: float = Field(
+        MATURED_DAYS, ge=0, le=3650, description="how old a request must be to count"
+    )
+
+
+@bp.get("/experiment")
+@operation(
+    "The running (or latest) online comparison, compared on matured requests",
+    "models",
+    query=ExperimentQuery,
+    responses={200: ExperimentOut, 404: "none has been run"},
+)
+@require(*ANALYSTS)
+def read_model_experiment():
+    query = parse_query(ExperimentQuery)
+    report = experiment_report(_workspace(), matured_days=query.matured_days)
+    return respond(_experiment_out(report))
+
+
+@bp.delete("/experiment")
+@operation(
+    "Stop the running online comparison",
+    "models",
+    responses={200: ExperimentOut, 404: "none is running"},
+)
+@require(*ANALYSTS)
+def stop_model_experiment():
+    ws = _workspace()
+    experiment = stop_experiment(ws, actor=current_principal().actor)
+    active_ranker().refresh_now()
+    return respond(_experiment_out(experiment_report(ws, experiment.id)))

@@ -1,25 +1,23 @@
 """``/v1/recommendations``: suggested offers for a profile, and why any offer fits or not.
 
 Texts (reasons, rule explanations) are English unless the request's ``Accept-Language``
-prefers German. The ranker is ``app.extensions["lotse_ranker"]`` when the models package set
-one, else the transparent rule score; the catalogue snapshot lives in
-``app.extensions["lotse_snapshots"]``, one per process.
+prefers German. The ranker, the catalogue snapshot with its outcome history and exploration
+come from ``service.ranking`` (one per process).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.engine import DEFAULT_K, DEFAULT_RANKER, MAX_K, Explanation, Recommendation, explain
-from matcher.impressions import serve_recommendations
+from matcher.engine import DEFAULT_K, MAX_K, Explanation, Recommendation, explain
 from matcher.profile import ProfileIn
-from matcher.scoring import Ranker
-from matcher.snapshot import SnapshotCache, no_completion_history
+from matcher.serving import serve_recommendations
 from service.auth import current_principal, require
 from service.db import db
 from service.io import parse_body, respond
 from service.openapi import operation
+from service.ranking import serving_options, snapshot_cache
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1/recommendations")
 READERS = ("counsellor", "admin")
@@ -113,24 +111,6 @@ class ExplanationOut(_Out):
     rules: list[RuleOut]
 
 
-def current_ranker() -> Ranker:
-    """The ranker serving this app: the models package's (``app.extensions["lotse_ranker"]``)
-    when set, else the rule score."""
-    return current_app.extensions.get("lotse_ranker") or DEFAULT_RANKER
-
-
-def snapshot_cache() -> SnapshotCache:
-    """This process's catalogue snapshot holder (made on first use). Completion rates come
-    from ``app.extensions["lotse_completion_source"]`` when the models package set one."""
-    cache = current_app.extensions.get("lotse_snapshots")
-    if cache is None:
-        source = current_app.extensions.get("lotse_completion_source", no_completion_history)
-        cache = current_app.extensions.setdefault(
-            "lotse_snapshots", SnapshotCache(completion_source=source)
-        )
-    return cache
-
-
 def request_lang() -> str:
     """The text language: "de" when ``Accept-Language`` prefers German, else "en"."""
     return request.accept_languages.best_match(LANGUAGES) or "en"
@@ -152,15 +132,15 @@ def _out(rec: Recommendation) -> RecommendationOut:
 def recommend():
     query = parse_body(RecommendationQuery)
     session = db()
+    centre = current_principal().centre_id
     rec = serve_recommendations(
         session,
         query.profile,
-        centre_id=current_principal().centre_id,
+        centre_id=centre,
         k=query.k,
-        ranker=current_ranker(),
-        snapshots=snapshot_cache(),
         lang=request_lang(),
         field_prefix=FIELD_PREFIX,
+        **serving_options(centre, query.profile.person_ref),
     )
     session.commit()
     return respond(_out(rec))

@@ -26,10 +26,10 @@ from catalog import store
 from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from matcher.engine import explain
-from matcher.impressions import serve_recommendations
 from matcher.rules import RULES
-from service.api.recommendations import current_ranker, snapshot_cache
+from matcher.serving import serve_recommendations
 from service.db import db
+from service.ranking import serving_options, snapshot_cache
 from service.web import labels
 from service.web.access import current_person, page_blueprint
 from service.web.forms import PROFILE_INPUTS, field_errors, profile_form_data, profile_form_values
@@ -80,14 +80,14 @@ def intake() -> Any:
 
 def _serve(profile: dict[str, Any]):
     session_ = db()
+    centre = current_person().centre_id
     rec = serve_recommendations(
         session_,
         profile,
-        centre_id=current_person().centre_id,
+        centre_id=centre,
         k=SUGGESTIONS,
-        ranker=current_ranker(),
-        snapshots=snapshot_cache(),
         lang=current_language(),
+        **serving_options(centre, profile.get("person_ref")),
     )
     session_.commit()
     session["intake"] = {

@@ -60,7 +60,7 @@ def served_request(
     session.add(
         RecommendationRequest(
             request_id=request_id,
-            model_version="rules-v1",
+            model_version="rules-v2",
             feature_schema="test",
             catalog_seq=1,
             centre_id=centre_id,

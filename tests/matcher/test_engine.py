@@ -21,8 +21,8 @@ def test_syrian_nurse_gets_every_need_with_reasons():
     rec = rank_offers(snapshot_of(SCENARIO), resolved())
     needs = {s.need for s in rec.results}
     assert needs == {"language", "childcare", "recognition"}
-    # the first three results are the best offer of each need, in need order
-    assert [s.need for s in rec.results[:3]] == ["language", "childcare", "recognition"]
+    # every need has a place within the first max(3, needs) = 3 results
+    assert {s.need for s in rec.results[:3]} == {"language", "childcare", "recognition"}
     assert all(s.reasons for s in rec.results)
     shown = set(ids(rec.results))
     assert {
@@ -138,7 +138,8 @@ def test_a_need_the_catalogue_cannot_serve_leaves_the_others_filled():
     catalogue.update({f"ik-{i}": offer(f"ik-{i}", latitude=50.55 + i / 1000) for i in range(3)})
     rec = rank_offers(snapshot_of(catalogue), resolved(), k=4)
     assert len(rec.results) == 4
-    assert [s.need for s in rec.results] == ["language", "recognition", "language", "language"]
+    assert {s.need for s in rec.results[:3]} == {"language", "recognition"}
+    assert [s.need for s in rec.results].count("language") == 3
 
 
 def test_explanation_agrees_with_the_result_for_every_offer():

@@ -12,7 +12,8 @@ from lotse.accounts import ensure_centre
 from lotse.db import transaction
 from lotse.pseudonyms import person_key
 from matcher.features import FEATURE_NAMES
-from matcher.impressions import age_band, erase_person, serve_recommendations
+from matcher.impressions import age_band, erase_person
+from matcher.serving import serve_recommendations
 from matcher.tables import Impression, RecommendationRequest
 from tests.matcher.catalogue import SCENARIO, TODAY, nurse_profile, store_offers
 
@@ -25,7 +26,7 @@ def test_served_recommendation_is_logged_with_exact_features(sessions):
         rec = serve_recommendations(session, nurse_profile(), centre_id="mbe-wetzlar", today=TODAY)
     with transaction(sessions) as session:
         req = session.get(RecommendationRequest, rec.request_id)
-        assert req.model_version == "rules-v1" and req.centre_id == "mbe-wetzlar"
+        assert req.model_version == "rules-v2" and req.centre_id == "mbe-wetzlar"
         assert req.person_key == person_key("mbe-wetzlar", "case-4711")
         stored = json.dumps(req.context)
         assert "case-4711" not in stored and "Krankenschwester" not in stored

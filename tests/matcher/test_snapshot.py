@@ -4,6 +4,7 @@ edit is visible to the next request, and a patched snapshot equals a fresh build
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import numpy as np
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from catalog.store import archive_offer, create_offer, haversine_km, patch_offer
 from lotse.db import transaction
 from matcher.engine import explain, recommend
+from matcher.history import EventFeed, OutcomeEvent
 from matcher.snapshot import COLUMNS, Grid, Snapshot, SnapshotCache, load_offers
 from tests.matcher.catalogue import ADMIN, SCENARIO, TODAY, nurse_profile, offer, store_offers
 
@@ -26,6 +28,7 @@ def same_catalogue(a: Snapshot, b: Snapshot) -> None:
     for name in COLUMNS:
         np.testing.assert_array_equal(a.cols[name][ia], b.cols[name][ib], err_msg=name)
     assert list(a.titles[ia]) == list(b.titles[ib])
+    assert list(a.orgs[ia]) == list(b.orgs[ib]) and list(a.areas[ia]) == list(b.areas[ib])
     wa = [[a.vocabulary.words[t] for t in row] for row in a.tokens[ia]]
     wb = [[b.vocabulary.words[t] for t in row] for row in b.tokens[ib]]
     assert wa == wb
@@ -143,37 +146,38 @@ def test_concurrent_requests_share_one_build(sessions):
     assert cache.full_builds == 1 and all(s is seen[0] for s in seen)
 
 
-def test_completion_rates_come_from_the_source(sessions):
-    cache = SnapshotCache(completion_source=lambda _s, ids: np.full(len(ids), 0.8))
-    with transaction(sessions) as session:
-        store_offers(session, {"a": SCENARIO["ik-wetzlar"]})
-        rec = recommend(
-            session,
-            nurse_profile(needs=["Deutschkurs"], profession=None),
-            snapshots=cache,
-            today=TODAY,
-        )
-    assert {r.code: r.text for r in rec.results[0].reasons}[
-        "completion"
-    ] == "80% of people referred completed it"
+def _event(i: int, offer_id: str, status: str, at: datetime) -> OutcomeEvent:
+    return OutcomeEvent(i, f"ref-{i}", offer_id, "VHS Wetzlar", "language|wetzlar", status, at)
 
 
-def test_completion_rates_are_re_read_periodically(sessions):
-    now = [1000.0]
-    rate = [0.5]
-    cache = SnapshotCache(
-        completion_source=lambda _s, ids: np.full(len(ids), rate[0]),
-        completion_refresh_s=60,
-        clock=lambda: now[0],
+def test_the_history_is_fed_new_events_on_every_use(sessions):
+    """Outcomes do not move the catalogue version: the cache still sees them at once."""
+    when = datetime(2026, 6, 1, tzinfo=UTC)
+    log: list[OutcomeEvent] = []
+    reads: list[int] = []
+
+    def events_after(_session, after: int) -> list[OutcomeEvent]:
+        reads.append(after)
+        return [e for e in log if e.event_id > after]
+
+    feed = EventFeed(
+        latest_id=lambda _s: max((e.event_id for e in log), default=0), events_after=events_after
     )
+    cache = SnapshotCache(feed, lookback_s=3600, clock=lambda: 0.0)
     with transaction(sessions) as session:
         store_offers(session, {"a": SCENARIO["ik-wetzlar"]})
     with transaction(sessions) as session:
-        assert cache.current(session).completion.tolist() == [0.5]
-        rate[0] = 0.9
-        assert cache.current(session).completion.tolist() == [0.5]
-        now[0] += 61
-        assert cache.current(session).completion.tolist() == [0.9]
+        snap = cache.current(session)
+        row = snap.row_of[next(iter(snap.row_of))]
+        offer_id = str(snap.ids[row])
+        base = cache.history.features([offer_id], ["vhs wetzlar"], ["language|wetzlar"], when)
+        log.extend(_event(i + 1, offer_id, "completed", when) for i in range(6))
+        cache.current(session)
+        after = cache.history.features([offer_id], ["vhs wetzlar"], ["language|wetzlar"], when)
+        reads_before = len(reads)
+        cache.current(session)  # nothing new: no read of the events
+        assert len(reads) == reads_before
+    assert after[0, 0] > base[0, 0] + 0.2
     assert cache.full_builds == 1
 
 

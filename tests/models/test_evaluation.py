@@ -52,7 +52,7 @@ def test_model_and_every_baseline_are_scored_on_the_same_rows(evaluated):
     assert m["gradient_boosted"]["brier"] is not None and "brier" not in m["random"]
     assert 0 < m["random"]["coverage@5"] <= 1
     card = evaluation.as_card_metrics()
-    assert card["primary"] == "ndcg@10" and set(card["baselines"]) == set(m) - {"gradient_boosted"}
+    assert card["primary"] == "sndcg@5" and set(card["baselines"]) == set(m) - {"gradient_boosted"}
 
 
 def test_small_segments_are_suppressed(evaluated):

@@ -283,6 +283,27 @@ MATRIX: list[Cell] = [
         json=lambda w, who: {"reason": "matrix"},
     ),
     Cell(
+        "models.train_model",
+        "POST",
+        lambda w: "/v1/models/train",
+        api(*ANALYSTS),
+        json=lambda w, who: {"negative_control": "no-such-control"},
+    ),
+    Cell("models.read_model_experiment", "GET", lambda w: "/v1/models/experiment", api(*ANALYSTS)),
+    Cell(
+        "models.start_model_experiment",
+        "POST",
+        lambda w: "/v1/models/experiment",
+        api(*ANALYSTS),
+        json=lambda w, who: {"challenger": "no-such-version", "share": 0.1},
+    ),
+    Cell(
+        "models.stop_model_experiment",
+        "DELETE",
+        lambda w: "/v1/models/experiment",
+        api(*ANALYSTS),
+    ),
+    Cell(
         "reports.monitoring_report",
         "GET",
         lambda w: "/v1/reports/monitoring?by=centre",

@@ -57,7 +57,8 @@ def test_only_analysts_and_admins(client, make_token):
     body = client.get(URL, headers=make_token("analyst")).get_json()
     assert body == {
         "active": None,
-        "serving": "rules-v1",
+        "serving": "rules-v2",
+        "challenger": None,
         "serving_error": None,
         "versions": [],
         "promotions": [],
@@ -71,7 +72,7 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
     listed = client.get(URL, headers=analyst).get_json()
     (v1,) = listed["versions"]
     card = v1["card"]
-    assert v1["version"] == "v1" and not v1["active"] and listed["serving"] == "rules-v1"
+    assert v1["version"] == "v1" and not v1["active"] and listed["serving"] == "rules-v2"
     assert card["features"] == {"names": list(FEATURE_NAMES), "schema_hash": FEATURE_SCHEMA}
     assert card["artifact_sha256"] == v1["sha256"]
     assert card["libraries"]["scikit-learn"] and card["seed"] == 1
@@ -83,10 +84,12 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
         "logistic_regression",
     }
     assert card["rows"]["train"]["rows"] > 0 and card["split"]["cutoff"]
-    assert _recommend(client, counsellor)["model_version"] == "rules-v1"
+    assert _recommend(client, counsellor)["model_version"] == "rules-v2"
 
     result = runner.invoke(args=["ranker", "evaluate", "v1", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 0, result.output
+    import traceback
+
+    assert result.exit_code == 0, "".join(traceback.format_exception(*result.exc_info))
     for name in ("report.json", "report.md", "calibration.png", "importance.png"):
         assert (tmp_path / "r" / name).stat().st_size > 100
 
@@ -94,7 +97,7 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
     assert resp.status_code == 200, resp.get_json()
     entry = resp.get_json()
     assert (entry["from_version"], entry["to_version"], entry["forced"]) == (None, "v1", True)
-    assert entry["comparison"]["active"] == "rules-v1"
+    assert entry["comparison"]["active"] == "rules-v2"
     assert entry["actor"].startswith("token:")  # who: the analyst's token
     assert _recommend(client, counsellor)["model_version"] == "v1"
 
@@ -130,9 +133,9 @@ def test_lifecycle(trained, client, runner, make_token, tmp_path):
 
     result = runner.invoke(args=["ranker", "rollback", "--reason", "test"])
     assert result.exit_code == 0 and "to the rule score" in result.output, result.output
-    assert _recommend(client, counsellor)["model_version"] in ("v1", "rules-v1")
-    trained.extensions["lotse_models"].refresh_now()
-    assert _recommend(client, counsellor)["model_version"] == "rules-v1"
+    assert _recommend(client, counsellor)["model_version"] in ("v1", "rules-v2")
+    trained.extensions["lotse_ranking"].active.refresh_now()
+    assert _recommend(client, counsellor)["model_version"] == "rules-v2"
 
     result = runner.invoke(args=["ranker", "list"])
     assert result.exit_code == 0

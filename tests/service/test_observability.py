@@ -338,7 +338,7 @@ def test_lotse_serve_logs_json_and_adds_up_metrics_of_its_workers(sqlite_url, tm
         server.wait(timeout=30)
     count = "lotse_http_request_duration_seconds_count"
     assert value(found, count, method="GET", endpoint="/v1/offers", status_class="2xx") == 20
-    assert value(found, "lotse_model_serving", version="rules-v1") == 1
+    assert value(found, "lotse_model_serving", version="rules-v2") == 1
     assert not (stale / "counter_1.db").exists()
     entries = []
     for line in log_path.read_text().splitlines():

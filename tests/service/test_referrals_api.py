@@ -24,7 +24,7 @@ def setup(app, client, make_token):
         s.add(
             RecommendationRequest(
                 request_id=request_id,
-                model_version="rules-v1",
+                model_version="rules-v2",
                 feature_schema="test",
                 catalog_seq=1,
                 centre_id="mbe-wetzlar",

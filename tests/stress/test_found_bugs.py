@@ -136,7 +136,7 @@ def test_a_worker_warms_up_with_the_active_ranker(app, tmp_path: Path):
         warm_up(app)
     finally:
         gc.unfreeze()
-    assert app.extensions["lotse_models"].serving == row.version
+    assert app.extensions["lotse_ranking"].active.serving == row.version
 
 
 def test_a_database_lost_after_the_answer_does_not_turn_it_into_a_500(client, monkeypatch):

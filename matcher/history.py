@@ -1,0 +1,261 @@
+"""What came of earlier referrals, per offer and per organisation, as of a moment in time.
+
+The ranker learns which offers work for whom from outcomes; part of that is simply how well
+an offer, and the organisation behind it, have done so far. ``OutcomeHistory`` keeps that
+record and turns it into features:
+
+- **One value per referral**: its outcome so far on the label scale, ``grade / 3`` (declined
+  or rejected 0, dropped 1/3, enrolled 2/3, completed 1). ``proposed`` and ``accepted`` say
+  nothing yet and are not counted. When a referral moves on (enrolled → completed), its value
+  is replaced, not counted twice.
+- **Recency**: each value weighs ``0.5 ** (age / half_life)``, so a change of quality shows
+  after a few half-lives instead of being averaged away (``LOTSE_HISTORY_HALF_LIFE_DAYS``).
+- **Never empty**: rates are smoothed towards their parent level, offer → organisation →
+  category × municipality ("area") → everything, each by a few pseudo-referrals, so a new
+  offer starts at its organisation's rate and a new organisation at its area's.
+- **Point in time**: values are applied in the order of their times, and ``features(…, now)``
+  sees only what was applied. Serving applies every event up to the request (the service
+  reads new events on each request, so the history is never minutes stale); the simulations
+  apply events as simulated time passes. The same class does both, so training rows (which
+  store the served values) and serving cannot disagree.
+
+Nothing personal is kept: per referral only the offer, its value, time and weight.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+#: The graded outcome of a referral status: the ranker's label (``models.training`` uses it).
+#: Gains ``2**grade - 1``; see docs/ranker.md for why each status sits where it does.
+OUTCOME_GRADES: dict[str, int] = {
+    "proposed": 0,
+    "declined": 0,
+    "rejected_by_provider": 0,
+    "accepted": 1,
+    "dropped": 1,
+    "enrolled": 2,
+    "completed": 3,
+}
+MAX_GRADE = 3
+#: Statuses that say how a referral went; ``proposed`` and ``accepted`` do not yet.
+INFORMATIVE: frozenset[str] = frozenset(
+    {"declined", "rejected_by_provider", "dropped", "enrolled", "completed"}
+)
+#: Pseudo-referrals that pull each level's rate towards its parent's.
+PRIOR_STRENGTH = {"offer": 3.0, "organization": 5.0, "area": 10.0, "all": 2.0}
+#: The rate of a history with nothing in it.
+BASE_RATE = 0.5
+#: Names of the columns ``features`` returns, in order.
+HISTORY_FEATURES: tuple[str, ...] = (
+    "offer_outcome_rate",
+    "org_outcome_rate",
+    "area_outcome_rate",
+    "offer_outcome_evidence",
+    "org_outcome_evidence",
+)
+_DAY = 86_400.0
+
+
+def area_key(category_parent: str, municipality: str) -> str:
+    """The area an offer belongs to for the prior: its need (parent category) in its town."""
+    return f"{category_parent}|{municipality.strip().lower()}"
+
+
+def org_key(organization: str) -> str:
+    return " ".join(organization.lower().split())
+
+
+@dataclass(frozen=True)
+class OutcomeEvent:
+    """One status change of one referral (what the history needs of it)."""
+
+    event_id: int
+    referral_id: str
+    offer_id: str
+    organization: str
+    area: str
+    status: str
+    at: datetime
+
+
+def _seconds(at: datetime) -> float:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.timestamp()
+
+
+class _Sums:
+    """Decayed value and weight sums per key of one level, as of ``OutcomeHistory.clock``."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.value = np.zeros(64)
+        self.weight = np.zeros(64)
+
+    def idx(self, key: str) -> int:
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.index)
+            if i >= len(self.value):
+                self.value = np.concatenate([self.value, np.zeros(len(self.value))])
+                self.weight = np.concatenate([self.weight, np.zeros(len(self.weight))])
+        return i
+
+    def lookup(self, keys: Sequence[str]) -> np.ndarray:
+        """Indexes of ``keys`` (registered when new, with nothing in them)."""
+        return np.fromiter((self.idx(k) for k in keys), dtype=np.int64, count=len(keys))
+
+    def scale(self, factor: float) -> None:
+        n = len(self.index)
+        self.value[:n] *= factor
+        self.weight[:n] *= factor
+
+
+class OutcomeHistory:
+    """Decayed, smoothed outcome rates per offer, organisation and area (thread-safe)."""
+
+    def __init__(self, half_life_days: float = 180.0) -> None:
+        if half_life_days <= 0:
+            raise ValueError("half_life_days must be positive")
+        self.decay_per_second = math.log(2.0) / (half_life_days * _DAY)
+        #: Time (epoch seconds) the sums are expressed at; the latest event applied.
+        self.clock: float | None = None
+        self.last_event_id = 0
+        self._seen_recent: set[int] = set()
+        self._levels = {name: _Sums() for name in ("offer", "organization", "area")}
+        self._all_value = 0.0
+        self._all_weight = 0.0
+        #: referral id → (offer, organization, area, value, time) of its counted outcome
+        self._counted: dict[str, tuple[str, str, str, float, float]] = {}
+        self._lock = threading.Lock()
+
+    # --- applying events ---------------------------------------------------------------
+
+    def _advance(self, t: float) -> None:
+        if self.clock is None:
+            self.clock = t
+        elif t > self.clock:
+            factor = math.exp(-self.decay_per_second * (t - self.clock))
+            for sums in self._levels.values():
+                sums.scale(factor)
+            self._all_value *= factor
+            self._all_weight *= factor
+            self.clock = t
+
+    def _add(self, keys: tuple[str, str, str], value: float, weight: float) -> None:
+        for sums, key in zip(self._levels.values(), keys, strict=True):
+            i = sums.idx(key)
+            sums.value[i] = max(0.0, sums.value[i] + value * weight)
+            sums.weight[i] = max(0.0, sums.weight[i] + weight)
+        self._all_value = max(0.0, self._all_value + value * weight)
+        self._all_weight = max(0.0, self._all_weight + weight)
+
+    def apply(self, events: Iterable[OutcomeEvent]) -> int:
+        """Count the events (in the order given; sort by time first). An event already
+        applied (same ``event_id``) is skipped. Returns how many changed the history."""
+        changed = 0
+        with self._lock:
+            for e in events:
+                if e.event_id in self._seen_recent:
+                    continue
+                if e.event_id:
+                    self._seen_recent.add(e.event_id)
+                    self.last_event_id = max(self.last_event_id, e.event_id)
+                if e.status not in INFORMATIVE:
+                    continue
+                t = _seconds(e.at)
+                self._advance(t)
+                assert self.clock is not None
+                old = self._counted.get(e.referral_id)
+                if old is not None:
+                    offer, org, area, value, then = old
+                    weight = math.exp(-self.decay_per_second * max(0.0, self.clock - then))
+                    self._add((offer, org, area), value, -weight)
+                value = OUTCOME_GRADES[e.status] / MAX_GRADE
+                keys = (e.offer_id, org_key(e.organization), e.area)
+                weight = math.exp(-self.decay_per_second * max(0.0, self.clock - t))
+                self._add(keys, value, weight)
+                self._counted[e.referral_id] = (*keys, value, t)
+                changed += 1
+            self._forget_old_ids()
+        return changed
+
+    def _forget_old_ids(self) -> None:
+        # Ids are kept for a window below the newest one: a reader that looks back that far
+        # (events of transactions that committed late) skips what it has already applied.
+        if len(self._seen_recent) > 4 * LOOKBACK_EVENTS:
+            floor = self.last_event_id - LOOKBACK_EVENTS
+            self._seen_recent = {i for i in self._seen_recent if i > floor}
+
+    # --- reading features --------------------------------------------------------------
+
+    def features(
+        self,
+        offer_ids: Sequence[str],
+        organizations: Sequence[str],
+        areas: Sequence[str],
+        now: datetime,
+    ) -> np.ndarray:
+        """Rows of ``HISTORY_FEATURES`` for the given offers (their organisation and area
+        keys from ``org_key``/``area_key``), as of ``now``: shape (n, 5).
+
+        Rates are 0–1 and never missing; evidence is ``log(1 + decayed referrals)``."""
+        n = len(offer_ids)
+        out = np.empty((n, len(HISTORY_FEATURES)))
+        with self._lock:
+            scale = 1.0
+            if self.clock is not None:
+                scale = math.exp(-self.decay_per_second * max(0.0, _seconds(now) - self.clock))
+            m = PRIOR_STRENGTH
+            p_all = (self._all_value * scale + m["all"] * BASE_RATE) / (
+                self._all_weight * scale + m["all"]
+            )
+            lv = self._levels
+            a = lv["area"].lookup(areas)
+            o = lv["organization"].lookup(organizations)
+            f = lv["offer"].lookup(offer_ids)
+            area_w = lv["area"].weight[a] * scale
+            p_area = (lv["area"].value[a] * scale + m["area"] * p_all) / (area_w + m["area"])
+            org_w = lv["organization"].weight[o] * scale
+            p_org = (lv["organization"].value[o] * scale + m["organization"] * p_area) / (
+                org_w + m["organization"]
+            )
+            offer_w = lv["offer"].weight[f] * scale
+            p_offer = (lv["offer"].value[f] * scale + m["offer"] * p_org) / (offer_w + m["offer"])
+        out[:, 0] = p_offer
+        out[:, 1] = p_org
+        out[:, 2] = p_area
+        out[:, 3] = np.log1p(offer_w)
+        out[:, 4] = np.log1p(org_w)
+        return out
+
+    def evidence(self, offer_id: str, now: datetime) -> float:
+        """Decayed number of referrals with an outcome for one offer (for reasons)."""
+        with self._lock:
+            i = self._levels["offer"].index.get(offer_id)
+            if i is None or self.clock is None:
+                return 0.0
+            scale = math.exp(-self.decay_per_second * max(0.0, _seconds(now) - self.clock))
+            return float(self._levels["offer"].weight[i] * scale)
+
+
+#: How far below the newest event id a reader looks again, for events whose transactions
+#: committed after later ones had been read (ids are handed out before commit).
+LOOKBACK_EVENTS = 500
+
+
+@dataclass(frozen=True)
+class EventFeed:
+    """Where the serving history reads referral events from (casework owns referrals, so the
+    service hands this in): the newest event id, and the events after an id in id order."""
+
+    latest_id: Callable[[Session], int]
+    events_after: Callable[[Session, int], list[OutcomeEvent]]

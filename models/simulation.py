@@ -103,6 +103,8 @@ class SimulatedPerson:
     tolerance_km: float
     family_care: bool
     works: bool
+    #: The place the person lives near (for per-place figures; not in the profile).
+    municipality: str = ""
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def situation(person: SimulatedPerson, offer: Mapping[str, Any]) -> Situation:
         cost=float(offer.get("cost_eur") or 0.0),
         first_language_supported=bool(langs) and langs[0] in (offer.get("languages") or []),
         schedule_fits=not wanted_times or not offer_times or bool(wanted_times & offer_times),
-        first_need=first is not None and (first == category or first == parent),
+        first_need=first is not None and (first in (category, parent)),
         organization=str(offer.get("organization") or ""),
         offer_id=str(offer["id"]),
         hours=None if offer.get("hours_per_week") is None else float(offer["hours_per_week"]),
@@ -288,10 +288,7 @@ def _position_bias(world: World, person: SimulatedPerson, s: Situation, phase: f
     complete = 0.6
     if s.parent in COURSES and s.hours is not None:
         intensive = s.hours >= 15
-        if s.young_child:
-            complete = 0.1 if intensive else 0.7
-        else:
-            complete = 0.85 if intensive else 0.45
+        complete = (0.1 if intensive else 0.7) if s.young_child else 0.85 if intensive else 0.45
     return Truth(base_take_up(person, s), 0.8, complete)
 
 
@@ -413,7 +410,7 @@ class LearningRun:
                 float(np.mean([p[0] for p in pts])),
                 float(np.mean([p[1] for p in pts])),
                 float(len(pts)),
-            )  # fmt: skip
+            )
             for name, pts in groups.items()
         ]
 

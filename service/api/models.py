@@ -157,7 +157,11 @@ def list_models():
     "Promote a ranker version",
     "models",
     body=PromoteIn,
-    responses={200: PromotionOut, 409: "scores worse than the active version (numbers inside)"},
+    responses={
+        200: PromotionOut,
+        409: "scores worse than the active version (numbers inside), or another switch of "
+        "the active version came first",
+    },
 )
 @require(*ANALYSTS)
 def promote_model(version: str):

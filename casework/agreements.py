@@ -14,6 +14,13 @@ draft ──(both sides sign)──► signed ──(reviews …)──► close
 - Reviews follow a schedule (every ``review_every_months``); a review records each step's
   status, a note, the joint balance of successes and obstacles, and moves the next date.
 - Every read and change writes an audit entry (``casework.audit``).
+- Two people may change one agreement at once. Every change moves the version with one
+  conditional statement (``UPDATE … WHERE id = … AND version = … AND status = …``), so of two
+  changes made from the same version one wins and the other is refused: ``StaleVersion``
+  when it named the version it read (``If-Match``), ``Conflict`` otherwise or when the status
+  moved on. A signature is one conditional statement too, so when both sides sign at once
+  exactly one of them completes the agreement. At most one open (draft or signed) agreement
+  per centre and person, held by a partial unique index.
 """
 
 from __future__ import annotations
@@ -24,15 +31,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NoReturn, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from casework import audit, referrals
 from casework.origin import origin_of_request
 from casework.tables import (
+    OPEN_AGREEMENT_INDEX,
     Agreement,
     AgreementGoal,
     AgreementReview,
@@ -750,16 +760,83 @@ def create_agreement(
         created_by=actor.actor,
     )
     session.add(agreement)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # another creation for this person committed between the check above and this insert
+        if not _is_open_agreement_clash(exc):
+            raise
+        raise Conflict(
+            "this person already has an open agreement, created just now by someone else; "
+            "read the centre's agreements, then change or close that one"
+        ) from None
     goals = _replace_goals(session, agreement, data.goals)
     _add_steps(session, actor, agreement, data.steps, goals)
     _audit(session, actor, "create", agreement)
     return agreement
 
 
-def _touch(agreement: Agreement) -> None:
-    agreement.version += 1
-    agreement.updated_at = utcnow()
+def _is_open_agreement_clash(exc: IntegrityError) -> bool:
+    """Whether the insert broke the one-open-agreement-per-person index (PostgreSQL names
+    the index, SQLite its columns)."""
+    message = str(exc.orig)
+    return OPEN_AGREEMENT_INDEX in message or (
+        "agreements.centre_id, agreements.person_key" in message
+    )
+
+
+def _check_version(agreement: Agreement, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != agreement.version:
+        raise StaleVersion(
+            f"the agreement is at version {agreement.version}, not {expected_version}; "
+            "read it again"
+        )
+
+
+def _claim(session: Session, agreement: Agreement, expected_version: int | None) -> None:
+    """Move the agreement to its next version, but only from the version and status this
+    change read. Of two changes that read the same version the second finds the row moved on
+    and is refused, so neither overwrites the other; the winner holds the row until it
+    commits."""
+    now = utcnow()
+    moved = session.execute(
+        update(Agreement)
+        .where(
+            Agreement.id == agreement.id,
+            Agreement.version == agreement.version,
+            Agreement.status == agreement.status,
+            Agreement.anonymised_at.is_(None),
+        )
+        .values(version=Agreement.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        _lost_race(session, agreement, expected_version)
+    set_committed_value(agreement, "version", agreement.version + 1)
+    set_committed_value(agreement, "updated_at", now)
+
+
+def _lost_race(
+    session: Session, agreement: Agreement, expected_version: int | None = None
+) -> NoReturn:
+    """Refuse a change that another one overtook: 409 when the status moved on, 412 when the
+    caller named the version it read, 409 otherwise."""
+    row = session.execute(
+        select(Agreement.status, Agreement.version, Agreement.anonymised_at).where(
+            Agreement.id == agreement.id
+        )
+    ).first()
+    if row is None or row.anonymised_at is not None:
+        raise NotFound(f"no agreement with id '{agreement.id}'")
+    if row.status != agreement.status:
+        raise Conflict(
+            f"the agreement became {row.status} while this change was made; read it again"
+        )
+    if expected_version is not None:
+        raise StaleVersion(
+            f"the agreement is at version {row.version}, not {expected_version}; read it again"
+        )
+    raise Conflict("the agreement was changed by someone else meanwhile; read it again")
 
 
 def _last_review_date(session: Session, agreement: Agreement) -> date | None:
@@ -782,11 +859,6 @@ def update_agreement(
     """Change an agreement. Goals, steps and the start date only in a draft (a signed one is
     binding as signed: ``Conflict``); schedule and municipality until closed."""
     agreement = _load(session, actor, agreement_id, for_update=True)
-    if expected_version is not None and expected_version != agreement.version:
-        raise StaleVersion(
-            f"the agreement is at version {agreement.version}, not {expected_version}; "
-            "read it again"
-        )
     if agreement.status == "closed":
         raise Conflict("a closed agreement cannot change")
     given = patch.model_fields_set
@@ -799,6 +871,8 @@ def update_agreement(
         )
     if "next_review" in given and agreement.status != "signed":
         raise Conflict("only a signed agreement has a review schedule")
+    _check_version(agreement, expected_version)
+    _claim(session, agreement, expected_version)
     if "start_date" in given and patch.start_date is not None:
         agreement.start_date = patch.start_date
     if "municipality" in given:
@@ -830,7 +904,6 @@ def update_agreement(
                 agreement.next_review = add_months(base, agreement.review_every_months)
     if "next_review" in given and patch.next_review is not None:
         agreement.next_review = patch.next_review
-    _touch(agreement)
     session.flush()
     _audit(session, actor, "update", agreement)
     return agreement
@@ -857,10 +930,16 @@ def sign_agreement(
     party: str,
     on: date | None = None,
     *,
+    expected_version: int | None = None,
     today: date | None = None,
 ) -> Agreement:
     """Record one side's signature; with both, the agreement is signed (binding) and its
-    first review falls ``review_every_months`` after the later signature."""
+    first review falls ``review_every_months`` after the later signature.
+
+    The signature, and with the other side's the move to ``signed``, is one conditional
+    statement: when both sides sign at once, each statement sees the other's signature or
+    none, so exactly one of them completes the agreement.
+    """
     if party not in PARTIES:
         raise InvalidInput([FieldError("party", "one of " + ", ".join(PARTIES))])
     day = _today(today)
@@ -869,20 +948,57 @@ def sign_agreement(
     agreement = _load(session, actor, agreement_id, for_update=True)
     if agreement.status != "draft":
         raise Conflict(f"the agreement is {agreement.status}; signatures are final")
-    column = "person_signed_on" if party == "person" else "counsellor_signed_on"
-    if getattr(agreement, column) is not None:
+    mine, other = (
+        (Agreement.person_signed_on, Agreement.counsellor_signed_on)
+        if party == "person"
+        else (Agreement.counsellor_signed_on, Agreement.person_signed_on)
+    )
+    if getattr(agreement, mine.key) is not None:
         raise Conflict(f"the {party} has already signed")
     if not goals_of(session, agreement.id) or not steps_of(session, [agreement.id]):
         raise Conflict("an agreement needs at least one goal and one step before signing")
-    setattr(agreement, column, signed)
-    if agreement.person_signed_on and agreement.counsellor_signed_on:
-        agreement.status = "signed"
-        agreement.signed_on = max(agreement.person_signed_on, agreement.counsellor_signed_on)
+    _check_version(agreement, expected_version)
+    completes = other.is_not(None)
+    stmt = (
+        update(Agreement)
+        .where(
+            Agreement.id == agreement.id,
+            Agreement.status == "draft",
+            Agreement.anonymised_at.is_(None),
+            mine.is_(None),
+        )
+        .values(
+            {
+                mine: signed,
+                Agreement.status: case((completes, "signed"), else_=Agreement.status),
+                Agreement.signed_on: case(
+                    (completes, case((other > signed, other), else_=signed)), else_=None
+                ),
+                Agreement.version: Agreement.version + 1,
+                Agreement.updated_at: utcnow(),
+            }
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if expected_version is not None:
+        stmt = stmt.where(Agreement.version == expected_version)
+    if session.execute(stmt).rowcount != 1:
+        if _signed_meanwhile(session, agreement, mine):
+            raise Conflict(f"the {party} has already signed")
+        _lost_race(session, agreement, expected_version)
+    session.refresh(agreement)
+    if agreement.status == "signed":
+        # this signature completed it (the statement moved it from draft, and the row is
+        # ours until commit): schedule the first review
+        assert agreement.signed_on is not None
         agreement.next_review = add_months(agreement.signed_on, agreement.review_every_months)
-    _touch(agreement)
-    session.flush()
+        session.flush()
     _audit(session, actor, "sign", agreement)
     return agreement
+
+
+def _signed_meanwhile(session: Session, agreement: Agreement, column: Any) -> bool:
+    return session.scalar(select(column).where(Agreement.id == agreement.id)) is not None
 
 
 def add_review(
@@ -891,6 +1007,7 @@ def add_review(
     agreement_id: str,
     review: ReviewIn,
     *,
+    expected_version: int | None = None,
     today: date | None = None,
 ) -> Agreement:
     """Record a joint review of a signed agreement: sets each named step's status and moves
@@ -924,6 +1041,8 @@ def add_review(
         errors.append(FieldError("next_review", "must come after the review"))
     if errors:
         raise InvalidInput(errors)
+    _check_version(agreement, expected_version)
+    _claim(session, agreement, expected_version)
     for s in review.steps:
         steps[s.step_id].status = s.status
     next_review = review.next_review or add_months(held, agreement.review_every_months)
@@ -940,7 +1059,6 @@ def add_review(
     )
     session.add(row)
     agreement.next_review = next_review
-    _touch(agreement)
     session.flush()
     _audit(session, actor, "review", agreement)
     return agreement
@@ -952,6 +1070,7 @@ def close_agreement(
     agreement_id: str,
     close: CloseIn,
     *,
+    expected_version: int | None = None,
     today: date | None = None,
 ) -> Agreement:
     """Close a signed agreement with every goal's outcome (each goal exactly once)."""
@@ -982,13 +1101,14 @@ def close_agreement(
         )
     if errors:
         raise InvalidInput(errors)
+    _check_version(agreement, expected_version)
+    _claim(session, agreement, expected_version)
     for position, outcome in given.items():
         goals[position].outcome = outcome
     agreement.status = "closed"
     agreement.closed_on = closed
     agreement.closing_note = close.note or None
     agreement.next_review = None
-    _touch(agreement)
     session.flush()
     _audit(session, actor, "close", agreement)
     return agreement

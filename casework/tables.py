@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lotse.db import Base, JsonType, utcnow
@@ -59,14 +59,31 @@ class ReferralEvent(Base):
 # and replaces ``person_key`` with a random value (see ``casework.privacy``).
 
 
+#: The partial unique index that allows one open (draft or signed) agreement per centre and
+#: person; erased agreements are out of casework and do not count.
+OPEN_AGREEMENT_INDEX = "uq_agreements_open_per_person"
+OPEN_AGREEMENT = "status IN ('draft', 'signed') AND anonymised_at IS NULL"
+
+
 class Agreement(Base):
     """An integration agreement between one person and one counselling centre.
 
     ``status``: draft → signed (both signatures) → closed. Only signed and closed agreements
-    are binding and count in reports.
+    are binding and count in reports. ``version`` moves with every change (see
+    ``casework.agreements``).
     """
 
     __tablename__ = "agreements"
+    __table_args__ = (
+        Index(
+            OPEN_AGREEMENT_INDEX,
+            "centre_id",
+            "person_key",
+            unique=True,
+            sqlite_where=text(OPEN_AGREEMENT),
+            postgresql_where=text(OPEN_AGREEMENT),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     centre_id: Mapped[str] = mapped_column(ForeignKey("centres.id"), index=True)

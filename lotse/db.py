@@ -2,10 +2,23 @@
 
 SQLite (a file in ``LOTSE_DATA_DIR``) by default, PostgreSQL through ``LOTSE_DATABASE_URL``.
 The schema is owned by Alembic (``lotse/migrations``); ``migrate`` brings any database to head.
+
+SQLite has one writer at a time. A transaction that only reads never takes the write lock
+(readers and the writer run side by side in WAL mode); one that writes takes it with
+``BEGIN IMMEDIATE`` just before its first write, waiting for it a bounded time (the busy
+timeout, a few attempts). That wait works only while no statement of the connection is still
+reading: a half-read result holds a read snapshot, and a snapshot that another writer has
+overtaken can never be upgraded to a write ("database is locked" at once, however long one
+waits). So the rows of every ORM query of Lotse's sessions are read whole when it runs.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +28,9 @@ from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
+
+log = logging.getLogger("lotse.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -82,12 +97,60 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine; for SQLite, make the file's folder, enable WAL and foreign keys, and
-    read timezone-aware columns back as UTC."""
+#: How long one attempt to take SQLite's write lock waits for another writer (seconds; SQLite
+#: itself retries within it, with growing pauses), and how many attempts a write makes, with
+#: a pause between them that doubles (plus jitter) from ``SQLITE_RETRY_PAUSE``.
+SQLITE_BUSY_TIMEOUT = 10.0
+SQLITE_WRITE_ATTEMPTS = 3
+SQLITE_RETRY_PAUSE = 0.1
+
+#: Statements before which pysqlite would begin a transaction itself (it looks at the first
+#: keyword the same way); Lotse begins it first, as ``BEGIN IMMEDIATE``.
+_SQLITE_WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _sqlite_busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (``SQLITE_BUSY`` and its extended codes)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(exc)
+
+
+def _take_sqlite_write_lock(cursor: sqlite3.Cursor, statement: str) -> None:
+    """Before the first write of a transaction: ``BEGIN IMMEDIATE``, a bounded number of times.
+
+    Each attempt waits up to the busy timeout; an attempt that still finds another writer
+    gives way for a moment, so that two waiting writers do not retry in step.
+    """
+    conn = cursor.connection
+    if conn.in_transaction or not _SQLITE_WRITE.match(statement):
+        return
+    for attempt in range(1, SQLITE_WRITE_ATTEMPTS + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if attempt == SQLITE_WRITE_ATTEMPTS or not _sqlite_busy(exc):
+                raise
+            pause = SQLITE_RETRY_PAUSE * 2 ** (attempt - 1) * (0.5 + random.random())
+            log.warning(
+                "SQLite write lock still held by another writer (attempt %d of %d); "
+                "trying again in %.2f s",
+                attempt,
+                SQLITE_WRITE_ATTEMPTS,
+                pause,
+            )
+            time.sleep(pause)
+
+
+def make_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT, **kwargs: object) -> Engine:
+    """Create an engine; for SQLite, make the file's folder, enable WAL and foreign keys, take
+    the write lock before a transaction's first write (see above), and read timezone-aware
+    columns back as UTC. ``busy_timeout``: seconds one attempt waits for the write lock."""
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
         engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteUtcDateTime}
 
         @event.listens_for(engine, "connect")
@@ -99,13 +162,38 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        # Inside SQLAlchemy's error handling (unlike before_cursor_execute), so a lock that
+        # never came free is an OperationalError like any other.
+        @event.listens_for(engine, "do_execute")
+        def _lock_before_write(cursor, statement, _parameters, _context) -> None:
+            _take_sqlite_write_lock(cursor, statement)
+
+        @event.listens_for(engine, "do_executemany")
+        def _lock_before_writes(cursor, statement, _parameters, _context) -> None:
+            _take_sqlite_write_lock(cursor, statement)
+
+        @event.listens_for(engine, "do_execute_no_params")
+        def _lock_before_bare_write(cursor, statement, _context) -> None:
+            _take_sqlite_write_lock(cursor, statement)
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
+def _read_rows_at_once(state: ORMExecuteState) -> None:
+    """Fetch every row of an ORM query when it runs (unless it streams with ``yield_per``),
+    so that no half-read result keeps a SQLite read snapshot open into a later write."""
+    options = state.execution_options
+    if state.is_select and not options.get("yield_per") and not options.get("stream_results"):
+        state.update_execution_options(prebuffer_rows=True)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(factory, "do_orm_execute", _read_rows_at_once)
+    return factory
 
 
 @contextmanager

@@ -519,7 +519,7 @@ def promote_version(
     ``force`` is set."""
     with ws.sessions() as session:
         get_version(session, version)
-        active, _ = active_pointer(session)
+        active, generation = active_pointer(session)
     if active == version:
         raise Conflict(f"{version} is already the active version")
     comparison = compare_with_active(ws, version)
@@ -537,6 +537,7 @@ def promote_version(
             forced=force,
             reason=reason,
             comparison=comparison,
+            expected_generation=generation,
         )
 
 
@@ -546,8 +547,16 @@ def rollback(ws: Workspace, *, actor: str, reason: str = "") -> ModelPromotion:
     No comparison: rolling back is the emergency lever and must always work.
     """
     with transaction(ws.sessions) as session:
+        _, generation = active_pointer(session)
         target = rollback_target(session)
-        return set_active(session, target, actor=actor, action="rollback", reason=reason)
+        return set_active(
+            session,
+            target,
+            actor=actor,
+            action="rollback",
+            reason=reason,
+            expected_generation=generation,
+        )
 
 
 def describe_versions(sessions: sessionmaker[Session]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ that built it), with ``card.json`` beside it. The database row records the artif
   something else).
 
 The active version is a pointer with a generation counter (``models.tables.ModelState``);
-``set_active`` moves it and writes the promotion log in the same transaction.
+``set_active`` moves it, only from the generation it was decided on, and writes the promotion
+log in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import joblib
 import numpy as np
 import sklearn
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lotse.db import utcnow
@@ -128,18 +131,6 @@ def list_versions(session: Session) -> list[ModelVersion]:
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at)))
 
 
-def _state(session: Session, for_update: bool = False) -> ModelState:
-    stmt = select(ModelState).where(ModelState.id == 1)
-    if for_update:
-        stmt = stmt.with_for_update()
-    state = session.scalar(stmt)
-    if state is None:  # a fresh (or truncated) database: no model has ever served
-        state = ModelState(id=1, active_version=None, generation=0, changed_at=utcnow())
-        session.add(state)
-        session.flush()
-    return state
-
-
 @dataclass(frozen=True)
 class ServingPointer:
     """What every worker serves: the active version (``None``: the rule score), the
@@ -172,12 +163,35 @@ def serving_pointer(session: Session) -> ServingPointer:
 
 def set_experiment(session: Session, experiment: ModelExperiment | None) -> None:
     """Start (``experiment``) or end (``None``) the online comparison every worker follows,
-    bumping the generation so that they all switch within their check interval."""
-    state = _state(session, for_update=True)
-    state.experiment_id = None if experiment is None else experiment.id
-    state.generation = (state.generation or 0) + 1
-    state.changed_at = utcnow()
-    session.flush()
+    bumping the generation so that they all switch within their check interval. Like a
+    promotion, only from the generation read here (``Conflict`` when another change was
+    first)."""
+    active, generation = active_pointer(session)
+    row = session.get(ModelState, 1)
+    if row is None:
+        session.add(
+            ModelState(
+                id=1,
+                active_version=None,
+                generation=1,
+                experiment_id=None if experiment is None else experiment.id,
+                changed_at=utcnow(),
+            )
+        )
+        session.flush()
+        return
+    moved = session.execute(
+        update(ModelState)
+        .where(ModelState.id == 1, ModelState.generation == generation)
+        .values(
+            experiment_id=None if experiment is None else experiment.id,
+            generation=generation + 1,
+            changed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        _pointer_moved(*active_pointer(session), read=generation)
 
 
 def active_pointer(session: Session) -> tuple[str | None, int]:
@@ -319,20 +333,33 @@ def set_active(
     forced: bool = False,
     reason: str = "",
     comparison: dict[str, Any] | None = None,
+    expected_generation: int | None = None,
 ) -> ModelPromotion:
     """Point serving at ``version`` (``None``: the rule score), bump the generation so every
-    worker reloads, and log who did it and why, all in the caller's transaction."""
-    state = _state(session, for_update=True)
-    previous = state.active_version
+    worker reloads, and log who did it and why, all in the caller's transaction.
+
+    The pointer moves only from the generation the switch was decided on
+    (``expected_generation``, read with what it compared against; by default the one read
+    here), in one conditional statement: of two switches from one generation the second is
+    refused (``Conflict``), since what it compared with no longer serves. Both landing on one
+    generation would also leave the workers that loaded the first serving it for ever.
+    """
+    row = session.execute(
+        select(ModelState.active_version, ModelState.generation).where(ModelState.id == 1)
+    ).first()
+    previous, generation = (None, 0) if row is None else (row[0], int(row[1]))
+    if expected_generation is not None and expected_generation != generation:
+        _pointer_moved(previous, generation, read=expected_generation)
+    if version is not None:
+        get_version(session, version)
+    now = utcnow()
+    _move_pointer(session, row is None, generation, version, now)
     if version is not None:
         get_version(session, version).status = "active"
     if previous is not None and previous != version:
         get_version(session, previous).status = "retired"
-    state.active_version = version
-    state.generation = (state.generation or 0) + 1
-    state.changed_at = utcnow()
     entry = ModelPromotion(
-        at=state.changed_at,
+        at=now,
         actor=actor,
         action=action,
         from_version=previous,
@@ -344,6 +371,39 @@ def set_active(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _move_pointer(
+    session: Session, fresh: bool, generation: int, version: str | None, now: datetime
+) -> None:
+    """Set the pointer if it is still at ``generation``; ``Conflict`` when another switch
+    was first."""
+    if fresh:  # a fresh (or truncated) database: no model has ever served
+        try:
+            session.add(ModelState(id=1, active_version=version, generation=1, changed_at=now))
+            session.flush()
+        except IntegrityError:
+            # the transaction is spoilt (PostgreSQL): say so without reading what won
+            raise Conflict(
+                "the active model changed while this switch was decided (another switch "
+                "was first); list the versions and decide again"
+            ) from None
+        return
+    moved = session.execute(
+        update(ModelState)
+        .where(ModelState.id == 1, ModelState.generation == generation)
+        .values(active_version=version, generation=generation + 1, changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        _pointer_moved(*active_pointer(session), read=generation)
+
+
+def _pointer_moved(active: str | None, now: int, read: int) -> NoReturn:
+    raise Conflict(
+        f"the active model changed while this switch was decided (generation {read}, now "
+        f"{now}: {active or 'the rule score'} serves); list the versions and decide again"
+    )
 
 
 def rollback_target(session: Session) -> str | None:

@@ -253,18 +253,28 @@ def patch_agreement(agreement_id: str):
     "Sign an agreement (one side)",
     "agreements",
     body=SignatureIn,
-    responses={200: AgreementOut, 409: "already signed, or not ready to sign"},
+    responses={
+        200: AgreementOut,
+        409: "already signed, or not ready to sign",
+        412: "the agreement changed since the version in If-Match",
+    },
+    headers={"If-Match": "optional: the version you read (412 when it changed since)"},
 )
 @require(*CASEWORKERS)
 def sign_agreement(agreement_id: str):
     body = parse_body(SignatureIn)
     session = db()
     agreement = agreements.sign_agreement(
-        session, current_principal(), agreement_id, body.party, body.date
+        session,
+        current_principal(),
+        agreement_id,
+        body.party,
+        body.date,
+        expected_version=if_match(False),
     )
     out = _out(agreement)
     session.commit()
-    return respond(out)
+    return respond(out, headers={"ETag": f'"{out.version}"'})
 
 
 @bp.post("/<agreement_id>/reviews")
@@ -272,16 +282,23 @@ def sign_agreement(agreement_id: str):
     "Record a review",
     "agreements",
     body=ReviewIn,
-    responses={201: AgreementOut, 409: "only a signed agreement is reviewed"},
+    responses={
+        201: AgreementOut,
+        409: "only a signed agreement is reviewed",
+        412: "the agreement changed since the version in If-Match",
+    },
+    headers={"If-Match": "optional: the version you read (412 when it changed since)"},
 )
 @require(*CASEWORKERS)
 def review_agreement(agreement_id: str):
     body = parse_body(ReviewIn)
     session = db()
-    agreement = agreements.add_review(session, current_principal(), agreement_id, body)
+    agreement = agreements.add_review(
+        session, current_principal(), agreement_id, body, expected_version=if_match(False)
+    )
     out = _out(agreement)
     session.commit()
-    return respond(out, 201)
+    return respond(out, 201, {"ETag": f'"{out.version}"'})
 
 
 @bp.post("/<agreement_id>/close")
@@ -289,16 +306,23 @@ def review_agreement(agreement_id: str):
     "Close an agreement",
     "agreements",
     body=CloseIn,
-    responses={200: AgreementOut, 409: "only a signed agreement can be closed"},
+    responses={
+        200: AgreementOut,
+        409: "only a signed agreement can be closed",
+        412: "the agreement changed since the version in If-Match",
+    },
+    headers={"If-Match": "optional: the version you read (412 when it changed since)"},
 )
 @require(*CASEWORKERS)
 def close_agreement(agreement_id: str):
     body = parse_body(CloseIn)
     session = db()
-    agreement = agreements.close_agreement(session, current_principal(), agreement_id, body)
+    agreement = agreements.close_agreement(
+        session, current_principal(), agreement_id, body, expected_version=if_match(False)
+    )
     out = _out(agreement)
     session.commit()
-    return respond(out)
+    return respond(out, headers={"ETag": f'"{out.version}"'})
 
 
 @bp.get("/<agreement_id>/print")

@@ -160,7 +160,8 @@ def list_models():
     body=PromoteIn,
     responses={
         200: PromotionOut,
-        409: "not better than the active version beyond noise (the comparison inside)",
+        409: "not better than the active version beyond noise (the comparison inside), or "
+        "another switch of the active version came first",
     },
 )
 @require(*ANALYSTS)

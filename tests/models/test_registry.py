@@ -26,6 +26,7 @@ from models.registry import (
 )
 from models.tables import ModelVersion
 from tests.models.artifacts import HASH, NAMES, _artifact, _card
+from tests.races import ROUNDS, failures, race, successes
 
 
 def _save(sessions, data_dir, parent=None, seed=0) -> str:
@@ -108,3 +109,56 @@ def test_active_pointer_log_and_rollback_walk_back(model_sessions, tmp_path):
         assert log[-1].actor == "analyst" and log[-1].reason == "try v1"
         with pytest.raises(Conflict, match="nothing to roll back"):
             rollback_target(s)
+
+
+def _switch(sessions, version, **expected):
+    def action():
+        with transaction(sessions) as s:
+            entry = set_active(s, version, actor="analyst", action="promote", **expected)
+            return entry.to_version
+
+    return action
+
+
+def _statuses(sessions) -> dict[str, str]:
+    with sessions() as s:
+        return {r.version: r.status for r in s.scalars(select(ModelVersion))}
+
+
+def test_two_promotions_decided_on_one_generation_one_wins(model_sessions, tmp_path):
+    # each promotion compared its candidate with what served at the generation it read; the
+    # one that finds the pointer moved on was decided on a state that no longer holds
+    versions = [_save(model_sessions, tmp_path, seed=i) for i in range(2 * ROUNDS)]
+    for r in range(ROUNDS):
+        with model_sessions() as s:
+            before, generation = active_pointer(s)
+        pair = versions[2 * r : 2 * r + 2]
+        outcomes = race(*(_switch(model_sessions, v, expected_generation=generation) for v in pair))
+        [won] = successes(outcomes)
+        assert [type(e) for e in failures(outcomes)] == [Conflict]
+        assert "changed" in failures(outcomes)[0].detail
+        with model_sessions() as s:
+            assert active_pointer(s) == (won, generation + 1)
+            assert len(promotion_log(s)) == r + 1
+        statuses = _statuses(model_sessions)
+        assert [v for v, st in statuses.items() if st == "active"] == [won]
+        assert before is None or statuses[before] == "retired"
+
+
+def test_promotions_at_once_each_move_the_generation(model_sessions, tmp_path):
+    # without a generation read beforehand, two switches either run one after the other or
+    # the second is refused; never do both land on one generation, which would leave the
+    # workers that loaded the first serving it for ever
+    versions = [_save(model_sessions, tmp_path, seed=i) for i in range(2 * ROUNDS)]
+    for r in range(ROUNDS):
+        with model_sessions() as s:
+            _, generation = active_pointer(s)
+            logged = len(promotion_log(s))
+        outcomes = race(*(_switch(model_sessions, v) for v in versions[2 * r : 2 * r + 2]))
+        assert all(isinstance(e, Conflict) for e in failures(outcomes)), outcomes
+        with model_sessions() as s:
+            active, now = active_pointer(s)
+            assert now == generation + len(successes(outcomes))
+            assert len(promotion_log(s)) == logged + len(successes(outcomes))
+            assert active in successes(outcomes)
+        assert [v for v, st in _statuses(model_sessions).items() if st == "active"] == [active]

@@ -10,8 +10,9 @@ import pytest
 
 from casework.agreements import add_months
 from lotse.db import transaction
-from tests.casework.cases import signed
+from tests.casework.cases import draft, signed
 from tests.matcher.catalogue import SCENARIO, nurse_profile, store_offers
+from tests.races import ROUNDS, failures, race
 
 URL = "/v1/agreements"
 
@@ -268,3 +269,102 @@ def test_print_view_in_german_and_english(client, tokens, agreement):
     assert "Integrationsvereinbarung" in client.get(f"{URL}/{aid}/print", headers=c).get_data(
         as_text=True
     )
+
+
+# --- two counsellors at once: requests in threads, released together ----------------------
+
+
+def _at_once(app, *requests):
+    """Send ``(method, path, body, headers)`` requests from threads, each with its own client,
+    released together; their responses in order."""
+
+    def send(method, path, body, headers):
+        def action():
+            resp = getattr(app.test_client(), method)(path, json=body, headers=headers)
+            return resp.status_code, resp.get_json()
+
+        return action
+
+    outcomes = race(*(send(*r) for r in requests))
+    assert not failures(outcomes), outcomes
+    return outcomes
+
+
+def _made(app, catalogue, make, person_ref, **kwargs):
+    with transaction(app.extensions["lotse"].sessions) as s:
+        a = make(s, person_ref, [catalogue["ik-wetzlar"]], **kwargs)
+    return a.id, a.version
+
+
+def test_two_changes_with_one_if_match_one_wins_and_one_gets_412(app, tokens, catalogue):
+    c = tokens["counsellor"]
+    for r in range(ROUNDS):
+        aid, version = _made(app, catalogue, draft, f"case-r{r}")
+        headers = {**c, "If-Match": f'"{version}"'}
+        outcomes = _at_once(
+            app,
+            ("patch", f"{URL}/{aid}", {"municipality": "Hamm"}, headers),
+            ("patch", f"{URL}/{aid}", {"municipality": "Gießen"}, headers),
+        )
+        assert sorted(status for status, _ in outcomes) == [200, 412], outcomes
+        [won] = [body for status, body in outcomes if status == 200]
+        now = app.test_client().get(f"{URL}/{aid}", headers=c).get_json()
+        assert (now["version"], now["municipality"]) == (version + 1, won["municipality"])
+
+
+def test_both_sides_signing_at_once_over_http(app, tokens, catalogue):
+    c, on = tokens["counsellor"], date.today() - timedelta(days=3)
+    for r in range(ROUNDS):
+        aid, version = _made(app, catalogue, draft, f"case-r{r}")
+        outcomes = _at_once(
+            app,
+            ("post", f"{URL}/{aid}/sign", {"party": "person", "date": on.isoformat()}, c),
+            ("post", f"{URL}/{aid}/sign", {"party": "counsellor", "date": on.isoformat()}, c),
+        )
+        assert [status for status, _ in outcomes] == [200, 200], outcomes
+        assert sorted(body["status"] for _, body in outcomes) == ["draft", "signed"]
+        now = app.test_client().get(f"{URL}/{aid}", headers=c).get_json()
+        assert (now["status"], now["version"], now["next_review"]) == (
+            "signed",
+            version + 2,
+            add_months(on, 3).isoformat(),
+        )
+
+
+def test_a_review_and_a_closing_with_one_if_match_exactly_one_wins(app, tokens, catalogue):
+    c, today = tokens["counsellor"], date.today()
+    review = {"date": (today - timedelta(days=2)).isoformat(), "note": "halfway"}
+    close = {
+        "date": (today - timedelta(days=1)).isoformat(),
+        "outcomes": [{"goal": g, "outcome": "reached"} for g in range(3)],
+    }
+    for r in range(ROUNDS):
+        on = today - timedelta(days=30)
+        aid, version = _made(app, catalogue, signed, f"case-r{r}", on=on)
+        headers = {**c, "If-Match": str(version)}
+        outcomes = _at_once(
+            app,
+            ("post", f"{URL}/{aid}/reviews", review, headers),
+            ("post", f"{URL}/{aid}/close", close, headers),
+        )
+        statuses = [status for status, _ in outcomes]
+        assert statuses in ([201, 409], [201, 412], [409, 200], [412, 200]), outcomes
+        now = app.test_client().get(f"{URL}/{aid}", headers=c).get_json()
+        assert now["version"] == version + 1
+        assert (now["status"], len(now["reviews"])) == (
+            ("signed", 1) if statuses[0] == 201 else ("closed", 0)
+        )
+
+
+def test_two_creations_for_one_person_at_once_give_one_agreement_and_a_409(app, tokens, catalogue):
+    c = tokens["counsellor"]
+    for r in range(ROUNDS):
+        body = {"person_ref": f"case-r{r}", "goals": [{"category": "language"}]}
+        outcomes = _at_once(app, ("post", URL, body, c), ("post", URL, body, c))
+        assert sorted(status for status, _ in outcomes) == [201, 409], outcomes
+        [lost] = [body for status, body in outcomes if status == 409]
+        assert "already has an open agreement" in lost["detail"]
+    listing = app.test_client().get(URL, headers=c).get_json()
+    assert sorted(i["person_ref"] for i in listing["items"]) == [
+        f"case-r{r}" for r in range(ROUNDS)
+    ]

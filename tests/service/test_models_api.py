@@ -11,6 +11,8 @@ from lotse.db import transaction
 from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
 from matcher.scoring import RuleScoreRanker
 from models.registry import RankerArtifact, save_version
+from models.tables import ModelVersion
+from tests.races import race
 
 URL = "/v1/models"
 PROFILE = {
@@ -174,3 +176,44 @@ def test_a_version_trained_on_a_window_can_be_compared_and_promoted(trained, run
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["ranker", "promote", "v3", "--force"])
     assert result.exit_code == 0, result.output
+
+
+def test_two_promotions_at_once_one_wins_and_the_workers_follow_it(trained, make_token):
+    analyst = make_token("analyst")
+    lotse = trained.extensions["lotse"]
+    with lotse.sessions() as session:
+        card = session.get(ModelVersion, "v1").card
+    for _ in range(3):
+        with transaction(lotse.sessions) as session:
+            pair = [
+                save_version(
+                    session,
+                    lotse.settings.data_dir,
+                    RankerArtifact(ReversedRules(), tuple(FEATURE_NAMES), FEATURE_SCHEMA),
+                    card,
+                    "test",
+                    "v1",
+                ).version
+                for _ in range(2)
+            ]
+
+        def promote(version):
+            def action():
+                resp = trained.test_client().post(
+                    f"{URL}/{version}/promote", json={"force": True}, headers=analyst
+                )
+                return resp.status_code, resp.get_json()
+
+            return action
+
+        outcomes = race(*(promote(v) for v in pair))
+        assert sorted(status for status, _ in outcomes) == [200, 409], outcomes
+        [won] = [body["to_version"] for status, body in outcomes if status == 200]
+        [lost] = [body for status, body in outcomes if status == 409]
+        assert "changed while this switch was decided" in lost["detail"]
+        listed = trained.test_client().get(URL, headers=analyst).get_json()
+        assert listed["active"] == won
+        assert [v["version"] for v in listed["versions"] if v["status"] == "active"] == [won]
+        assert listed["promotions"][0]["to_version"] == won
+        trained.extensions["lotse_models"].refresh_now()
+        assert trained.extensions["lotse_models"].serving == won

@@ -166,7 +166,7 @@ def set_experiment(session: Session, experiment: ModelExperiment | None) -> None
     bumping the generation so that they all switch within their check interval. Like a
     promotion, only from the generation read here (``Conflict`` when another change was
     first)."""
-    active, generation = active_pointer(session)
+    _active, generation = active_pointer(session)
     row = session.get(ModelState, 1)
     if row is None:
         session.add(

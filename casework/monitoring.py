@@ -48,6 +48,7 @@ from casework.tables import (
 from catalog import taxonomy
 from catalog.tables import Offer
 from lotse.accounts import Principal
+from lotse.csvsafe import neutralise
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput
 
@@ -400,7 +401,7 @@ def report_csv(report: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in [*report["groups"], report["total"]]:
-        writer.writerow({c: _cell(row.get(c)) for c in CSV_COLUMNS})
+        writer.writerow({c: neutralise(str(_cell(row.get(c)))) for c in CSV_COLUMNS})
     return buffer.getvalue()
 
 

@@ -153,3 +153,10 @@ def test_formats_and_access(sessions, offers):
         monitoring.monitoring_report(s, COUNSELLOR)
     with pytest.raises(InvalidInput), transaction(sessions) as s:
         monitoring.monitoring_report(s, ANALYST, "person")
+
+
+def test_csv_cells_cannot_run_as_formulas():
+    row = {"group": '=HYPERLINK("https://evil.example")', "suppressed": False, "people": 7}
+    text = monitoring.report_csv({"groups": [row], "total": {**row, "group": "total"}})
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][0] == '\'=HYPERLINK("https://evil.example")' and rows[1][2] == "7"

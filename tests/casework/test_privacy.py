@@ -4,6 +4,7 @@ kept), the retention purge, and the audit trail of both."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -197,3 +198,48 @@ def test_purge_command(runner, app, monkeypatch):
     from lotse.cli_support import sessions
 
     sessions().kw["bind"].dispose()  # the command's engine; close its connections now
+
+
+def test_persons_commands_for_the_data_protection_officer(runner, app, tmp_path):
+    with transaction(app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        kept = signed(s, "P-1", [offers["ik"]])
+        for ref in ("MBE/2026/017", "..", "-17"):
+            signed(s, ref, [offers["ik"]])
+    out = tmp_path / "export.json"
+    args = ["persons", "export", "MBE/2026/017", "--centre", "mbe-wetzlar", "-o", str(out)]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["person_ref"] == "MBE/2026/017" and len(data["agreements"]) == 1
+    assert data["agreements"][0]["person_ref"] == "MBE/2026/017"
+    assert out.stat().st_mode & 0o777 == 0o600  # personal data: the owner's alone
+    result = runner.invoke(args=["persons", "export", "..", "--centre", "mbe-wetzlar"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["person_ref"] == ".."
+
+    # erasure asks first; "no" erases nothing
+    erase = ["persons", "erase", "MBE/2026/017", "--centre", "mbe-wetzlar"]
+    result = runner.invoke(args=erase, input="n\n")
+    assert result.exit_code == 1 and "nothing was erased" in result.output.lower()
+    result = runner.invoke(args=[*erase, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "1 agreement(s) anonymised" in result.output
+    result = runner.invoke(
+        args=["persons", "erase", "--centre", "mbe-wetzlar", "--yes", "--", "-17"]
+    )
+    assert result.exit_code == 0 and "1 agreement(s) anonymised" in result.output, result.output
+    result = runner.invoke(args=["persons", "export", "MBE/2026/017", "--centre", "mbe-wetzlar"])
+    assert json.loads(result.stdout)["agreements"] == []
+    with transaction(app.extensions["lotse"].sessions) as s:
+        assert s.get(Agreement, kept.id).person_ref == "P-1"  # nobody else
+        actions = s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "erase")).all()
+        assert set(actions) == {"cli"}
+    # refused: an unknown centre, a missing centre, an empty reference
+    result = runner.invoke(args=["persons", "export", "P-1", "--centre", "mbe-nowhere"])
+    assert result.exit_code == 1 and "unknown centre" in result.output
+    assert runner.invoke(args=["persons", "export", "P-1"]).exit_code == 2
+    result = runner.invoke(args=["persons", "erase", "  ", "--centre", "mbe-wetzlar", "--yes"])
+    assert result.exit_code == 1 and "person_ref" in result.output
+    from lotse.cli_support import sessions
+
+    sessions().kw["bind"].dispose()

@@ -91,7 +91,7 @@ def test_export_holds_everything_of_one_person_and_nothing_of_another(sessions, 
 def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
     key = person_key("mbe-wetzlar", "P-0")
     with transaction(sessions) as s:
-        before = monitoring.monitoring_report(s, ANALYST)
+        before = monitoring.monitoring_report(s, ANALYST, period="2027-Q1", today=TODAY)
         audited = len(s.scalars(select(AuditEntry).where(AuditEntry.person_key == key)).all())
     with transaction(sessions) as s:
         draft_report = privacy.erase_person(s, COUNSELLOR, "P-9")
@@ -102,7 +102,7 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
         "requests_anonymised": 1, "audit_entries_unlinked": audited,
     }  # fmt: skip
     with transaction(sessions) as s:
-        after = monitoring.monitoring_report(s, ANALYST)
+        after = monitoring.monitoring_report(s, ANALYST, period="2027-Q1", today=TODAY)
         a = s.get(Agreement, population[0].id)
         assert a.person_ref is None and a.person_key != key and a.anonymised_at is not None
         review = s.scalars(select(AgreementReview)).one()
@@ -131,6 +131,7 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
             i["id"] for i in ag.list_agreements(s, COUNSELLOR, status="all").items
         ]
     assert before["groups"] == after["groups"] and before["total"] == after["total"]
+    assert after["total"]["agreements_signed"] == 6
     with transaction(sessions) as s:
         again = privacy.erase_person(s, COUNSELLOR, "P-0")
     assert again.agreements_anonymised == 0 and again.referrals_anonymised == 0

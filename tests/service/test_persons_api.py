@@ -3,6 +3,8 @@ and that erasure leaves the monitoring totals as they were."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -14,11 +16,15 @@ from tests.casework.cases import draft, signed, store_offers
 URL = "/v1/persons"
 
 
+#: A quarter that is over whenever the tests run, and a day in it.
+PERIOD, ON = "2026-Q3", date(2026, 8, 10)
+
+
 @pytest.fixture
 def population(app):
     with transaction(app.extensions["lotse"].sessions) as s:
         offers = store_offers(s)
-        cases = [signed(s, f"P-{i}", [offers["ik"], offers["kita"]]) for i in range(5)]
+        cases = [signed(s, f"P-{i}", [offers["ik"], offers["kita"]], on=ON) for i in range(5)]
         draft(s, "P-draft", [offers["iq"]])
     return cases
 
@@ -60,7 +66,8 @@ def test_export_one_person(client, tokens, population):
 
 def test_erasure_keeps_the_report_totals(app, client, tokens, population):
     analyst = tokens["analyst"]
-    before = client.get("/v1/reports/monitoring?by=category", headers=analyst).get_json()
+    report = f"/v1/reports/monitoring?by=category&period={PERIOD}"
+    before = client.get(report, headers=analyst).get_json()
     with transaction(app.extensions["lotse"].sessions) as s:
         key = person_key("mbe-wetzlar", "P-0")
         audited = len(s.scalars(select(AuditEntry).where(AuditEntry.person_key == key)).all())
@@ -74,8 +81,9 @@ def test_erasure_keeps_the_report_totals(app, client, tokens, population):
     }  # fmt: skip
     resp = client.delete(f"{URL}/P-draft?centre_id=mbe-wetzlar", headers=tokens["admin"])
     assert resp.get_json()["agreements_deleted"] == 1
-    after = client.get("/v1/reports/monitoring?by=category", headers=analyst).get_json()
+    after = client.get(report, headers=analyst).get_json()
     assert before["groups"] == after["groups"] and before["total"] == after["total"]
+    assert after["total"]["agreements_signed"] == 5
     gone = client.get(f"/v1/agreements/{population[0].id}", headers=tokens["counsellor"])
     assert gone.status_code == 404
     export = client.get(f"{URL}/P-0/export", headers=tokens["counsellor"]).get_json()

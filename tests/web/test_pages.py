@@ -343,6 +343,29 @@ def test_analyst_pages(web):
     assert rollback.status_code == 200
 
 
+def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
+    from datetime import date
+
+    from lotse.db import transaction
+    from tests.casework.cases import signed, store_offers
+
+    with transaction(web_app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        for i in range(6):
+            signed(s, f"W-{i}", [offers["ik"]], on=date(2026, 8, 10))
+        for i in range(2):
+            signed(s, f"H-{i}", [offers["ik-hamm"]], municipality="Hamm", on=date(2026, 8, 10))
+    login(web, "analyst")
+    page = web.get("/analyst/monitoring?period=2026-Q3")
+    assert page.status_code == 200
+    assert "Wetzlar" in page.text and "Hamm" not in page.text
+    assert "Sonstige (kleine Gruppen)" in page.text and "2026-Q3" in page.text
+    assert "period=2026-Q3" in page.text  # the CSV and the chart are of the same quarter
+    csv_text = web.get("/analyst/monitoring/report.csv?period=2026-Q3").text
+    assert "Wetzlar" in csv_text and "Hamm" not in csv_text
+    assert web.get("/analyst/monitoring?period=2099-Q1").status_code == 422
+
+
 def test_every_page_text_has_a_german_translation():
     """Strings added to a template or page module must be translated before they ship."""
     from pathlib import Path

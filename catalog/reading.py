@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -23,6 +22,7 @@ from catalog.hsds import service_to_offer
 from catalog.schema import OFFER_FIELDS, SERVER_FIELDS
 from lotse.csvsafe import restore
 from lotse.errors import BadPayload, FieldError
+from lotse.jsontext import load_json
 
 #: Columns a CSV import must have; every other offer field is optional.
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -242,12 +242,7 @@ def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
 
 
 def _load_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadPayload(
-            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+    return load_json(text, "the file")
 
 
 def read_json(text: str) -> list[SourceRow]:

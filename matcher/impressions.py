@@ -19,11 +19,17 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from lotse.db import utcnow
+from lotse.errors import FieldError, InvalidInput
 from lotse.pseudonyms import person_key
 from matcher.engine import Recommendation, recommend
 from matcher.features import feature_dict
 from matcher.tables import Impression, RecommendationRequest
 
+#: Why a person cannot be named without a centre.
+NO_CENTRE = (
+    "a person_ref needs the counselling centre the person belongs to: leave person_ref out, "
+    "or ask with a counsellor's token or an admin token made with --centre"
+)
 AGE_BANDS = ((0, 17), (18, 26), (27, 34), (35, 44), (45, 54), (55, 64), (65, 120))
 
 
@@ -114,7 +120,19 @@ def serve_recommendations(
     lang: str = "en",
     **options: Any,
 ) -> Recommendation:
-    """Recommend (``matcher.engine.recommend`` with ``options``) and log what was served."""
+    """Recommend (``matcher.engine.recommend`` with ``options``) and log what was served.
+
+    A request that names a person (``person_ref``) is stored under the person's key in
+    ``centre_id``: without a centre (admin acting for none) it could never be exported or
+    erased, so it is refused (``InvalidInput`` on ``person_ref``) before any work."""
+    ref = (
+        profile.get("person_ref")
+        if isinstance(profile, dict)
+        else getattr(profile, "person_ref", None)
+    )
+    if not centre_id and isinstance(ref, str) and ref.strip():
+        field = options.get("field_prefix", "") + "person_ref"
+        raise InvalidInput([FieldError(field, NO_CENTRE)])
     rec = recommend(session, profile, lang=lang, **options)
     log_impressions(
         session,

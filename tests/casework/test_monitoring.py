@@ -26,8 +26,11 @@ VHS = Principal(role="agency", agency_id="vhs-wetzlar")
 #: The quarter the cases are signed in, and TODAY (2027-06-01) lies after it.
 Q1, ON = "2027-Q1", date(2027, 1, 5)
 NOON = datetime(2027, 1, 5, 12, tzinfo=UTC)
-CLOSE_ALL = [{"goal": 0, "outcome": "reached"}, {"goal": 1, "outcome": "partly_reached"},
-             {"goal": 2, "outcome": "not_reached"}]  # fmt: skip
+CLOSE_ALL = [
+    {"goal": 0, "outcome": "reached"},
+    {"goal": 1, "outcome": "partly_reached"},
+    {"goal": 2, "outcome": "not_reached"},
+]
 
 
 @pytest.fixture
@@ -184,8 +187,11 @@ def test_small_groups_and_unknown_places_are_one_row_without_names(sessions, off
     assert group(rep, "Wetzlar")["agreements_signed"] == 7  # "WETZLAR" is Wetzlar
     other = group(rep, monitoring.OTHER)
     assert other["agreements_signed"] == 7 and other["people"] == 7  # Hamm 2 + the 5
-    outputs = (json.dumps(rep, default=str), monitoring.report_csv(rep),
-               " ".join(monitoring.chart_labels(rep)))  # fmt: skip
+    outputs = (
+        json.dumps(rep, default=str),
+        monitoring.report_csv(rep),
+        " ".join(monitoring.chart_labels(rep)),
+    )
     for text in outputs:
         assert "Hamm" not in text and "Yilmaz" not in text
     assert_protected(rep)
@@ -275,8 +281,13 @@ def test_funnel_days_to_enrolment_reasons_and_outcomes(sessions, offers):
         total["referrals_enrolled"], total["referrals_completed"],
     ) == (24, 12, 7, 0)  # fmt: skip
     assert total["median_days_to_enrolment"] == pytest.approx(40.0, abs=0.1)  # 10 … 70 days
-    assert (total["goals"], total["goals_reached"], total["goals_partly_reached"],
-            total["goals_not_reached"], total["goals_open"]) == (36, 5, 5, 5, 21)  # fmt: skip
+    assert (
+        total["goals"],
+        total["goals_reached"],
+        total["goals_partly_reached"],
+        total["goals_not_reached"],
+        total["goals_open"],
+    ) == (36, 5, 5, 5, 21)
     # a reason or obstacle of one person is not listed
     assert total["top_rejection_reasons"] == [
         {"status": "rejected_by_provider", "reason": "no_capacity", "count": 5},

@@ -86,8 +86,13 @@ def test_periods_are_quarters_that_are_over(client, make_token, population):
     latest = monitoring.latest_period()
     assert client.get(URL, headers=analyst).get_json()["period"] == latest.label
     running = latest.next().label
-    for query in (f"period={running}", "period=2026-07", "period=2026-Q3x",
-                  "since=2026-07-01", "until=2026-09-30&period=2026-Q3"):  # fmt: skip
+    for query in (
+        f"period={running}",
+        "period=2026-07",
+        "period=2026-Q3x",
+        "since=2026-07-01",
+        "until=2026-09-30&period=2026-Q3",
+    ):
         resp = client.get(f"{URL}?{query}", headers=analyst)
         assert resp.status_code == 422, query
         assert resp.get_json()["errors"][0]["field"] == "period", query

@@ -52,7 +52,7 @@ from lotse.errors import (
     StaleVersion,
 )
 from lotse.pseudonyms import person_key
-from matcher.places import municipality_name
+from matcher.places import municipality_name, municipality_or_none
 from matcher.tables import RecommendationRequest
 
 Responsible = Literal["person", "counsellor", "agency", "job_centre", "foreigners_authority"]
@@ -716,14 +716,14 @@ def _replace_goals(
 
 
 def _municipality_of_requests(session: Session, steps: Sequence[StepIn]) -> str | None:
-    """The place the person's recommendations were made for: where the agreement counts
-    in reports unless the counsellor names one."""
+    """The municipality of the place the person's recommendations were made for (by its
+    official name): where the agreement counts in reports unless the counsellor names one."""
     ids = [s.request_id for s in steps if s.request_id]
     for request_id in ids:
         req = session.get(RecommendationRequest, request_id)
         place = (req.context or {}).get("municipality") if req else None
         if place:
-            return str(place)
+            return municipality_or_none(str(place))
     return None
 
 

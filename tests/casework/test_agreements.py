@@ -296,3 +296,11 @@ def test_municipality_is_stored_by_its_official_name(sessions, offers):
         assert a.municipality is None
     with pytest.raises(ValidationError, match="ambiguous"):
         ag.AgreementPatch(municipality="Neustadt")
+
+
+def test_municipality_from_the_recommendations_is_the_official_name(sessions, offers):
+    with transaction(sessions) as s:
+        a = draft(s, "P-1", [offers["ik"]], municipality="Berlin (Tempelhof, Schöneberg)")
+        assert a.municipality == "Berlin"
+        b = draft(s, "P-2", [offers["ik"]], municipality="Frau Yilmaz' Wohnheim")
+        assert b.municipality is None

@@ -71,12 +71,25 @@ def retention_days() -> int:
     return current().retention_days
 
 
-def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str]:
-    """The centre and ``person_key`` an export or erasure is about."""
-    if not 1 <= len(person_ref) <= 100:
-        raise InvalidInput([FieldError("person_ref", "1 to 100 characters")])
+#: The longest ``person_ref`` that creation accepts (profiles and agreements).
+MAX_PERSON_REF = 100
+
+
+def clean_person_ref(person_ref: str) -> str:
+    """A ``person_ref`` as creation stores it (surrounding whitespace dropped, 1 to 100
+    characters; any character, ``/``, ``.`` and ``..`` included); ``InvalidInput`` else."""
+    ref = person_ref.strip()
+    if not 1 <= len(ref) <= MAX_PERSON_REF:
+        raise InvalidInput([FieldError("person_ref", f"1 to {MAX_PERSON_REF} characters")])
+    return ref
+
+
+def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str, str]:
+    """The reference (as creation stored it), centre and ``person_key`` an export or erasure
+    is about."""
+    ref = clean_person_ref(person_ref)
     centre = centre_for_actor(actor, centre_id)
-    return centre, person_key(centre, person_ref)
+    return ref, centre, person_key(centre, ref)
 
 
 # --- export --------------------------------------------------------------------------------
@@ -149,7 +162,7 @@ def export_person(
     """Everything Lotse holds about one person of one centre: agreements (with goals, steps
     and reviews), referrals with their history, recommendations served with what they
     showed, and who read or changed the case (audit). The export is audited too."""
-    centre, key = _person(actor, person_ref, centre_id)
+    person_ref, centre, key = _person(actor, person_ref, centre_id)
     agreements = session.scalars(
         select(Agreement)
         .where(
@@ -304,7 +317,7 @@ def erase_person(
 ) -> ErasureReport:
     """Erase one person of one centre (see the module docstring for what stays, and how
     it is unlinked). Idempotent: erasing again finds nothing and reports zeros."""
-    centre, key = _person(actor, person_ref, centre_id)
+    _ref, centre, key = _person(actor, person_ref, centre_id)
     token = new_token()
     report = ErasureReport()
     agreements = list(

@@ -2,7 +2,9 @@
 
 The CSV has exactly the import's columns in the contract's order and writes values the way the
 importer reads them (lists ``;``-separated, booleans ``true``/``false``, dates ISO, floats in
-full precision), so exporting and importing the file again changes nothing. The JSON is an
+full precision; a cell a spreadsheet would run as a formula gets a leading ``'``, which the
+importer takes off: ``lotse.csvsafe``), so exporting and importing the file again changes
+nothing. The JSON is an
 array of offers as the API returns them (the importer ignores the server-set fields); HSDS is
 an array of fully nested HSDS 3.0 services.
 
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from catalog.hsds import offer_to_hsds_service
 from catalog.schema import OFFER_FIELDS
 from catalog.tables import Offer
+from lotse.csvsafe import neutralise
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
 MEDIA_TYPES: dict[str, str] = {
@@ -72,7 +75,7 @@ def csv_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(OFFER_FIELDS)
     for n, record in enumerate(records, 1):
-        writer.writerow([cell_text(record[name]) for name in OFFER_FIELDS])
+        writer.writerow([neutralise(cell_text(record[name])) for name in OFFER_FIELDS])
         if n % CHUNK == 0:
             yield buf.getvalue()
             buf.seek(0)

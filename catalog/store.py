@@ -269,10 +269,22 @@ def archive_offer(session: Session, actor: Principal, offer_id: str, if_match: i
     return offer
 
 
+#: Actors the history shows as they are: agencies (``agency:vhs-wetzlar``) and the demo data.
+PUBLIC_ACTOR_PREFIXES = ("agency:", "demo:")
+
+
+def public_actor(actor: str) -> str:
+    """Who made a change, as the public history shows it: the agency (``agency:<id>``), or
+    ``admin`` for every administrator, token and command line — never a login name or a
+    token id."""
+    return actor if actor.startswith(PUBLIC_ACTOR_PREFIXES) else "admin"
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One change of an offer as ``offer_history`` reports it: ``changes`` is
-    ``{field: [old, new]}``, for the creation every field the offer was created with."""
+    ``{field: [old, new]}``, for the creation every field the offer was created with;
+    ``actor`` as ``public_actor`` shows it."""
 
     version: int
     action: str
@@ -305,7 +317,8 @@ def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> 
                     values[name] = pair[0]
         else:
             changes = {name: [None, value] for name, value in values.items() if value is not None}
-        out.append(HistoryEntry(entry.version, entry.action, entry.actor, entry.at, changes))
+        actor = public_actor(entry.actor)
+        out.append(HistoryEntry(entry.version, entry.action, actor, entry.at, changes))
     out.reverse()
     return out
 

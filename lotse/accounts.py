@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lotse.db import Base, utcnow
 from lotse.errors import FieldError, InvalidInput
+from lotse.passwords import password_problems
 
 ROLES = ("admin", "agency", "counsellor", "analyst")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -181,13 +182,13 @@ def create_user(
     agency_id: str | None = None,
     centre_id: str | None = None,
 ) -> User:
-    """Create a web user with an Argon2id password hash."""
+    """Create a web user with an Argon2id password hash; the password must pass
+    ``lotse.passwords`` (12 characters or more, not a common one, not the user name)."""
     _check_scope(role, agency_id, centre_id)
     errors = []
     if not re.match(r"^[A-Za-z0-9._-]{2,64}$", username):
         errors.append(FieldError("username", "2-64 letters, digits, '.', '_' or '-'"))
-    if len(password) < 8:
-        errors.append(FieldError("password", "at least 8 characters"))
+    errors += [FieldError("password", p) for p in password_problems(password, username)]
     if session.scalar(select(User).where(User.username == username)) is not None:
         errors.append(FieldError("username", "already taken"))
     if errors:

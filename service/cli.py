@@ -181,9 +181,10 @@ def register_commands(app: Flask) -> None:
     from models.cli import build_ranker_group
 
     app.cli.add_command(build_ranker_group(cli_workspace))
-    from casework.cli import casework_group
+    from casework.cli import casework_group, persons_group
 
     app.cli.add_command(casework_group)
+    app.cli.add_command(persons_group)
     app.cli.add_command(demo_group)
     _attach_demo_commands()
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from catalog.schema import pydantic_field_errors
 from lotse.errors import BadPayload, FieldError, InvalidInput, PreconditionRequired
+from lotse.jsontext import load_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -19,10 +20,7 @@ def json_body() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadPayload("the request body is empty; send JSON")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload(f"the request body is not valid JSON: {exc}") from None
+    return load_json(raw)
 
 
 def parse_body(model: type[M]) -> M:
@@ -43,6 +41,8 @@ def parse_query(model: type[M]) -> M:
 
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+#: Versions are counters: more digits than this cannot be one (and ``int`` refuses thousands).
+_MAX_VERSION_DIGITS = 18
 
 
 def if_match(required: bool = True) -> int | None:
@@ -55,10 +55,16 @@ def if_match(required: bool = True) -> int | None:
                 "change is lost"
             )
         return None
+    too_long = BadPayload(f"If-Match: a version number has at most {_MAX_VERSION_DIGITS} digits")
+    if len(raw) > 4 * _MAX_VERSION_DIGITS:
+        raise too_long
     m = _VERSION.match(raw)
     if not m:
         raise InvalidInput([FieldError("If-Match", "must be the offer's version number")])
-    return int(m.group(1))
+    digits = m.group(1).lstrip("0") or "0"
+    if len(digits) > _MAX_VERSION_DIGITS:
+        raise too_long
+    return int(digits)
 
 
 def respond(

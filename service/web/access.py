@@ -61,14 +61,15 @@ def log_out() -> None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site, else None (no open redirects)."""
+    """``target`` when it is a path on this site, else None (no open redirects, and no
+    control characters, which would break the ``Location`` header)."""
     if not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
-        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None  # a line break would end up in the Location header
     return target
 
 

@@ -9,7 +9,6 @@ registry's pointer within a second).
 from __future__ import annotations
 
 import io
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -149,19 +148,12 @@ def roll_back() -> Any:
     return redirect(url_for(".models"))
 
 
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args[name]) if request.args.get(name) else None
-    except ValueError:
-        return None
-
-
 def _report() -> dict[str, Any]:
     by = request.args.get("by", "municipality")
     if by not in monitoring.GROUPINGS:
         by = "municipality"
     return monitoring.monitoring_report(
-        db(), current_person(), by, since=_date_arg("since"), until=_date_arg("until")
+        db(), current_person(), by, period=request.args.get("period") or None
     )
 
 
@@ -169,13 +161,16 @@ def _report() -> dict[str, Any]:
 def monitoring_page() -> Any:
     report = _report()
     db().commit()
+    periods = monitoring.recent_periods(n=8)
+    if report["period"] not in periods:
+        periods.append(report["period"])
     return render_template(
         "analyst/monitoring.html",
         report=report,
         groupings=monitoring.GROUPINGS,
         funnel=monitoring.FUNNEL,
-        since=request.args.get("since", ""),
-        until=request.args.get("until", ""),
+        periods=periods,
+        other=monitoring.OTHER,
     )
 
 
@@ -187,8 +182,9 @@ def monitoring_chart() -> Any:
 @bp.get("/monitoring/report.csv")
 def monitoring_csv() -> Any:
     report = _report()
+    name = f"monitoring-{report['by']}-{report['period']}.csv"
     return Response(
         monitoring.report_csv(report),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="monitoring-{report["by"]}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -32,7 +32,13 @@ from service.db import db
 from service.ranking import serving_options, snapshot_cache
 from service.web import labels
 from service.web.access import current_person, page_blueprint
-from service.web.forms import PROFILE_INPUTS, field_errors, profile_form_data, profile_form_values
+from service.web.forms import (
+    PROFILE_INPUTS,
+    field_errors,
+    form_int,
+    profile_form_data,
+    profile_form_values,
+)
 from service.web.i18n import current_language
 
 bp = page_blueprint("counsel", __name__, "/counsel", roles=("counsellor",))
@@ -326,9 +332,9 @@ def add_step(agreement_id: str) -> Any:
 def review(agreement_id: str) -> Any:
     form = request.form
     steps = [
-        {"step_id": int(key.split("-", 1)[1]), "status": value}
-        for key, value in form.items()
-        if key.startswith("step-") and key.split("-", 1)[1].isdigit() and value
+        {"step_id": step_id, "status": value}
+        for step_id, value in _numbered(form, "step-")
+        if value
     ]
     obstacles = [
         {"code": code, "text": form.get(f"obstacle-text-{code}", "")}
@@ -353,9 +359,7 @@ def review(agreement_id: str) -> Any:
 def close(agreement_id: str) -> Any:
     form = request.form
     outcomes = [
-        {"goal": int(key.split("-", 1)[1]), "outcome": value}
-        for key, value in form.items()
-        if key.startswith("outcome-") and key.split("-", 1)[1].isdigit() and value
+        {"goal": goal, "outcome": value} for goal, value in _numbered(form, "outcome-") if value
     ]
     data = {"date": _date(form.get("date")), "outcomes": outcomes, "note": form.get("note", "")}
     return _agreement_action(
@@ -365,6 +369,19 @@ def close(agreement_id: str) -> Any:
         ),
         _("The agreement was closed."),
     )
+
+
+def _numbered(form: Any, prefix: str) -> list[tuple[int, str]]:
+    """``(n, value)`` of each form field ``<prefix><n>``; a 400 for a field of that prefix
+    whose ``n`` is not a number (no form of ours sends one)."""
+    out = []
+    for key, value in form.items():
+        if key.startswith(prefix):
+            n = form_int(key[len(prefix) :])
+            if n is None:
+                abort(400, f"unexpected form field {key[:40]!r}")
+            out.append((n, value))
+    return out
 
 
 def _validated(action):

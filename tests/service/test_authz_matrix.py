@@ -273,6 +273,12 @@ MATRIX: list[Cell] = [
         lambda w: f"/v1/persons/{PERSON}/export?centre_id={X}",
         api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
     ),
+    Cell(
+        "persons.export_person_by_query",
+        "GET",
+        lambda w: f"/v1/persons/export?person_ref={PERSON}&centre_id={X}",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+    ),
     # --- API: models, reports ----------------------------------------------------------------
     Cell("models.list_models", "GET", lambda w: "/v1/models", api(*ANALYSTS)),
     Cell(
@@ -503,6 +509,13 @@ MATRIX: list[Cell] = [
         "DELETE",
         lambda w: f"/v1/offers/{w.offer}",
         api("admin", "agency_a", scope_denied=("agency_b",)),
+    ),
+    Cell(
+        "persons.erase_person_by_body",
+        "POST",
+        lambda w: "/v1/persons/erase",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+        json=lambda w, who: {"person_ref": PERSON, "centre_id": X},
     ),
     Cell(
         "persons.erase_person",

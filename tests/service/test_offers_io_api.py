@@ -144,3 +144,15 @@ def test_openapi_documents_the_bulk_operations(client):
     assert imp["security"] == [{"bearer": []}]
     assert "200" in imp["responses"] and "422" in imp["responses"]
     assert "text/csv" in doc["paths"]["/v1/offers/export"]["get"]["responses"]["200"]["content"]
+
+
+def test_csv_download_cannot_run_formulas_and_imports_back(client, vhs):
+    title = '=HYPERLINK("https://evil.example","Kurs")'
+    rows = [{**courses(1)[0], "title": title}]
+    client.post("/v1/offers/import", data=csv_text(rows), headers=vhs)
+    resp = client.get("/v1/offers/export?format=csv&agency_id=vhs-wetzlar")
+    table = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert table[0]["title"] == "'" + title
+    again = client.post("/v1/offers/import", data=resp.get_data(), headers=vhs).get_json()
+    assert again["unchanged"] == 1
+    assert client.get("/v1/offers").get_json()["items"][0]["title"] == title

@@ -199,3 +199,34 @@ def test_openapi_documents_the_endpoints(client):
     )
     assert "/v1/recommendations/explain" in doc["paths"]
     assert "ProfileIn" in doc["components"]["schemas"]
+
+
+def test_admin_without_a_centre_may_not_name_a_person(app, client, make_token, catalogue):
+    """A request stored without a centre could never be exported or erased."""
+    from sqlalchemy import func, select
+
+    from matcher.tables import RecommendationRequest
+
+    admin = make_token("admin")
+    resp = client.post(
+        URL, json={"profile": nurse_profile(person_ref="MBE/2026/017")}, headers=admin
+    )
+    assert resp.status_code == 422
+    error = resp.get_json()["errors"][0]
+    assert error["field"] == "profile.person_ref" and "centre" in error["message"]
+    with transaction(app.extensions["lotse"].sessions) as s:
+        assert s.scalar(select(func.count()).select_from(RecommendationRequest)) == 0
+    # without a person, or as admin of a centre, it is served
+    anonymous = nurse_profile(person_ref=None)
+    assert client.post(URL, json={"profile": anonymous}, headers=admin).status_code == 200
+    scoped = make_token("admin", centre_id="mbe-wetzlar")
+    resp = client.post(
+        URL, json={"profile": nurse_profile(person_ref="MBE/2026/017")}, headers=scoped
+    )
+    assert resp.status_code == 200, resp.get_json()
+    export = client.get(
+        "/v1/persons/export",
+        headers=scoped,
+        query_string={"person_ref": "MBE/2026/017", "centre_id": "mbe-wetzlar"},
+    )
+    assert len(export.get_json()["recommendations"]) == 1

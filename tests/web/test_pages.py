@@ -343,6 +343,29 @@ def test_analyst_pages(web):
     assert rollback.status_code == 200
 
 
+def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
+    from datetime import date
+
+    from lotse.db import transaction
+    from tests.casework.cases import signed, store_offers
+
+    with transaction(web_app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        for i in range(6):
+            signed(s, f"W-{i}", [offers["ik"]], on=date(2026, 8, 10))
+        for i in range(2):
+            signed(s, f"H-{i}", [offers["ik-hamm"]], municipality="Hamm", on=date(2026, 8, 10))
+    login(web, "analyst")
+    page = web.get("/analyst/monitoring?period=2026-Q3")
+    assert page.status_code == 200
+    assert "Wetzlar" in page.text and "Hamm" not in page.text
+    assert "Sonstige (kleine Gruppen)" in page.text and "2026-Q3" in page.text
+    assert "period=2026-Q3" in page.text  # the CSV and the chart are of the same quarter
+    csv_text = web.get("/analyst/monitoring/report.csv?period=2026-Q3").text
+    assert "Wetzlar" in csv_text and "Hamm" not in csv_text
+    assert web.get("/analyst/monitoring?period=2099-Q1").status_code == 422
+
+
 def test_every_page_text_has_a_german_translation():
     """Strings added to a template or page module must be translated before they ship."""
     from pathlib import Path
@@ -364,3 +387,143 @@ def test_every_page_text_has_a_german_translation():
     assert len(found) > 100, "nothing extracted: check the method map"
     missing = sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string))
     assert not missing, f"untranslated: {missing[:10]}"
+
+
+# --- hostile form input: a 4xx page, never a 500 ---------------------------------------------
+
+
+def _signed_agreement_page(web):
+    import re
+
+    login(web, "berater")
+    form = web.get("/counsel/intake")
+    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    made = web.post(
+        "/counsel/agreements",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "offer_id": re.findall(r'name="offer_id" value="([^"]+)"', page.text)[:1],
+            "need": re.findall(r'name="need" value="([^"]+)"', page.text),
+            "request_id": re.search(r'name="request_id" value="([^"]+)"', page.text).group(1),
+            "consent": "1",
+        },
+        follow_redirects=True,
+    )
+    token = csrf_token(made.text)
+    for party in ("person", "counsellor"):
+        web.post(made.request.path + "/sign", data={"csrf_token": token, "party": party})
+    return made.request.path, token
+
+
+def test_odd_step_and_outcome_keys_are_400_not_500(web):
+    path, token = _signed_agreement_page(web)
+    for key in ("step-²", "step-١", "step-" + "9" * 5000, "step-x"):
+        page = web.post(path + "/reviews", data={"csrf_token": token, key: "done"})
+        assert page.status_code in (400, 422), (key, page.status_code)
+        assert "text/html" in page.content_type
+    for key in ("outcome-²", "outcome-" + "1" * 5000):
+        page = web.post(path + "/close", data={"csrf_token": token, key: "reached"})
+        assert page.status_code in (400, 422), (key, page.status_code)
+
+
+def test_odd_childrens_ages_are_a_form_error(web):
+    login(web, "berater")
+    token = csrf_token(web.get("/counsel/intake").text)
+    for ages in ("²", "3, ²", "٣", "9" * 5000, "-1"):
+        page = web.post(
+            "/counsel/intake", data={**INTAKE, "children_ages": ages, "csrf_token": token}
+        )
+        assert page.status_code == 422, (ages, page.status_code)
+        assert 'id="e-children_ages"' in page.text
+
+
+def test_line_breaks_in_next_are_no_header_injection(web):
+    for target in (
+        "/agency/\r\nSet-Cookie: evil=1",
+        "/x\nLocation: https://evil.example",
+        "/ok%0d%0aSet-Cookie:%20evil=1",
+        "/\x00",
+    ):
+        page = web.get("/login", query_string={"next": target})
+        assert page.status_code == 200
+        form_token = csrf_token(page.text)
+        resp = web.post(
+            "/login",
+            data={
+                "username": "vhs",
+                "password": PASSWORD,
+                "csrf_token": form_token,
+                "next": target,
+            },
+        )
+        assert resp.status_code == 302, (target, resp.status_code)
+        location = resp.headers["Location"]
+        assert "\n" not in location and "\r" not in location and "\x00" not in location
+        assert not any("evil" in v for k, v in resp.headers if k.lower() == "set-cookie")
+        web.post("/logout", data={"csrf_token": csrf_token(web.get("/agency/").text)})
+    resp = web.post(
+        "/language",
+        data={
+            "lang": "en",
+            "next": "/\r\nX-Evil: 1",
+            "csrf_token": csrf_token(web.get("/login").text),
+        },
+    )
+    assert resp.status_code == 302 and "X-Evil" not in str(resp.headers)
+
+
+# --- uploads of import dry runs: one pending file per user, expired ones gone at once ------
+
+
+def _dry_run(client, title: str):
+    from io import BytesIO
+
+    page = client.get("/agency/import")
+    csv_text = (
+        "external_id,title,category,organization,municipality,latitude,longitude\n"
+        f"up-1,{title},language_cafe,VHS Wetzlar,Wetzlar,50.55,8.50\n"
+    )
+    return client.post(
+        "/agency/import",
+        data={"csrf_token": csrf_token(page.text), "file": (BytesIO(csv_text.encode()), "o.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_each_user_keeps_one_pending_upload_and_expired_ones_go(web, web_app, tmp_path):
+    import os
+    import time
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    stale = uploads / ("0" * 16 + "-" + "a" * 32 + ".upload")
+    stale.write_bytes(b"x" * 1000)
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    fresh = uploads / ("1" * 16 + "-" + "b" * 32 + ".upload")  # someone else's, still pending
+    fresh.write_bytes(b"y")
+
+    first = web_app.test_client()
+    login(first, "vhs")
+    assert _dry_run(first, "Sprachcafé eins").status_code == 200
+    assert not stale.exists() and fresh.exists()
+    assert len(list(uploads.glob("*.upload"))) == 2
+    # the same user again, in another session: the older pending file goes at once
+    second = web_app.test_client()
+    login(second, "vhs")
+    report = _dry_run(second, "Sprachcafé zwei")
+    mine = [p for p in uploads.glob("*.upload") if p != fresh]
+    assert len(mine) == 1 and b"zwei" in mine[0].read_bytes()
+    gone = first.post(
+        "/agency/import/confirm",
+        data={"csrf_token": csrf_token(first.get("/agency/import").text)},
+        follow_redirects=True,
+    )
+    assert "nicht mehr verfügbar" in gone.text or "no longer available" in gone.text
+    done = second.post(
+        "/agency/import/confirm",
+        data={"csrf_token": csrf_token(report.text)},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200
+    assert [p for p in uploads.glob("*.upload")] == [fresh]

@@ -15,6 +15,7 @@ Erasure keeps what reports and the ranker need while cutting every link to the p
 - recommendation requests get the same random value, their context is cut down to coarse
   segments (``KEPT_CONTEXT``), and each impression's distance is rounded to
   ``DISTANCE_ROUNDING_KM`` (exact distances to known offer locations could locate a home);
+- intake drafts that counsellors' open sessions hold for the person are deleted;
 - earlier audit entries lose their ``person_key``; the erasure itself is logged with it, so
   "was this person erased, when, by whom" stays answerable.
 
@@ -34,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from casework import audit
+from casework import audit, intake
 from casework.agreements import centre_for_actor, describe_agreement
 from casework.tables import (
     Agreement,
@@ -348,6 +349,7 @@ def erase_person(
     _anonymise_agreements(session, binding, token)
     _anonymise_referrals(session, referral_ids, token)
     _anonymise_requests(session, request_ids, token)
+    intake.erase_drafts(session, centre, key)
     report.agreements_deleted = len(drafts)
     report.agreements_anonymised = len(binding)
     report.referrals_anonymised = len(referral_ids)

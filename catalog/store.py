@@ -14,6 +14,7 @@ at 100,000 offers, and a fifth of a bulk import's time).
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, desc, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -377,9 +378,64 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
     return stmt
 
 
+#: Shortest query word that narrows the search on its own (shorter ones count only when the
+#: query has nothing longer).
+MIN_WORD = 3
+#: The most offers the fuzzy matcher scores for one search that found no word verbatim
+#: (the newest first).
+MAX_FUZZY_CANDIDATES = 2_000
+_WORD = re.compile(r"\w+")
+
+
+def query_words(q: str) -> list[str]:
+    """The words of ``q``, lowercase, each once; words shorter than ``MIN_WORD`` only when
+    there is no longer one."""
+    words = list(dict.fromkeys(_WORD.findall(q.lower())))
+    return [w for w in words if len(w) >= MIN_WORD] or words
+
+
+def word_pieces(q: str) -> list[str]:
+    """What the database looks for before the fuzzy match: each word of ``q``, and for words
+    of five letters or more its beginning and its end instead, so that one typo (a letter
+    wrong, missing, added, or two swapped) leaves one piece intact."""
+    pieces: list[str] = []
+    for word in query_words(q):
+        n = len(word)
+        if n < 5:
+            pieces.append(word)
+            continue
+        k = max(MIN_WORD, (n + 1) // 2 - 1)
+        pieces.extend((word[:k], word[-k:]))
+    return list(dict.fromkeys(pieces))
+
+
+def _contains(piece: str) -> Any:
+    """The offer's title, provider or place contains ``piece`` (lowercase)."""
+    text = func.lower(Offer.title + " " + Offer.organization + " " + Offer.municipality)
+    found = text.contains(piece, autoescape=True)
+    if piece.isascii():
+        return found
+    # SQLite's lower() folds ASCII letters only: "Ärzte" stays "Ärzte"
+    return or_(found, text.contains(piece[:1].upper() + piece[1:], autoescape=True))
+
+
+def _word_hits(words: list[str]) -> tuple[Any, Any]:
+    """``(condition, hits)``: some word is in the offer's text, and how many of them are."""
+    found = [_contains(w) for w in words]
+    hits = sum((case((f, 1), else_=0) for f in found[1:]), case((found[0], 1), else_=0))
+    return or_(*found), hits
+
+
 def search_offers(session: Session, query: OfferQuery) -> OfferPage:
-    """Offers matching the filters: by fuzzy relevance to ``q`` when given, else by distance
-    when ``near`` is given, else newest change first."""
+    """Offers matching the filters: by relevance to ``q`` when given, else by distance when
+    ``near`` is given, else newest change first.
+
+    ``q`` is matched in the database first: offers whose title, provider or place contain the
+    most words of ``q`` come first (then the nearest, or the newest). Only when no offer
+    contains any word verbatim (a typo) is the fuzzy matcher used, and then only on offers
+    that contain a piece of a word (``word_pieces``), the newest ``MAX_FUZZY_CANDIDATES`` of
+    them (rapidfuzz's partial token-set ratio, at least 75). So no search reads or scores
+    the whole catalogue."""
     if query.category and not taxonomy.is_known(query.category):
         hint = taxonomy.suggest(query.category)
         raise InvalidInput(
@@ -405,7 +461,36 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
         return OfferPage([(o, None) for o in offers], total, page, per_page)
     columns = (Offer.id, Offer.title, Offer.organization, Offer.municipality, Offer.latitude,
                Offer.longitude)  # fmt: skip
-    rows = session.execute(_filtered(query, *columns).order_by(*newest_first)).all()
+    words = query_words(query.q) if query.q else []
+    verbatim = False
+    if words:
+        found, hits = _word_hits(words)
+        if not query.near:  # the database ranks, counts (in the same pass) and pages
+            rows = session.execute(
+                _filtered(query, Offer, hits.label("hits"), func.count().over().label("n"))
+                .where(found)
+                .order_by(desc("hits"), *newest_first)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+            total = (
+                rows[0].n
+                if rows
+                else session.scalar(_filtered(query, func.count(Offer.id)).where(found))
+            )
+            if total:
+                return OfferPage([(r.Offer, None) for r in rows], int(total), page, per_page)
+        else:
+            rows = session.execute(
+                _filtered(query, *columns, hits.label("hits")).where(found).order_by(*newest_first)
+            ).all()
+            verbatim = bool(rows)
+    if not verbatim:
+        candidates = _filtered(query, *columns).order_by(*newest_first)
+        if query.q:
+            candidates = candidates.where(or_(false(), *map(_contains, word_pieces(query.q))))
+            candidates = candidates.limit(MAX_FUZZY_CANDIDATES)
+        rows = session.execute(candidates).all()
     ids = [r.id for r in rows]
     order = np.arange(len(rows))
     dist = None
@@ -418,14 +503,17 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
             keep &= np.nan_to_num(dist, nan=np.inf) <= query.radius_km
         order = np.argsort(np.nan_to_num(dist, nan=np.inf), kind="stable")
     if query.q and rows:
-        texts = [f"{r.title} {r.organization} {r.municipality}" for r in rows]
-        scores = process.cdist(
-            [query.q.lower()],
-            [t.lower() for t in texts],
-            scorer=fuzz.partial_token_set_ratio,
-            workers=1,
-        )[0]
-        keep &= scores >= 75
+        if verbatim:
+            scores = np.array([r.hits for r in rows], dtype=float)
+        else:
+            texts = [f"{r.title} {r.organization} {r.municipality}" for r in rows]
+            scores = process.cdist(
+                [query.q.lower()],
+                [t.lower() for t in texts],
+                scorer=fuzz.partial_token_set_ratio,
+                workers=1,
+            )[0]
+            keep &= scores >= 75
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from flask import Response, json, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import UnsupportedMediaType
 
 from catalog.schema import pydantic_field_errors
 from lotse.errors import BadPayload, FieldError, InvalidInput, PreconditionRequired
@@ -15,11 +16,24 @@ from lotse.jsontext import load_json
 M = TypeVar("M", bound=BaseModel)
 
 
+def is_json(mimetype: str) -> bool:
+    """``application/json`` or a JSON-based type such as ``application/merge-patch+json``."""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
 def json_body() -> Any:
-    """The request's JSON body; a clear 400 when it is missing or not JSON."""
+    """The request's JSON body; a clear 400 when it is missing or not JSON, and 415 when it
+    is sent as another media type (a browser's cross-site form can send text/plain or form
+    data, never application/json, without the site's consent)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadPayload("the request body is empty; send JSON")
+    if not is_json(request.mimetype):
+        raise UnsupportedMediaType(
+            f"send the body as 'Content-Type: application/json', not '{request.mimetype or 'none'}'"
+        )
     return load_json(raw)
 
 

@@ -9,11 +9,13 @@ from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import hsds
+from service.auth import limit_anonymous_reads
 from service.db import db
 from service.io import parse_query, respond
 from service.openapi import operation
 
 bp = Blueprint("hsds", __name__, url_prefix="/hsds")
+bp.before_request(limit_anonymous_reads)
 
 
 class HsdsInfo(BaseModel):

@@ -2,8 +2,9 @@
 agreement; referrals with their status; agreements with signatures, reviews and closing; a
 start page with the reviews and steps that are due.
 
-The intake is kept in the session (the person is named only by the centre's pseudonymous
-reference), so "why not?" and "back to the suggestions" work without typing it again.
+The intake is kept on the server as a draft of the web session (``casework.intake``; never
+in the cookie, gone with the session and with the person's erasure), so "why not?" and "back
+to the suggestions" work without typing it again.
 Suggestions are served afresh on each showing, exactly as an API client asking again would
 be; each showing is logged with its own ``request_id`` and referrals name the one they came
 from.
@@ -14,11 +15,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from casework import agreements as ag
+from casework import intake as drafts
 from casework import lifecycle, referrals
 from casework.origin import origin_of_request
 from casework.tables import Referral
@@ -30,6 +32,7 @@ from matcher.rules import RULES
 from matcher.serving import serve_recommendations
 from service.db import db
 from service.ranking import serving_options, snapshot_cache
+from service.sessions import current_session
 from service.web import labels
 from service.web.access import current_person, page_blueprint
 from service.web.forms import (
@@ -48,8 +51,19 @@ RULE_SENTENCES = {rule.code: rule for rule in RULES}
 
 
 def _intake() -> dict[str, Any] | None:
-    data = session.get("intake")
+    """This session's intake draft, or None."""
+    key = current_session().key
+    if key is None:
+        return None
+    data = drafts.load_draft(db(), key, current_person().centre_id or "")
     return data if isinstance(data, dict) and isinstance(data.get("profile"), dict) else None
+
+
+def _keep_intake(content: dict[str, Any]) -> None:
+    """Keep ``content`` as this session's intake draft (in the caller's transaction)."""
+    key = current_session().key
+    if key is not None:
+        drafts.save_draft(db(), key, current_person().centre_id or "", content)
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -77,8 +91,10 @@ def _intake_form(values: dict, errors: dict, status: int = 200):
 
 @bp.get("/intake")
 def intake() -> Any:
-    if request.args.get("new"):
-        session.pop("intake", None)
+    key = current_session().key
+    if request.args.get("new") and key is not None:
+        drafts.drop_draft(db(), key)
+        db().commit()
     stored = _intake()
     values = profile_form_values(stored["profile"]) if stored else {"literate": True}
     return _intake_form(values, {})
@@ -95,12 +111,18 @@ def _serve(profile: dict[str, Any]):
         lang=current_language(),
         **serving_options(centre, profile.get("person_ref")),
     )
+    _keep_intake(
+        {
+            "profile": profile,
+            "request_id": rec.request_id,
+            "place": {
+                "name": rec.place.place,
+                "lat": rec.place.latitude,
+                "lon": rec.place.longitude,
+            },
+        }
+    )
     session_.commit()
-    session["intake"] = {
-        "profile": profile,
-        "request_id": rec.request_id,
-        "place": {"name": rec.place.place, "lat": rec.place.latitude, "lon": rec.place.longitude},
-    }
     return rec
 
 

@@ -114,3 +114,41 @@ def test_history_leads_from_the_created_values_to_the_current_ones(sessions, edi
         history = offer_history(session, offer.id)
         assert history[0].changes == created_values(data)
         assert replayed(history) == {n: jsonable(v) for n, v in offer_fields(offer).items()}
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def test_search_never_scores_the_whole_catalogue(sessions, monkeypatch):
+    """``q`` is matched in SQL: words found verbatim need no fuzzy scoring at all, and a typo
+    is scored only on the few offers that share a piece of the word, not on every offer."""
+    from catalog import store
+
+    titles = ["Kita Sonnenschein", "Kita Regenbogen", "Sprachcafé am Dom", "Bewerbungstraining"]
+    titles += [f"Integrationskurs {n}" for n in range(40)]
+    with transaction(sessions) as session:
+        for n, title in enumerate(titles):
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}", title=title))
+    scored: list[int] = []
+    cdist = store.process.cdist
+
+    def counting(queries, choices, **kwargs):
+        scored.append(len(choices))
+        return cdist(queries, choices, **kwargs)
+
+    monkeypatch.setattr(store.process, "cdist", counting)
+
+    def titles_for(q: str) -> list[str]:
+        with sessions() as session:
+            page = store.search_offers(session, store.OfferQuery(q=q, per_page=100))
+            return [offer.title for offer, _ in page.items]
+
+    assert titles_for("Sonnenschein") == ["Kita Sonnenschein"]
+    assert titles_for("sonenschein") == ["Kita Sonnenschein"]  # a letter missing
+    assert titles_for("Sonnenschien") == ["Kita Sonnenschein"]  # two swapped
+    assert set(titles_for("kita")) == {"Kita Sonnenschein", "Kita Regenbogen"}
+    assert len(titles_for("Integrationskurs")) == 40
+    assert titles_for("VHS Wetzlar")  # the provider and the place are searched too
+    assert titles_for("Zyxwvut") == []
+    assert titles_for("Kita Sonnenschein")[0] == "Kita Sonnenschein"  # both words first
+    assert scored and max(scored) <= 4, scored  # never the 44 offers of the catalogue

@@ -23,7 +23,7 @@ import pytest
 from casework import referrals
 from casework.origin import origin_of_request
 from catalog.store import create_offer, get_offer
-from lotse.accounts import Principal, create_token, ensure_centre
+from lotse.accounts import Principal, create_token, create_user, ensure_centre
 from lotse.db import transaction
 from tests.casework.cases import draft, served_request
 from tests.factories import offer_data
@@ -575,19 +575,19 @@ def world(app) -> World:
 
 
 def _client(app, name: str):
-    """A test client for ``name``: logged in to the pages (a session) unless anonymous, with
-    the CSRF token of its session for forms."""
+    """A test client for ``name``: logged in to the pages (a web user of that principal's
+    role and scope) unless anonymous, with the CSRF token of its session for forms."""
     client = app.test_client()
     principal = PRINCIPALS[name]
     if principal is not None:
-        with client.session_transaction() as sess:
-            sess["principal"] = {
-                "role": principal.role,
-                "agency_id": principal.agency_id,
-                "centre_id": principal.centre_id,
-                "name": principal.name,
-            }
-            sess["username"] = f"matrix-{name}"
+        username, password = f"matrix-{name}", "matrix-password-1"
+        with transaction(app.extensions["lotse"].sessions) as s:
+            create_user(
+                s, username, password, principal.role, principal.agency_id, principal.centre_id
+            )
+        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        form = {"username": username, "password": password, "csrf_token": token}
+        assert client.post("/login", data=form).status_code == 302
     client.csrf = CSRF.search(client.get("/login").text).group(1)  # type: ignore[attr-defined,union-attr]
     return client
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from sqlalchemy import select
 
 from tests.web.conftest import PASSWORD, csrf_token, login
 
@@ -98,8 +101,8 @@ def test_wrong_role_gets_a_403_page(web, user, path):
 def test_web_session_keeps_the_principal_contract(web):
     login(web, "berater")
     with web.session_transaction() as sess:
-        assert set(sess["principal"]) == {"role", "agency_id", "centre_id", "name"}
-        assert sess["principal"]["centre_id"] == "mbe-wetzlar"
+        principal = sess.principal
+    assert (principal.role, principal.centre_id) == ("counsellor", "mbe-wetzlar")
 
 
 # --- agency -----------------------------------------------------------------------------
@@ -257,6 +260,30 @@ def test_intake_shows_resolution_and_suggestions_then_refers(web):
     assert done.status_code == 200
     assert done.request.path == "/counsel/referrals"
     assert 'id="referrals-table"' in done.text
+
+
+def test_the_intake_never_reaches_the_cookie(web, web_app):
+    """The review found the profile readable in the cookie; now it is kept on the server and
+    the cookie is an opaque id, the same before and after the intake."""
+    login(web, "berater")
+    cookie = web.get_cookie("lotse_session").value
+    form = web.get("/counsel/intake")
+    private = {**INTAKE, "profession": "Zahntechnikerin", "residence_status": "tolerated",
+               "benefits": "asylblg", "qualification_country": "Eritrea"}  # fmt: skip
+    page = web.post("/counsel/intake", data={**private, "csrf_token": csrf_token(form.text)})
+    assert page.status_code == 200
+    for resp in (page, web.get("/counsel/suggestions"), web.get("/counsel/why-not")):
+        for header in resp.headers.getlist("Set-Cookie"):
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            assert re.fullmatch(r"[A-Za-z0-9_-]{0,43}", value), header
+            for secret in ("Zahntechnikerin", "tolerated", "asylblg", "Eritrea", "MBE-TEST-1"):
+                assert secret not in header
+    assert web.get_cookie("lotse_session").value == cookie
+    assert "Zahntechnikerin" in web.get("/counsel/intake").text  # the draft is still there
+    with web_app.extensions["lotse"].sessions() as session:
+        from lotse.accounts import WebSession
+
+        assert all("Zahntechnikerin" not in row.data for row in session.scalars(select(WebSession)))
 
 
 def test_intake_errors_are_shown_on_the_form(web):

@@ -6,7 +6,7 @@ challenger of a running online comparison and the share of people it serves;
 ``model_experiments`` keeps every comparison with who started and stopped it.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 06:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -29,7 +29,7 @@ from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from matcher.engine import explain
 from matcher.rules import RULES
-from matcher.serving import serve_recommendations
+from matcher.serving import replay_recommendation, serve_recommendations
 from service.db import db
 from service.ranking import serving_options, snapshot_cache
 from service.sessions import current_session
@@ -160,15 +160,45 @@ def submit_intake() -> Any:
         return _intake_form(
             profile_form_values(profile), field_errors(exc.errors, PROFILE_INPUTS), 422
         )
-    return _suggestions_page(rec)
+    # Post, then redirect: reloading the page shows the list again instead of sending the
+    # form (and logging a new request) a second time.
+    return redirect(url_for(".suggestions"), 303)
 
 
-@bp.get("/suggestions")
-def suggestions() -> Any:
+@bp.post("/suggestions")
+def ask_again() -> Any:
+    """Ask again for the same intake (the catalogue or the outcomes may have changed): a new
+    request, logged as such."""
     stored = _intake()
     if stored is None:
         return redirect(url_for(".intake"))
     try:
+        _serve(stored["profile"])
+    except InvalidInput:
+        db().rollback()
+    return redirect(url_for(".suggestions"), 303)
+
+
+@bp.get("/suggestions")
+def suggestions() -> Any:
+    """The suggestions of the intake's last request, shown again (back button, language
+    switch, return from a referral): nothing new is asked or logged."""
+    stored = _intake()
+    if stored is None:
+        return redirect(url_for(".intake"))
+    try:
+        if stored.get("request_id"):
+            try:
+                rec = replay_recommendation(
+                    db(),
+                    stored["request_id"],
+                    stored["profile"],
+                    snapshots=snapshot_cache(),
+                    lang=current_language(),
+                )
+                return _suggestions_page(rec)
+            except NotFound:
+                pass  # the request was erased meanwhile: ask again
         rec = _serve(stored["profile"])
     except InvalidInput as exc:
         db().rollback()

@@ -229,7 +229,11 @@ INTAKE = {
 def test_intake_shows_resolution_and_suggestions_then_refers(web):
     login(web, "berater")
     form = web.get("/counsel/intake")
-    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     assert page.status_code == 200, page.text[:500]
     assert "Wetzlar" in page.text
     assert "Kita" in page.text
@@ -270,7 +274,11 @@ def test_the_intake_never_reaches_the_cookie(web, web_app):
     form = web.get("/counsel/intake")
     private = {**INTAKE, "profession": "Zahntechnikerin", "residence_status": "tolerated",
                "benefits": "asylblg", "qualification_country": "Eritrea"}  # fmt: skip
-    page = web.post("/counsel/intake", data={**private, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**private, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     assert page.status_code == 200
     for resp in (page, web.get("/counsel/suggestions"), web.get("/counsel/why-not")):
         for header in resp.headers.getlist("Set-Cookie"):
@@ -303,7 +311,11 @@ def test_why_not_explains_every_rule(web, web_app):
     offer_id, _, _ = _first_offer(web_app)
     login(web, "berater")
     form = web.get("/counsel/intake")
-    web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     page = web.get(f"/counsel/why-not?offer={offer_id}")
     assert page.status_code == 200
     assert page.text.count('class="badge badge-') >= 10
@@ -316,7 +328,11 @@ def test_agreement_from_suggestions_sign_and_review(web):
 
     login(web, "berater")
     form = web.get("/counsel/intake")
-    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     offers = re.findall(r'name="offer_id" value="([^"]+)"', page.text)
     needs = re.findall(r'name="need" value="([^"]+)"', page.text)
     request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
@@ -424,7 +440,11 @@ def _signed_agreement_page(web):
 
     login(web, "berater")
     form = web.get("/counsel/intake")
-    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     made = web.post(
         "/counsel/agreements",
         data={
@@ -554,3 +574,34 @@ def test_each_user_keeps_one_pending_upload_and_expired_ones_go(web, web_app, tm
     )
     assert done.status_code == 200
     assert [p for p in uploads.glob("*.upload")] == [fresh]
+
+
+def test_showing_the_suggestions_again_logs_no_new_request(web, web_app):
+    """Back, reload, a language switch or the return from a referral show the same list:
+    only the intake and "ask again" are new requests (training data stays clean)."""
+    from matcher.tables import RecommendationRequest
+
+    def requests() -> int:
+        with web_app.extensions["lotse"].sessions() as session:
+            return len(session.scalars(select(RecommendationRequest)).all())
+
+    login(web, "berater")
+    form = web.get("/counsel/intake")
+    sent = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/counsel/suggestions")
+    assert requests() == 1
+    first = web.get("/counsel/suggestions")
+    shown = re.findall(r'name="offer_id" value="([^"]+)"', first.text)
+    request_id = re.search(r'name="request_id" value="([^"]+)"', first.text).group(1)
+    switched = web.post(
+        "/language",
+        data={"lang": "en", "csrf_token": csrf_token(first.text), "next": "/counsel/suggestions"},
+        follow_redirects=True,
+    )
+    assert switched.status_code == 200 and 'lang="en"' in switched.text
+    again = web.get("/counsel/suggestions")
+    assert re.findall(r'name="offer_id" value="([^"]+)"', again.text) == shown
+    assert re.search(r'name="request_id" value="([^"]+)"', again.text).group(1) == request_id
+    assert requests() == 1
+    asked = web.post("/counsel/suggestions", data={"csrf_token": csrf_token(again.text)})
+    assert asked.status_code == 303 and requests() == 2

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lotse.db import Base, JsonType, utcnow
 
-
 #: At most one open referral of one person to one offer: a second one (a double click, an
 #: agreement drafted after a referral) reuses the first.
 OPEN_REFERRAL_INDEX = "uq_referrals_open_per_offer"

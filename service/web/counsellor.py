@@ -154,7 +154,7 @@ def _suggestions_page(rec) -> str:
 def submit_intake() -> Any:
     profile = profile_form_data(request.form)
     try:
-        rec = _serve(profile)
+        _serve(profile)
     except InvalidInput as exc:
         db().rollback()
         return _intake_form(

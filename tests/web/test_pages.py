@@ -386,6 +386,42 @@ def test_analyst_pages(web):
     assert rollback.status_code == 200
 
 
+@pytest.mark.slow
+def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_comparison(web, web_app):
+    """What a new analyst reads after training: the newest version's counterfactual
+    estimate with its interval beside the naive figure, the gate's decision and why; an
+    online comparison started, read and stopped from the page."""
+    from casework.outcomes import record_simulated_referrals, workspace
+    from models.lifecycle import train_version
+    from models.simulation import simulate_history
+
+    lotse = web_app.extensions["lotse"]
+    simulate_history(lotse.sessions, record_simulated_referrals, people=500, seed=2)
+    train_version(workspace(lotse.sessions, lotse.settings.data_dir), seed=0, actor="test")
+    login(web, "analyst")
+    page = web.get("/analyst/models").text
+    assert "Neueste Version: v1" in page
+    assert 'id="newest-table"' in page and "kontrafaktisch sndcg@5" in page
+    assert "naiv ndcg@10 (verzerrt)" in page
+    assert re.search(r"0,\d{3} <span class=\"muted\">\[0,\d{3} – 0,\d{3}\]", page)
+    gate = re.search(r'id="gate">(.*?)</div>', page, re.S).group(1)
+    assert "Würde" in gate and "sndcg@5" in gate  # the decision and why, with numbers
+    started = web.post(
+        "/analyst/experiment",
+        data={"challenger": "v1", "share": "0,3", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert started.status_code == 200 and "bedient 30 % der Personen" in started.text
+    assert 'id="experiment-table"' in started.text or "alt genug" in started.text
+    read = web.get("/analyst/models?matured_days=0").text
+    assert "Online-Vergleich läuft" in read and "Gruppe" in read
+    stopped = web.post(
+        "/analyst/experiment/stop", data={"csrf_token": csrf_token(read)}, follow_redirects=True
+    )
+    assert "Der Online-Vergleich ist beendet" in stopped.text
+    assert 'id="start-comparison"' in stopped.text
+
+
 def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
     from datetime import date
 

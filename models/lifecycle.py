@@ -496,7 +496,7 @@ def _version_scores(
         keys, values = stored
         lookup = pd.Series(values, index=pd.Index(keys))
         lookup = lookup[~lookup.index.duplicated()]
-        scores = lookup.reindex(row_keys(frame)).to_numpy(dtype=np.float64)
+        scores = np.array(lookup.reindex(row_keys(frame)).to_numpy(dtype=np.float64))
     rest = np.isnan(scores)
     if rest.any():
         seen = set(_trained_people(frame, card))

@@ -408,6 +408,20 @@ MATRIX: list[Cell] = [
         page(*ANALYSTS),
     ),
     Cell("analyst.roll_back", "GET", lambda w: "/analyst/models/rollback", page(*ANALYSTS)),
+    Cell(
+        "analyst.start_comparison",
+        "POST",
+        lambda w: "/analyst/experiment",
+        page(*ANALYSTS),
+        form=lambda w, who: {"challenger": "no-such-version", "share": "0.1"},
+    ),
+    Cell(
+        "analyst.stop_comparison",
+        "POST",
+        lambda w: "/analyst/experiment/stop",
+        page(*ANALYSTS),
+        form=lambda w, who: {},
+    ),
     Cell("analyst.monitoring", "GET", lambda w: "/analyst/monitoring", page(*ANALYSTS)),
     Cell(
         "analyst.monitoring_chart",
@@ -432,6 +446,13 @@ MATRIX: list[Cell] = [
         form=lambda w, who: {"person_ref": "P-page", "age": "34", "place": "Wetzlar"},
     ),
     Cell("counsel.suggestions", "GET", lambda w: "/counsel/suggestions", page(*COUNSEL_PAGES)),
+    Cell(
+        "counsel.ask_again",
+        "POST",
+        lambda w: "/counsel/suggestions",
+        page(*COUNSEL_PAGES),
+        form=lambda w, who: {},
+    ),
     Cell("counsel.why_not", "GET", lambda w: "/counsel/why-not", page(*COUNSEL_PAGES)),
     Cell("counsel.referrals", "GET", lambda w: "/counsel/referrals", page(*COUNSEL_PAGES)),
     Cell(

@@ -111,7 +111,7 @@ def test_the_gate_promotes_better_refuses_worse_and_says_noise_when_it_cannot_te
 
 
 def test_a_model_without_an_opinion_gets_a_random_order_not_the_logged_one(logs):
-    frame, r, logged = logs
+    frame, _r, logged = logs
     constant = np.zeros(len(frame))
     est = counterfactual_estimates(
         frame,

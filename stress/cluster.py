@@ -611,8 +611,9 @@ def retry_policy(folder: Path) -> dict[str, Any]:
 
 def failover(ledger: Ledger, kill_s: float, killed_s: float) -> dict[str, Any]:
     """Every failed request, relative to the kill. ``allowed``: non-idempotent requests in
-    flight on the killed server (sent before it was gone, answered after the kill began)
-    without an answer from the app; anything else is a failure of the run."""
+    flight on the killed server (sent before its port refused connections, ``killed_s``,
+    answered after the kill began) without an answer from the app; anything else is a
+    failure of the run."""
     allowed, other = [], []
     for f in ledger.failure_log:
         in_flight = (
@@ -697,7 +698,7 @@ def run(
         info = machine_info(inst)
     load = summary(ledger, figures["duration_s"], result)
     kill = figures["kill"]
-    fail = failover(ledger, kill["at_s"], kill["at_s"] + kill["took_s"])
+    fail = failover(ledger, kill["at_s"], kill["at_s"] + kill["refused_after_s"])
     out = {
         "backend": info.get("database"),
         "servers": "2 × lotse serve (2 workers × 4 threads) behind HAProxy " + _haproxy_version(),
@@ -851,7 +852,7 @@ def _run_behind_balancer(
     up_s = watcher.first("b", "UP", restart.get("began_s", kill_s))
     kill = {
         "at_s": round(kill_s, 3),
-        "took_s": round(killed_s - kill_s, 3),
+        "refused_after_s": round(killed_s - kill_s, 3),
         "marked_down_after_s": None if down_s is None else round(down_s - kill_s, 2),
         "restart_began_after_s": round(restart.get("began_s", kill_s) - kill_s, 2),
         "ready_after_s": round(restart["ready_s"] - kill_s, 2) if "ready_s" in restart else None,

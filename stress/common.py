@@ -377,7 +377,9 @@ class Server:
 
     def kill(self) -> None:
         """End the server as a crash would: SIGKILL to the master and every worker at once
-        (its process group), no graceful stop. Returns once the master is gone."""
+        (its process group), no graceful stop. Returns once the master is gone and the port
+        refuses connections (the workers share the listening socket and may outlive the
+        master by some milliseconds)."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -385,6 +387,13 @@ class Server:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         self._log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
+            except OSError:
+                return
+            time.sleep(0.002)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -42,7 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 
 ## make stress: the full forms of stress/ (docs/reliability.md) on SQLite, and on PostgreSQL
-## too when LOTSE_STRESS_POSTGRES_URL (or LOTSE_TEST_POSTGRES_URL) names a server
+## too when LOTSE_STRESS_POSTGRES_URL (or LOTSE_TEST_POSTGRES_URL) names a server; the
+## several-server run (HAProxy) on that server, else on a private cluster of its own
 STRESS_PG := $(or $(LOTSE_STRESS_POSTGRES_URL),$(LOTSE_TEST_POSTGRES_URL))
 stress: $(STAMP)
 	$(BIN)/python stress/schema_fuzz.py --requests 1000 --sqlite
@@ -52,6 +53,9 @@ ifneq ($(STRESS_PG),)
 	$(BIN)/python stress/schema_fuzz.py --requests 1000 --postgres '$(STRESS_PG)'
 	$(BIN)/python stress/load.py --duration 60 --postgres '$(STRESS_PG)'
 	$(BIN)/python stress/faults.py import-kill --postgres '$(STRESS_PG)'
+	$(BIN)/python stress/cluster.py --duration 60 --postgres '$(STRESS_PG)'
+else
+	$(BIN)/python stress/cluster.py --duration 60
 endif
 
 clean:

@@ -496,7 +496,9 @@ def _version_scores(
         keys, values = stored
         lookup = pd.Series(values, index=pd.Index(keys))
         lookup = lookup[~lookup.index.duplicated()]
-        scores = np.array(lookup.reindex(row_keys(frame)).to_numpy(dtype=np.float64))
+        # a copy: pandas may hand out a read-only view, and the rows the stored scores
+        # miss (served after training) are filled in below
+        scores = lookup.reindex(row_keys(frame)).to_numpy(dtype=np.float64, copy=True)
     rest = np.isnan(scores)
     if rest.any():
         seen = set(_trained_people(frame, card))

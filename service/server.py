@@ -92,6 +92,10 @@ def run_gunicorn(
             "accesslog": None,
             "worker_class": "gthread",
             "child_exit": gunicorn_child_exit,
+            # gunicorn's control socket has one path per user ($XDG_RUNTIME_DIR or
+            # ~/.gunicorn): a second server on the host would take it over, and stopping
+            # either would remove it. Servers are run by signals and supervisors instead.
+            "control_socket_disable": True,
         }
     ).run()
 

@@ -116,6 +116,20 @@ class Installation:
         finally:
             engine.dispose()
 
+    def create_user(
+        self, username: str, password: str, role: str, centre: str | None = None
+    ) -> None:
+        """A web login, through the domain function ``lotse users create`` uses."""
+        from lotse.accounts import create_user
+        from lotse.db import make_session_factory, transaction
+
+        engine = self.engine()
+        try:
+            with transaction(make_session_factory(engine)) as session:
+                create_user(session, username, password, role, centre_id=centre)
+        finally:
+            engine.dispose()
+
     def scalar(self, sql: str, **params: Any) -> Any:
         from sqlalchemy import text
 
@@ -223,24 +237,43 @@ def installation(
 
 
 class Server:
-    """``lotse serve`` (gunicorn) on a free loopback port, for as long as the ``with`` lasts."""
+    """``lotse serve`` (gunicorn) on a free loopback port, for as long as the ``with`` lasts.
+
+    ``env`` adds settings for this server only (several servers may share one installation).
+    ``kill`` ends it as a crash would (SIGKILL to master and workers); ``start`` starts it
+    again on the same port, its log continuing in the same file."""
 
     def __init__(
-        self, inst: Installation, *, workers: int = 2, threads: int = 4, timeout: int = 60
+        self,
+        inst: Installation,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        timeout: int = 60,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.inst = inst
         self.port = free_port()
         self.workers = workers
         self.threads = threads
         self.timeout = timeout
+        self.extra_env = dict(env or {})
         self.log_path = inst.data_dir / f"server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def start(self, wait: bool = True) -> None:
+        """Start ``lotse serve``; with ``wait``, return once ``/readyz`` answers 200."""
+        if self.proc is not None:
+            raise RuntimeError(f"the server on port {self.port} runs already")
         cmd = [
             *lotse_command(),
             "serve",
@@ -255,22 +288,24 @@ class Server:
             "--timeout",
             str(self.timeout),
         ]
-        self._log = open(self.log_path, "wb")
+        # open for as long as the server runs (closed by stop or kill)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd,
-            env=self.inst.env,
+            env={**self.inst.env, **self.extra_env},
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped as one, by our pid
         )
+        if not wait:
+            return
         try:
             self.wait_ready(timeout=90)
         except BaseException:
             self.stop()
             raise
-        return self
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -339,6 +374,26 @@ class Server:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self._log.close()
+
+    def kill(self) -> None:
+        """End the server as a crash would: SIGKILL to the master and every worker at once
+        (its process group), no graceful stop. Returns once the master is gone and the port
+        refuses connections (the workers share the listening socket and may outlive the
+        master by some milliseconds)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self._log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
+            except OSError:
+                return
+            time.sleep(0.002)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -447,9 +502,10 @@ class PrivateCluster:
     """A throwaway PostgreSQL cluster of our own (initdb under /tmp, loopback, own port), so a
     script may stop and start the database server without disturbing anyone else's."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 60) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="lotse-pg-"))
         self.port = free_port()
+        self.max_connections = max_connections
         self.log = self.dir / "server.log"
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
@@ -489,7 +545,7 @@ class PrivateCluster:
     def start(self) -> None:
         opts = (
             f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} -c fsync=off "
-            "-c max_connections=60"
+            f"-c max_connections={self.max_connections}"
         )
         self._pg_ctl("-o", opts, "-l", str(self.log), "-w", "-t", "60", "start")
 
@@ -500,6 +556,23 @@ class PrivateCluster:
         with contextlib.suppress(Exception):
             self._pg_ctl("-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server(explicit: str | None = None, max_connections: int = 100) -> Iterator[str]:
+    """A PostgreSQL server to create databases in, for as long as the ``with`` lasts:
+    ``explicit``, else ``LOTSE_STRESS_POSTGRES_URL`` / ``LOTSE_TEST_POSTGRES_URL``, else a
+    private cluster started for the purpose (and removed afterwards)."""
+    url = postgres_admin_url(explicit)
+    if url:
+        yield url
+        return
+    reason = private_cluster_possible()
+    if reason:
+        raise RuntimeError(f"no PostgreSQL server named and no private cluster possible: {reason}")
+    log(f"starting a private PostgreSQL cluster ({PGBIN})")
+    with PrivateCluster(max_connections=max_connections) as cluster:
+        yield cluster.url
 
 
 # --- the machine ----------------------------------------------------------------------------

@@ -24,6 +24,12 @@ with the server stopped, the database is compared with what the clients were tol
 - both imports' offers are there with the second import's values; the active model is v2 and
   the recommendations after the promotion report it.
 
+``Workload`` (the clients, the imports, the promotion and their ``Ledger``), ``verify`` and
+``summary`` work against any base URL: ``stress/cluster.py`` drives them through a load
+balancer in front of two servers. A write whose answer never came from the app (the
+connection broke, or a balancer answered 502 for a server that died with it) is not held
+against the database: it may have landed or not, and ``verify`` reports which.
+
 PostgreSQL when ``--postgres URL`` (or ``LOTSE_STRESS_POSTGRES_URL`` / ``LOTSE_TEST_POSTGRES_URL``)
 names a server (a database ``lotse_stress_*`` is created on it and dropped afterwards), else
 SQLite.
@@ -62,6 +68,8 @@ from stress.common import (
     print_summary,
 )
 
+#: The response header by which a balancer names the server that answered.
+SERVER_HEADER = "x-lotse-server"
 EDIT_AGENCY = "stress-agency"
 IMPORT_AGENCY = "stress-import"
 EDIT_OFFERS = 24
@@ -155,15 +163,42 @@ def profile(rng: random.Random, n: int) -> dict[str, Any]:
 
 # --- what the clients record ---------------------------------------------------------------
 
+#: Methods a balancer may send again after a server died with the request (RFC 9110 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed request (or a failed check of an answer), as a client saw it."""
+
+    kind: str
+    message: str
+    #: seconds into the run when the answer (or the error) came
+    at_s: float
+    method: str | None = None
+    #: the answer's status; 0: no answer (connection error); None: not a request's status
+    status: int | None = None
+    #: seconds into the run when the request was sent
+    sent_s: float | None = None
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method in IDEMPOTENT
+
 
 @dataclass
 class Ledger:
     """Everything the clients were told, shared by all threads (under ``lock``)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: ``time.monotonic()`` at the start of the run; every ``*_s`` figure counts from it
+    started: float = field(default_factory=time.monotonic)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: Counter = field(default_factory=Counter)
+    #: which server answered, by the balancer's ``X-Lotse-Server`` header (none: direct)
+    served_by: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    failure_log: list[Failure] = field(default_factory=list)
     failure_count: int = 0
     stale_retries: int = 0
     conflicts: Counter = field(default_factory=Counter)
@@ -177,15 +212,39 @@ class Ledger:
     #: (seconds into the run, model_version) of each recommendation
     model_versions: list[tuple[float, str]] = field(default_factory=list)
     events: dict[str, Any] = field(default_factory=dict)
+    #: Writes sent without an answer from the app (the connection broke, a balancer answered
+    #: 502 for a server that died): applied or not, nobody was told. ``verify`` allows them
+    #: and reports how many landed.
+    doubtful_patches: list[tuple[str, int, int]] = field(default_factory=list)
+    doubtful_moves: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    doubtful_referrals: list[tuple[str, str]] = field(default_factory=list)
+    doubtful_other: Counter = field(default_factory=Counter)
 
-    def record(self, kind: str, status: int, seconds: float) -> None:
+    def now(self) -> float:
+        """Seconds into the run."""
+        return time.monotonic() - self.started
+
+    def record(self, kind: str, status: int, seconds: float, server: str | None = None) -> None:
         with self.lock:
             self.latencies[kind].append(seconds)
             self.statuses[f"{kind} {status}"] += 1
+            if server:
+                self.served_by[server] += 1
 
-    def fail(self, message: str) -> None:
+    def fail(
+        self,
+        message: str,
+        *,
+        kind: str = "check",
+        method: str | None = None,
+        status: int | None = None,
+        sent_s: float | None = None,
+    ) -> None:
+        failure = Failure(kind, message[:500], round(self.now(), 3), method, status, sent_s)
         with self.lock:
             self.failure_count += 1
+            if len(self.failure_log) < 10_000:
+                self.failure_log.append(failure)
             if len(self.failures) < 50:
                 self.failures.append(message[:500])
 
@@ -201,29 +260,51 @@ class LoadClient(threading.Thread):
         ledger: Ledger,
         stop: threading.Event,
         seed: int,
-        started: float,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.client = Client(base_url, token, timeout=60)
         self.ledger = ledger
         self.stop = stop
         self.rng = random.Random(seed)
-        self.started = started
+        #: the status of the last request (0: no answer)
+        self.last_status = 0
+
+    @property
+    def unanswered(self) -> bool:
+        """Whether the last request got no answer from the app itself (no connection, or a
+        5xx, e.g. a balancer's 502 for a server that died with it): its write may or may not
+        have landed."""
+        return self.last_status == 0 or self.last_status >= 500
 
     def call(
         self, kind: str, method: str, path: str, body: Any = None, *, expect: tuple[int, ...], **kw
     ) -> tuple[int, dict[str, str], Any] | None:
         """One request; ``None`` (and a recorded failure) unless its status is expected."""
+        sent = round(self.ledger.now(), 3)
         t0 = time.perf_counter()
+        self.last_status = 0
         try:
             status, headers, data = self.client.request(method, path, body, **kw)
         except (OSError, http.client.HTTPException) as exc:
             self.ledger.record(kind, 0, time.perf_counter() - t0)
-            self.ledger.fail(f"{kind}: {method} {path}: connection error {exc!r}")
+            self.ledger.fail(
+                f"{kind}: {method} {path}: connection error {exc!r}",
+                kind=kind,
+                method=method,
+                status=0,
+                sent_s=sent,
+            )
             return None
-        self.ledger.record(kind, status, time.perf_counter() - t0)
+        self.last_status = status
+        self.ledger.record(kind, status, time.perf_counter() - t0, headers.get(SERVER_HEADER))
         if status not in expect:
-            self.ledger.fail(f"{kind}: {method} {path} -> {status} {str(data)[:300]}")
+            self.ledger.fail(
+                f"{kind}: {method} {path} -> {status} {str(data)[:300]}",
+                kind=kind,
+                method=method,
+                status=status,
+                sent_s=sent,
+            )
             return None
         return status, headers, data
 
@@ -260,12 +341,13 @@ class Counsellor(LoadClient):
             "recommend", "POST", "/v1/recommendations", {"profile": prof, "k": 5}, expect=(200,)
         )
         if got is None:
+            if self.unanswered:
+                with self.ledger.lock:
+                    self.ledger.doubtful_other["recommend"] += 1
             return
         rec = got[2]
         with self.ledger.lock:
-            self.ledger.model_versions.append(
-                (time.monotonic() - self.started, rec["model_version"])
-            )
+            self.ledger.model_versions.append((self.ledger.now(), rec["model_version"]))
         # the load test's own offers keep their free places for the agencies' and the
         # imports' checks (an enrolment takes one)
         targets = [
@@ -282,6 +364,9 @@ class Counsellor(LoadClient):
                 with self.ledger.lock:
                     self.ledger.referrals[ref["id"]] = [ref["status"]]
                     self.ledger.open_referrals[ref["id"]] = ref["status"]
+            elif self.unanswered:
+                with self.ledger.lock:
+                    self.ledger.doubtful_referrals.append((rec["request_id"], offer_id))
 
     def move_referral(self, referral_id: str, seen: str) -> None:
         status, reason = self.rng.choice(NEXT_STATUS[seen])
@@ -298,6 +383,9 @@ class Counsellor(LoadClient):
             expect=(200, 409),
         )
         if got is None:
+            if self.unanswered:
+                with self.ledger.lock:
+                    self.ledger.doubtful_moves[referral_id].append(status)
             return
         code, _, data = got
         if code == 409:
@@ -344,6 +432,9 @@ class Agency(LoadClient):
                 expect=(200, 412),
             )
             if got is None:
+                if self.unanswered:
+                    with self.ledger.lock:
+                        self.ledger.doubtful_patches.append((offer_id, version + 1, value))
                 return
             code, headers, data = got
             if code == 412:
@@ -389,62 +480,90 @@ def prepare(inst: Installation, offers: int) -> dict[str, Any]:
     return {"edit_offers": edit_offers}
 
 
-def bulk_import(base_url: str, token: str, ledger: Ledger, capacity: int, started: float) -> None:
+def bulk_import(base_url: str, token: str, ledger: Ledger, capacity: int) -> None:
     """The mid-run import (first: creates every row; second: updates each capacity)."""
     body = offers_csv("imp", IMPORT_ROWS, PLACES[1], capacity).encode()
     client = Client(base_url, token, timeout=120)
+    sent = round(ledger.now(), 3)
     t0 = time.perf_counter()
     try:
-        status, _, report = client.request(
+        status, headers, report = client.request(
             "POST", "/v1/offers/import?format=csv", raw=body, content_type="text/csv"
         )
     except (OSError, http.client.HTTPException) as exc:
-        ledger.fail(f"import: connection error {exc!r}")
+        ledger.fail(
+            f"import: connection error {exc!r}", kind="import", method="POST", status=0, sent_s=sent
+        )
         return
     finally:
         client.close()
-    ledger.record("import", status, time.perf_counter() - t0)
+    ledger.record("import", status, time.perf_counter() - t0, headers.get(SERVER_HEADER))
     name = f"import_capacity_{capacity}"
     if status != 200:
-        ledger.fail(f"import -> {status} {str(report)[:300]}")
+        ledger.fail(
+            f"import -> {status} {str(report)[:300]}",
+            kind="import",
+            method="POST",
+            status=status,
+            sent_s=sent,
+        )
         return
     with ledger.lock:
         ledger.events[name] = {
-            "at_s": round(time.monotonic() - started, 1),
+            "at_s": round(ledger.now(), 1),
             "took_s": round(time.perf_counter() - t0, 2),
             "created": report["created"],
             "updated": report["updated"],
         }
 
 
-def promote(base_url: str, token: str, ledger: Ledger, started: float) -> None:
+def promote(base_url: str, token: str, ledger: Ledger) -> float | None:
+    """Promote v2 (forced); seconds into the run when the promotion was acknowledged, or
+    ``None`` when it failed."""
     client = Client(base_url, token, timeout=120)
+    sent = round(ledger.now(), 3)
     t0 = time.perf_counter()
     try:
-        status, _, entry = client.request(
+        status, headers, entry = client.request(
             "POST", "/v1/models/v2/promote", {"force": True, "reason": "load test"}
         )
     except (OSError, http.client.HTTPException) as exc:
-        ledger.fail(f"promote: connection error {exc!r}")
-        return
+        ledger.fail(
+            f"promote: connection error {exc!r}",
+            kind="promote",
+            method="POST",
+            status=0,
+            sent_s=sent,
+        )
+        return None
     finally:
         client.close()
-    ledger.record("promote", status, time.perf_counter() - t0)
+    acked = ledger.now()
+    ledger.record("promote", status, time.perf_counter() - t0, headers.get(SERVER_HEADER))
     if status != 200:
-        ledger.fail(f"promote -> {status} {str(entry)[:300]}")
-        return
+        ledger.fail(
+            f"promote -> {status} {str(entry)[:300]}",
+            kind="promote",
+            method="POST",
+            status=status,
+            sent_s=sent,
+        )
+        return None
     with ledger.lock:
         ledger.events["promotion"] = {
-            "at_s": round(time.monotonic() - started, 1),
+            "at_s": round(acked, 1),
             "from": entry["from_version"],
             "to": entry["to_version"],
         }
+    return acked
 
 
 def verify(inst: Installation, ledger: Ledger, edit_offers: list[str]) -> dict[str, Any]:
-    """Compare every acknowledged write with the database; the problems found."""
+    """Compare every acknowledged write with the database; the problems found, and what
+    became of the writes whose answer never came (``doubtful``: sent, and applied)."""
     problems: list[str] = []
     checked = Counter()
+    doubtful: dict[str, str] = {}
     # PATCHes: each acknowledged (version, value) is in the history, once
     history: dict[tuple[str, int], Any] = {}
     for offer_id, version, action, changes in inst.rows(
@@ -490,6 +609,13 @@ def verify(inst: Installation, ledger: Ledger, edit_offers: list[str]) -> dict[s
             )
         if (offer_id, version) not in history:
             problems.append(f"offer {offer_id}: final version {version} has no history entry")
+    landed = 0
+    for offer_id, version, value in ledger.doubtful_patches:
+        entry = history.get((offer_id, version))
+        if entry is not None and (offer_id, version) not in ledger.patches:
+            landed += (entry[1].get("capacity_free") or [None, None])[1] == value
+    if ledger.doubtful_patches:
+        doubtful["offer_patches"] = f"{len(ledger.doubtful_patches)} sent, {landed} applied"
     # referrals: the events form one legal chain, holding exactly the acknowledged statuses
     from casework.lifecycle import is_legal
 
@@ -499,6 +625,7 @@ def verify(inst: Installation, ledger: Ledger, edit_offers: list[str]) -> dict[s
     ):
         events[referral_id].append((from_status, to_status))
     stored = dict(inst.rows("SELECT id, status FROM referrals"))
+    moves_landed = 0
     for referral_id, acked in ledger.referrals.items():
         checked["referrals"] += 1
         checked["referral_transitions"] += len(acked)
@@ -512,12 +639,26 @@ def verify(inst: Installation, ledger: Ledger, edit_offers: list[str]) -> dict[s
                     f"{previous} (events {chain})"
                 )
             previous = to_status
-        if Counter(t for _, t in chain) != Counter(acked):
+        stored_steps, acked_steps = Counter(t for _, t in chain), Counter(acked)
+        unacknowledged = stored_steps - acked_steps
+        maybe = Counter(ledger.doubtful_moves.get(referral_id, []))
+        # a status change whose answer never came may have landed; nothing else may
+        if acked_steps - stored_steps or unacknowledged - maybe:
             problems.append(f"referral {referral_id}: events {chain}, acknowledged {acked}")
+        moves_landed += sum((unacknowledged & maybe).values())
         if stored.get(referral_id) != previous:
             problems.append(
                 f"referral {referral_id}: status {stored.get(referral_id)}, last event {previous}"
             )
+    if ledger.doubtful_moves:
+        sent = sum(len(v) for v in ledger.doubtful_moves.values())
+        doubtful["referral_moves"] = f"{sent} sent, {moves_landed} applied"
+    if ledger.doubtful_referrals:
+        created = {(r[0], r[1]) for r in inst.rows("SELECT request_id, offer_id FROM referrals")}
+        applied = sum(1 for key in ledger.doubtful_referrals if key in created)
+        doubtful["referrals"] = f"{len(ledger.doubtful_referrals)} sent, {applied} applied"
+    for kind, n in sorted(ledger.doubtful_other.items()):
+        doubtful[kind] = f"{n} sent"
     # imports: every row, with the second import's capacity
     imported = inst.rows(
         "SELECT external_id, capacity_free, version FROM offers WHERE agency_id = :a",
@@ -535,7 +676,119 @@ def verify(inst: Installation, ledger: Ledger, edit_offers: list[str]) -> dict[s
     checked["model_pointer"] = 1
     if "promotion" in ledger.events and active != "v2":
         problems.append(f"model: active {active} after promoting v2")
-    return {"checked": dict(checked), "problems": problems}
+    return {"checked": dict(checked), "problems": problems, "doubtful": doubtful}
+
+
+class Workload:
+    """The mixed load against one base URL (a server, or a balancer in front of several):
+    counsellor and agency clients for as long as it runs, the imports and the promotion when
+    the caller says; everything they were told goes into ``ledger``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: dict[str, str],
+        edit_offers: list[str],
+        *,
+        counsellors: int = 4,
+        agencies: int = 3,
+        seed: int = 0,
+    ) -> None:
+        self.base_url = base_url
+        self.tokens = tokens
+        self.edit_offers = edit_offers
+        self.counsellors = counsellors
+        self.agencies = agencies
+        self.seed = seed
+        self.ledger = Ledger()
+        self.stop = threading.Event()
+        self.clients: list[LoadClient] = []
+
+    def start(self) -> None:
+        """Start the clients; the run's clock (``ledger.started``) starts now."""
+        self.ledger.started = time.monotonic()
+        for i in range(self.counsellors):
+            self.clients.append(
+                Counsellor(
+                    f"counsellor-{i}",
+                    self.base_url,
+                    self.tokens["counsellor"],
+                    self.ledger,
+                    self.stop,
+                    self.seed * 1000 + i,
+                    avoid_offers=set(self.edit_offers),
+                )
+            )
+        for i in range(self.agencies):
+            self.clients.append(
+                Agency(
+                    f"agency-{i}",
+                    self.base_url,
+                    self.tokens["agency"],
+                    self.ledger,
+                    self.stop,
+                    self.seed * 1000 + 100 + i,
+                    offers=self.edit_offers,
+                )
+            )
+        for c in self.clients:
+            c.start()
+
+    def wait_until(self, at_s: float) -> None:
+        """Sleep until ``at_s`` seconds into the run (at once when that has passed)."""
+        time.sleep(max(0.0, self.ledger.started + at_s - time.monotonic()))
+
+    def bulk_import(self, capacity: int) -> None:
+        bulk_import(self.base_url, self.tokens["importer"], self.ledger, capacity)
+
+    def promote(self) -> float | None:
+        return promote(self.base_url, self.tokens["analyst"], self.ledger)
+
+    def finish(self) -> float:
+        """Stop the clients (each ends its step); the seconds the run lasted."""
+        self.stop.set()
+        for c in self.clients:
+            c.join(timeout=120)
+        return self.ledger.now()
+
+
+def summary(ledger: Ledger, elapsed: float, result: dict[str, Any]) -> dict[str, Any]:
+    """The figures every load run reports; appends to ``result["problems"]`` what the
+    answers themselves show (recommendations after the promotion naming another version)."""
+    all_latencies = [s for values in ledger.latencies.values() for s in values]
+    requests = len(all_latencies)
+    promoted_at = (ledger.events.get("promotion") or {}).get("at_s")
+    after = [v for t, v in ledger.model_versions if promoted_at is not None and t > promoted_at + 5]
+    if promoted_at is not None and (not after or set(after) != {"v2"}):
+        result["problems"].append(
+            f"model: recommendations 5 s after the promotion reported {Counter(after)}"
+        )
+    five_xx = sum(n for k, n in ledger.statuses.items() if k.split()[-1].startswith("5"))
+    figures: dict[str, Any] = {
+        "duration_s": round(elapsed, 1),
+        "requests": requests,
+        "requests_per_s": round(requests / elapsed, 1) if elapsed else 0,
+        "failed_requests": ledger.failure_count,
+        "responses_5xx": five_xx,
+        "by_kind": {k: len(v) for k, v in sorted(ledger.latencies.items())},
+        "stale_412_retried": ledger.stale_retries,
+        "conflicts_409": dict(ledger.conflicts),
+        "writes_checked": result["checked"],
+        "events": ledger.events,
+        "model_versions_served": dict(Counter(v for _, v in ledger.model_versions)),
+        "latency_ms": {
+            "p50": round(percentile(all_latencies, 0.5) * 1000, 1),
+            "p99": round(percentile(all_latencies, 0.99) * 1000, 1),
+            "max": round(max(all_latencies, default=0) * 1000, 1),
+        },
+        "latency_ms_by_kind": {
+            k: f"p50 {percentile(v, 0.5) * 1000:.1f} / p99 {percentile(v, 0.99) * 1000:.1f}"
+            for k, v in sorted(ledger.latencies.items())
+        },
+    }
+    if result.get("doubtful"):
+        figures["unanswered_writes"] = result["doubtful"]
+    return figures
 
 
 def run(
@@ -552,110 +805,53 @@ def run(
         scope = prepare(inst, offers)
         edit_offers = scope["edit_offers"]
         setup_s = time.monotonic() - setup_started
-        ledger = Ledger()
-        stop = threading.Event()
         with Server(inst, workers=2, threads=4) as server:
             log(
                 f"{counsellors} counsellors and {agencies} agencies for {duration:.0f} s "
                 f"against {server.base_url} ({inst.backend})"
             )
-            started = time.monotonic()
-            clients: list[LoadClient] = []
-            for i in range(counsellors):
-                clients.append(
-                    Counsellor(
-                        f"counsellor-{i}",
-                        server.base_url,
-                        inst.tokens["counsellor"],
-                        ledger,
-                        stop,
-                        seed * 1000 + i,
-                        started,
-                        avoid_offers=set(edit_offers),
-                    )
-                )
-            for i in range(agencies):
-                clients.append(
-                    Agency(
-                        f"agency-{i}",
-                        server.base_url,
-                        inst.tokens["agency"],
-                        ledger,
-                        stop,
-                        seed * 1000 + 100 + i,
-                        started,
-                        offers=edit_offers,
-                    )
-                )
-            for c in clients:
-                c.start()
+            load = Workload(
+                server.base_url,
+                inst.tokens,
+                edit_offers,
+                counsellors=counsellors,
+                agencies=agencies,
+                seed=seed,
+            )
+            load.start()
             schedule = [
-                (duration / 3, lambda: bulk_import(
-                    server.base_url, inst.tokens["importer"], ledger, 30, started)),
-                (duration / 2, lambda: promote(
-                    server.base_url, inst.tokens["analyst"], ledger, started)),
-                (2 * duration / 3, lambda: bulk_import(
-                    server.base_url, inst.tokens["importer"], ledger, 20, started)),
-            ]  # fmt: skip
+                (duration / 3, lambda: load.bulk_import(30)),
+                (duration / 2, load.promote),
+                (2 * duration / 3, lambda: load.bulk_import(20)),
+            ]
             for at, action in schedule:
-                time.sleep(max(0.0, started + at - time.monotonic()))
+                load.wait_until(at)
                 action()
-            time.sleep(max(0.0, started + duration - time.monotonic()))
-            stop.set()
-            for c in clients:
-                c.join(timeout=120)
-            elapsed = time.monotonic() - started
+            load.wait_until(duration)
+            elapsed = load.finish()
             ready, _, _ = Client(server.base_url).request("GET", "/readyz")
             server_errors = server.unexpected_errors()
             error_lines = server.error_lines()
+        ledger = load.ledger
         result = verify(inst, ledger, edit_offers)
         info = machine_info(inst)
-    all_latencies = [s for values in ledger.latencies.values() for s in values]
-    requests = len(all_latencies)
-    promoted_at = (ledger.events.get("promotion") or {}).get("at_s")
-    after = [v for t, v in ledger.model_versions if promoted_at is not None and t > promoted_at + 5]
-    if promoted_at is not None and (not after or set(after) != {"v2"}):
-        result["problems"].append(
-            f"model: recommendations 5 s after the promotion reported {Counter(after)}"
-        )
-    five_xx = sum(n for k, n in ledger.statuses.items() if k.split()[-1].startswith("5"))
-    writes = result["checked"]
     figures = {
         "backend": inst.backend,
-        "duration_s": round(elapsed, 1),
         "setup_s": round(setup_s, 1),
         "clients": counsellors + agencies,
-        "requests": requests,
-        "requests_per_s": round(requests / elapsed, 1),
-        "failed_requests": ledger.failure_count,
-        "responses_5xx": five_xx,
+        **summary(ledger, elapsed, result),
         "server_tracebacks": server_errors,
-        "by_kind": {k: len(v) for k, v in sorted(ledger.latencies.items())},
-        "stale_412_retried": ledger.stale_retries,
-        "conflicts_409": dict(ledger.conflicts),
-        "writes_checked": writes,
-        "events": ledger.events,
-        "model_versions_served": dict(Counter(v for _, v in ledger.model_versions)),
-        "latency_ms": {
-            "p50": round(percentile(all_latencies, 0.5) * 1000, 1),
-            "p99": round(percentile(all_latencies, 0.99) * 1000, 1),
-            "max": round(max(all_latencies, default=0) * 1000, 1),
-        },
-        "latency_ms_by_kind": {
-            k: f"p50 {percentile(v, 0.5) * 1000:.1f} / p99 {percentile(v, 0.99) * 1000:.1f}"
-            for k, v in sorted(ledger.latencies.items())
-        },
         "ready_after": ready == 200,
         "machine": info,
     }
     figures["ok"] = (
         ledger.failure_count == 0
-        and five_xx == 0
+        and figures["responses_5xx"] == 0
         and server_errors == 0
         and not result["problems"]
         and ready == 200
         and len(ledger.events) == 3
-        and requests > 0
+        and figures["requests"] > 0
     )
     figures["failures"] = ledger.failures + [f"server log: {line}" for line in error_lines]
     figures["problems"] = result["problems"][:50]

@@ -11,7 +11,10 @@
   the rule score (load; and corrupt-model: a worker that had never loaded the active version
   could not keep serving it once the pointer moved to a refused artifact);
 - PostgreSQL stopped just as a request finished: returning the connection failed in the
-  teardown and gunicorn answered a bare HTML 500 (db-restart).
+  teardown and gunicorn answered a bare HTML 500 (db-restart);
+- a promotion after the version's window had new rows (recommendations served after its
+  training) was a 500: the stored cross-fitted scores came back as a read-only array
+  (load, cluster).
 """
 
 from __future__ import annotations
@@ -139,23 +142,52 @@ def test_a_worker_warms_up_with_the_active_ranker(app, tmp_path: Path):
     assert app.extensions["lotse_ranking"].active.serving == row.version
 
 
-def test_a_database_lost_after_the_answer_does_not_turn_it_into_a_500(client, monkeypatch):
+def test_a_database_lost_after_the_answer_does_not_turn_it_into_a_500(app, client, monkeypatch):
     # pg_ctl stop -m fast while a request finished: returning its connection (a rollback)
     # failed in the teardown, and gunicorn answered a bare HTML 500 instead of the response.
-    # Only the request's own session fails to close in the teardown: rate limits and the
-    # session store use sessions of their own before the answer, which must still work.
-    import sys
-
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
-    real_close = Session.close
+    answered: list[bool] = []
+    close = Session.close
 
-    def close_fails(self):
-        if sys._getframe(1).f_code.co_name == "_close":  # service.db's teardown
+    @app.after_request
+    def _answered(response):
+        answered.append(True)
+        return response
+
+    def close_fails_once_answered(self):
+        # before the answer (the rate limits' own transactions) a lost database is a 503
+        if answered:
             raise OperationalError("ROLLBACK", {}, Exception("terminating connection"))
-        real_close(self)
+        close(self)
 
-    monkeypatch.setattr(Session, "close", close_fails)
+    monkeypatch.setattr(Session, "close", close_fails_once_answered)
     resp = client.get("/v1/offers?per_page=1")
     assert resp.status_code == 200
+
+
+def test_a_promotion_after_new_traffic_is_judged_not_a_500(app, client, runner, make_token):
+    # Under load, recommendations log new rows into a version's open training window; the
+    # cross-fitted scores stored with the version do not cover them, and filling those from
+    # the held-out copy wrote into a read-only array (pandas copy-on-write): 500 on promote.
+    from catalog.demo import seed_catalogue
+
+    with transaction(app.extensions["lotse"].sessions) as s:
+        seed_catalogue(s, offers=300, seed=7)
+    for args in (["demo", "simulate", "--people", "150", "--seed", "3"], ["ranker", "train"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    for n in range(3):  # people the version never saw, served after it was trained
+        profile = {
+            "person_ref": f"new-{n}",
+            "age": 30,
+            "location": {"place": "Wetzlar"},
+            "needs": ["Deutschkurs"],
+        }
+        resp = client.post("/v1/recommendations", json={"profile": profile}, headers=counsellor)
+        assert resp.status_code == 200, resp.get_json()
+    resp = client.post("/v1/models/v1/promote", json={"force": True}, headers=make_token("analyst"))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["comparison"]["test_rows"] > 0

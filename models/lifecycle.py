@@ -517,7 +517,9 @@ def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
     its person — cross-fitted scores (or the held-out copy on the test split) for the
     candidate; for an active version likewise (people its held-out copy was trained on
     are left out), the rule score everywhere."""
-    _load(ws, version, heldout=True)  # verified before anything is judged
+    # both copies verified before anything is judged: the served one is what would serve
+    _load(ws, version)
+    _load(ws, version, heldout=True)
     with ws.sessions() as session:
         card = get_version(session, version).card
         active, _ = active_pointer(session)

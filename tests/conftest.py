@@ -21,8 +21,7 @@ from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
 from service.schema import migrate, register_tables
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LOTSE_SHARED_DIR", ROOT.parent / "shared"))
+HSDS_DIR = Path(__file__).resolve().parent / "data" / "hsds"
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
 
 
@@ -43,9 +42,9 @@ def _fresh_settings() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    assert SHARED.is_dir(), f"shared/ material expected at {SHARED} (set LOTSE_SHARED_DIR)"
-    return SHARED
+def hsds_dir() -> Path:
+    """The HSDS 3.0 schemas and examples the tests use, kept in the repository."""
+    return HSDS_DIR
 
 
 @pytest.fixture(scope="session")

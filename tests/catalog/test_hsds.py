@@ -35,11 +35,11 @@ WETZLAR = {"latitude": 50.5558, "longitude": 8.5047}
 
 
 @pytest.fixture(scope="session")
-def hsds_schemas(shared_dir: Path) -> dict[str, Draft202012Validator]:
+def hsds_schemas(hsds_dir: Path) -> dict[str, Draft202012Validator]:
     """Validators for the compiled HSDS schemas (big files: loaded once per test session)."""
     out = {}
     for name in ("service", "service_list"):
-        schema = json.loads((shared_dir / "hsds/schema/compiled" / f"{name}.json").read_text())
+        schema = json.loads((hsds_dir / "schema/compiled" / f"{name}.json").read_text())
         Draft202012Validator.check_schema(schema)
         out[name] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return out
@@ -51,8 +51,8 @@ def assert_valid(validator: Draft202012Validator, doc: Any) -> None:
 
 
 @pytest.fixture
-def example(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "hsds/examples/service_full.json").read_text())
+def example(hsds_dir: Path) -> dict:
+    return json.loads((hsds_dir / "examples/service_full.json").read_text())
 
 
 def in_germany(service: dict) -> dict:

@@ -16,8 +16,8 @@ from tests.factories import offer_data
 
 
 @pytest.fixture(scope="session")
-def page_schema(shared_dir: Path) -> Draft202012Validator:
-    openapi = json.loads((shared_dir / "hsds/schema/openapi.json").read_text())
+def page_schema(hsds_dir: Path) -> Draft202012Validator:
+    openapi = json.loads((hsds_dir / "schema/openapi.json").read_text())
     page = openapi["components"]["schemas"]["Page"]
     schema = {**page, "required": [*page["properties"], "contents"]}
     return Draft202012Validator(schema)

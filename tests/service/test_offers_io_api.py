@@ -97,12 +97,12 @@ def test_scope_roles_and_parameters(client, vhs, make_token):
     assert total(client) == 1
 
 
-def test_json_body_and_hsds_category_parameter(client, vhs, shared_dir):
+def test_json_body_and_hsds_category_parameter(client, vhs, hsds_dir):
     items = json.dumps(courses(2))
     headers = {**vhs, "Content-Type": "application/json"}
     resp = client.post("/v1/offers/import", data=items, headers=headers)
     assert resp.status_code == 200 and resp.get_json()["created"] == 2
-    service = json.loads((shared_dir / "hsds/examples/service_full.json").read_text())
+    service = json.loads((hsds_dir / "examples/service_full.json").read_text())
     resp = client.post("/v1/offers/import", data=json.dumps(service), headers=headers)
     assert resp.status_code == 422  # recognised as HSDS by its content
     assert any("pass category=CODE" in r["message"] for r in resp.get_json()["report"]["rejected"])

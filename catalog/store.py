@@ -23,12 +23,24 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from catalog import taxonomy
-from catalog.schema import OFFER_FIELDS, OfferIn, validate_offer
+from catalog.schema import LIST_FIELDS, OFFER_FIELDS, OfferIn, validate_offer
 from catalog.tables import CatalogState, Offer, OfferChange
 from lotse.accounts import Principal, ensure_agency
 from lotse.db import utcnow
@@ -36,6 +48,8 @@ from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVer
 
 EARTH_RADIUS_KM = 6371.0088
 MAX_PER_PAGE = 100
+#: The least ``text_scores`` value that counts as a match of a search text.
+SEARCH_CUTOFF = 75
 
 
 def next_seq(session: Session) -> int:
@@ -312,17 +326,24 @@ def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> 
 
 @dataclass(frozen=True)
 class OfferQuery:
-    """The filters of ``GET /v1/offers``; every field is optional."""
+    """The filters of ``GET /v1/offers`` (and of the HSDS lists); every field is optional.
+
+    ``organization`` and ``postcode`` match exactly; ``any_field_set`` keeps offers in which
+    at least one of these fields has a value (not missing, empty, or false)."""
 
     q: str | None = None
     category: str | None = None
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     agency_id: str | None = None
+    organization: str | None = None
+    postcode: str | None = None
+    any_field_set: tuple[str, ...] = ()
     modified_after: datetime | None = None
     include_inactive: bool = False
     page: int = 1
     per_page: int = 20
+    max_per_page: int = MAX_PER_PAGE
 
 
 @dataclass(frozen=True)
@@ -342,6 +363,19 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def has_value(name: str) -> ColumnElement[bool]:
+    """SQL for "the offer field ``name`` has a value": not NULL, and not an empty list, an
+    empty text or false."""
+    col = getattr(Offer, name)
+    if name in LIST_FIELDS:  # both backends print an empty JSON list as '[]'
+        return and_(col.is_not(None), cast(col, Text).not_in(["[]", "null"]))
+    if isinstance(col.type, Boolean):
+        return col.is_(True)
+    if isinstance(col.type, String):
+        return and_(col.is_not(None), col != "")
+    return col.is_not(None)
+
+
 def _filtered(query: OfferQuery, *columns: Any) -> Select:
     """``columns`` of the live offers that pass every filter of ``query`` but ``q``."""
     stmt = select(*columns).where(Offer.archived.is_(False))
@@ -351,6 +385,12 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
         stmt = stmt.where(Offer.category.in_(taxonomy.expand(query.category)))
     if query.agency_id:
         stmt = stmt.where(Offer.agency_id == query.agency_id)
+    if query.organization:
+        stmt = stmt.where(Offer.organization == query.organization)
+    if query.postcode:
+        stmt = stmt.where(Offer.postcode == query.postcode)
+    if query.any_field_set:
+        stmt = stmt.where(or_(*map(has_value, query.any_field_set)))
     if query.modified_after:
         stmt = stmt.where(Offer.last_modified > query.modified_after)
     if query.near and query.radius_km is not None:
@@ -364,9 +404,15 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
     return stmt
 
 
-def search_offers(session: Session, query: OfferQuery) -> OfferPage:
-    """Offers matching the filters: by fuzzy relevance to ``q`` when given, else by distance
-    when ``near`` is given, else newest change first."""
+def text_scores(q: str, texts: list[str]) -> np.ndarray:
+    """How well each of ``texts`` matches the search text ``q``: fuzzy, case-blind, 0–100
+    (100: all of ``q``'s words found); ``SEARCH_CUTOFF`` and more counts as a match."""
+    return process.cdist(
+        [q.lower()], [t.lower() for t in texts], scorer=fuzz.partial_token_set_ratio, workers=1
+    )[0]
+
+
+def _check_category(query: OfferQuery) -> None:
     if query.category and not taxonomy.is_known(query.category):
         hint = taxonomy.suggest(query.category)
         raise InvalidInput(
@@ -378,22 +424,17 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
                 )
             ]
         )
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
-    page = max(1, query.page)
-    newest_first = (Offer.last_modified.desc(), Offer.id)
-    if not query.q and not query.near:  # the database counts and pages
-        total = session.scalar(_filtered(query, func.count(Offer.id))) or 0
-        offers = session.scalars(
-            _filtered(query, Offer)
-            .order_by(*newest_first)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        return OfferPage([(o, None) for o in offers], total, page, per_page)
+
+
+_NEWEST_FIRST = (Offer.last_modified.desc(), Offer.id)
+
+
+def _ranked(session: Session, query: OfferQuery) -> tuple[list[str], list[float | None]]:
+    """The ids of the offers matching ``query`` that has ``q`` or ``near``, best first, and
+    each one's distance (km, or None): ranked here, as the database cannot."""
     columns = (Offer.id, Offer.title, Offer.organization, Offer.municipality, Offer.latitude,
                Offer.longitude)  # fmt: skip
-    rows = session.execute(_filtered(query, *columns).order_by(*newest_first)).all()
-    ids = [r.id for r in rows]
+    rows = session.execute(_filtered(query, *columns).order_by(*_NEWEST_FIRST)).all()
     order = np.arange(len(rows))
     dist = None
     keep = np.ones(len(rows), dtype=bool)
@@ -405,24 +446,57 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
             keep &= np.nan_to_num(dist, nan=np.inf) <= query.radius_km
         order = np.argsort(np.nan_to_num(dist, nan=np.inf), kind="stable")
     if query.q and rows:
-        texts = [f"{r.title} {r.organization} {r.municipality}" for r in rows]
-        scores = process.cdist(
-            [query.q.lower()],
-            [t.lower() for t in texts],
-            scorer=fuzz.partial_token_set_ratio,
-            workers=1,
-        )[0]
-        keep &= scores >= 75
+        scores = text_scores(
+            query.q, [f"{r.title} {r.organization} {r.municipality}" for r in rows]
+        )
+        keep &= scores >= SEARCH_CUTOFF
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
-    order = [i for i in order if keep[i]]
-    total = len(order)
-    chosen = order[(page - 1) * per_page : page * per_page]
-    wanted = [ids[i] for i in chosen]
-    by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(wanted)))}
-    items = [(by_id[ids[i]], None if dist is None else float(dist[i])) for i in chosen]
-    return OfferPage(items=items, total=total, page=page, per_page=per_page)
+    chosen = [i for i in order if keep[i]]
+    distances = [None if dist is None else float(dist[i]) for i in chosen]
+    return [rows[i].id for i in chosen], distances
+
+
+def _offers_by_id(session: Session, ids: list[str]) -> list[Offer]:
+    """The offers with these ids, in this order."""
+    by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(ids)))}
+    return [by_id[i] for i in ids]
+
+
+def search_offers(session: Session, query: OfferQuery) -> OfferPage:
+    """Offers matching the filters: by fuzzy relevance to ``q`` when given, else by distance
+    when ``near`` is given, else newest change first."""
+    _check_category(query)
+    per_page = max(1, min(query.per_page, query.max_per_page))
+    page = max(1, query.page)
+    if not query.q and not query.near:  # the database counts and pages
+        total = session.scalar(_filtered(query, func.count(Offer.id))) or 0
+        offers = session.scalars(
+            _filtered(query, Offer)
+            .order_by(*_NEWEST_FIRST)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        return OfferPage([(o, None) for o in offers], total, page, per_page)
+    ids, distances = _ranked(session, query)
+    start = (page - 1) * per_page
+    chosen = _offers_by_id(session, ids[start : start + per_page])
+    items = list(zip(chosen, distances[start : start + per_page], strict=True))
+    return OfferPage(items=items, total=len(ids), page=page, per_page=per_page)
+
+
+def every_offer(session: Session, query: OfferQuery, batch: int = 1000) -> Iterator[Offer]:
+    """Every offer matching ``query`` (its page ignored), in the order of ``search_offers``,
+    read ``batch`` at a time, so that a whole catalogue can be streamed."""
+    _check_category(query)
+    if not query.q and not query.near:
+        stmt = _filtered(query, Offer).order_by(*_NEWEST_FIRST)
+        yield from session.scalars(stmt.execution_options(yield_per=batch))
+        return
+    ids, _distances = _ranked(session, query)
+    for start in range(0, len(ids), batch):
+        yield from _offers_by_id(session, ids[start : start + batch])
 
 
 def count_offers(session: Session, include_archived: bool = False) -> int:

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
 from service.schema import migrate, register_tables
+from tests.hsds_schemas import HSDS_DIR, Schemas
 
-HSDS_DIR = Path(__file__).resolve().parent / "data" / "hsds"
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
 
 
@@ -45,6 +45,12 @@ def _fresh_settings() -> Iterator[None]:
 def hsds_dir() -> Path:
     """The HSDS 3.0 schemas and examples the tests use, kept in the repository."""
     return HSDS_DIR
+
+
+@pytest.fixture(scope="session")
+def hsds_schemas() -> Schemas:
+    """Validators for the HSDS schemas, by name (``tests.hsds_schemas``)."""
+    return Schemas()
 
 
 @pytest.fixture(scope="session")

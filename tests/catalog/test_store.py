@@ -12,6 +12,7 @@ from casework.referrals import take_place
 from catalog.importing import import_offers
 from catalog.schema import OFFER_FIELDS, validate_offer
 from catalog.store import (
+    OfferQuery,
     archive_offer,
     create_offer,
     get_offer,
@@ -19,6 +20,7 @@ from catalog.store import (
     offer_fields,
     offer_history,
     patch_offer,
+    search_offers,
 )
 from catalog.tables import OfferChange
 from lotse.accounts import Principal
@@ -114,3 +116,31 @@ def test_history_leads_from_the_created_values_to_the_current_ones(sessions, edi
         history = offer_history(session, offer.id)
         assert history[0].changes == created_values(data)
         assert replayed(history) == {n: jsonable(v) for n, v in offer_fields(offer).items()}
+
+
+def test_search_by_fields_that_have_a_value_organization_and_postcode(sessions):
+    bare = {"capacity_free": None, "capacity_total": None, "min_german_level": None,
+            "max_german_level": None, "target_german_level": None}  # fmt: skip
+    with transaction(sessions) as session:
+        for ext, changed in (
+            ("list", {"genders": ["female"]}),
+            ("bool", {"childcare": True, "organization": "AWO"}),
+            ("text", {"min_german_level": "A1", "postcode": "35390"}),
+            ("number", {"capacity_free": 0}),
+        ):
+            data = offer_data(**{**bare, "external_id": ext, **changed})
+            create_offer(session, ADMIN, "vhs", data)
+
+    def found(**query: Any) -> set[str]:
+        with transaction(sessions) as session:
+            page = search_offers(session, OfferQuery(**query))
+            return {offer.external_id for offer, _distance in page.items}
+
+    assert found(any_field_set=("genders",)) == {"list"}
+    assert found(any_field_set=("childcare",)) == {"bool"}
+    assert found(any_field_set=("min_german_level",)) == {"text"}
+    assert found(any_field_set=("capacity_free",)) == {"number"}  # 0 is a value
+    assert found(any_field_set=("genders", "childcare")) == {"list", "bool"}
+    assert found(any_field_set=("target_groups", "residence_statuses")) == set()
+    assert found(organization="AWO") == {"bool"}
+    assert found(postcode="35390") == {"text"}

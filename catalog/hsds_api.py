@@ -177,7 +177,10 @@ class ServiceFilters:
         if self.modified_after is not None:
             # HSDS asks for changes "on or after"; the store filters strictly after, and
             # keeps times to the microsecond
-            query["modified_after"] = self.modified_after - timedelta(microseconds=1)
+            try:
+                query["modified_after"] = self.modified_after - timedelta(microseconds=1)
+            except OverflowError:  # the first moment of year 1: everything is after it
+                query["modified_after"] = None
         if self.proximity is not None:
             if not self.postcode:
                 raise InvalidInput(

@@ -76,6 +76,7 @@ class HsdsServiceAtLocationsQuery(_ServiceFilters):
         None,
         gt=0,
         le=500_000,
+        allow_inf_nan=False,
         description="with postcode: offers within this many metres of the postcode's centre",
     )
 

@@ -268,7 +268,7 @@ def _schedules(sid: str, o: Mapping[str, Any]) -> list[dict[str, Any]]:
         return []
     out = []
     for slot in times or [None]:
-        item: dict[str, Any] = {"id": derived_id(sid, "schedule", slot or "any")}
+        item: dict[str, Any] = {"id": derived_id(sid, "schedule", slot or "any"), "service_id": sid}
         if days:
             item["freq"] = "WEEKLY"
             item["byday"] = ",".join(_DAY_RRULE[d] for d in days)

@@ -280,3 +280,17 @@ def test_taxonomies_and_terms_are_valid_and_linked(hsds_schemas):
     carried = {a["taxonomy_term_id"]: a["taxonomy_term"] for a in service["attributes"]}
     listed = {t["id"]: t for t in terms}
     assert all(listed[term_id] == term for term_id, term in carried.items())
+
+
+def test_the_schemas_accept_the_standards_examples_and_catch_a_fault(hsds_schemas, hsds_dir):
+    """The validators the tests use are not vacuous: the standard's own examples pass, and a
+    record without a required field fails (also through a resolved ``$ref``)."""
+    examples = hsds_dir / "examples"
+    service = json.loads((examples / "service_full.json").read_text())
+    record = json.loads((examples / "service_at_location_full.json").read_text())
+    assert_valid(hsds_schemas["service"], service)
+    assert_valid(hsds_schemas["raw:service_at_location"], record)
+    del record["location"]["location_type"]
+    assert not hsds_schemas["raw:service_at_location"].is_valid(record)
+    del service["name"]
+    assert not hsds_schemas["service"].is_valid(service)

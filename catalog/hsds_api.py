@@ -92,7 +92,9 @@ def every_item(page_of: Callable[..., dict[str, Any]], per_page: int) -> Iterato
 # --- Services and service-at-locations ----------------------------------------------------
 
 
-def _check_page(page: int, per_page: int, most: int = MAX_PER_PAGE, hint: str = "") -> tuple:
+def _check_page(
+    page: int, per_page: int, most: int = MAX_PER_PAGE, hint: str = ""
+) -> tuple[int, int]:
     """``(page, per_page)`` within bounds; ``InvalidInput`` when ``per_page`` is too big."""
     if per_page > most:
         raise InvalidInput([FieldError("per_page", f"at most {most}{hint}")])

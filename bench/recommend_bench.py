@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from catalog.demo import MODEL_LOCATIONS, seed_catalogue  # noqa: E402
 from catalog.store import count_offers  # noqa: E402
-from lotse.accounts import create_token  # noqa: E402
+from lotse.accounts import create_token, ensure_centre  # noqa: E402
 from lotse.db import make_engine, make_session_factory, transaction  # noqa: E402
 from matcher.engine import CANDIDATES_PER_NEED, rank_offers, recommend  # noqa: E402
 from matcher.features import FEATURE_NAMES  # noqa: E402
@@ -55,6 +55,8 @@ from matcher.serving import serve_recommendations  # noqa: E402
 from matcher.snapshot import SnapshotCache  # noqa: E402
 from service.schema import migrate  # noqa: E402
 
+#: The counselling centre the benchmark asks for (requests name a person, so they need one).
+BENCH_CENTRE = "bench-centre"
 NEED_MIXES: tuple[tuple[tuple[str, ...], float], ...] = (
     (("Deutschkurs",), 0.18),
     (("Deutschkurs", "Kinderbetreuung"), 0.14),
@@ -217,8 +219,12 @@ def bench_in_process(url: str, profiles: list[dict[str, Any]]) -> dict[str, Any]
         session.rollback()
         out["recommend"] = percentiles([w for w, _ in whole], [c for _, c in whole])
 
+        # as a counsellor asks: the request is stored under the person's key in the centre
+        ensure_centre(session, BENCH_CENTRE)
+        session.commit()
+
         def serve_and_commit(p: dict[str, Any]) -> None:
-            serve_recommendations(session, p, centre_id=None, snapshots=cache)
+            serve_recommendations(session, p, centre_id=BENCH_CENTRE, snapshots=cache)
             session.commit()
 
         logged = [timed(serve_and_commit, p) for p in profiles]
@@ -242,7 +248,7 @@ def bench_http(
 ) -> dict[str, Any]:
     sessions = make_session_factory(make_engine(url))
     with transaction(sessions) as session:
-        token = create_token(session, "counsellor", centre_id="bench-centre", label="bench")
+        token = create_token(session, "counsellor", centre_id=BENCH_CENTRE, label="bench")
     port = _free_port()
     env = {**os.environ, "LOTSE_DATABASE_URL": url, "LOTSE_DATA_DIR": str(data_dir)}
     lotse = Path(sys.executable).parent / "lotse"

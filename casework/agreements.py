@@ -62,6 +62,7 @@ from lotse.errors import (
     StaleVersion,
 )
 from lotse.pseudonyms import person_key
+from matcher.places import municipality_name, municipality_or_none
 from matcher.tables import RecommendationRequest
 
 Responsible = Literal["person", "counsellor", "agency", "job_centre", "foreigners_authority"]
@@ -147,16 +148,31 @@ class StepIn(_In):
     goal: int | None = Field(None, ge=0)
 
 
+def _official_municipality(value: str | None) -> str | None:
+    """A municipality as reports group by it: its official name ("Nurnberg" → "Nürnberg"),
+    never the text as typed; an unknown or ambiguous name is refused with candidates."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return municipality_name(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.errors[0].message) from None
+
+
 class AgreementIn(_In):
     """A new agreement (a draft until both sides sign)."""
 
     person_ref: str = Field(min_length=1, max_length=100)
     centre_id: str | None = Field(None, max_length=64, description="admin only")
     start_date: date | None = None
-    municipality: str | None = Field(None, max_length=100)
+    municipality: str | None = Field(
+        None, max_length=100, description="a German municipality; stored by its official name"
+    )
     review_every_months: int = Field(DEFAULT_REVIEW_MONTHS, ge=1, le=24)
     goals: list[GoalIn] = Field(default_factory=list, max_length=20)
     steps: list[StepIn] = Field(default_factory=list, max_length=50)
+
+    _municipality = field_validator("municipality")(_official_municipality)
 
 
 class AgreementPatch(_In):
@@ -164,12 +180,16 @@ class AgreementPatch(_In):
     start date only in a draft; schedule and municipality until it is closed."""
 
     start_date: date | None = None
-    municipality: str | None = Field(None, max_length=100)
+    municipality: str | None = Field(
+        None, max_length=100, description="a German municipality; stored by its official name"
+    )
     review_every_months: int | None = Field(None, ge=1, le=24)
     next_review: date | None = None
     goals: list[GoalIn] | None = Field(None, max_length=20)
     steps: list[StepIn] | None = Field(None, max_length=50)
     remove_steps: list[int] | None = Field(None, max_length=50)
+
+    _municipality = field_validator("municipality")(_official_municipality)
 
 
 class SignatureIn(_In):
@@ -706,14 +726,14 @@ def _replace_goals(
 
 
 def _municipality_of_requests(session: Session, steps: Sequence[StepIn]) -> str | None:
-    """The place the person's recommendations were made for: where the agreement counts
-    in reports unless the counsellor names one."""
+    """The municipality of the place the person's recommendations were made for (by its
+    official name): where the agreement counts in reports unless the counsellor names one."""
     ids = [s.request_id for s in steps if s.request_id]
     for request_id in ids:
         req = session.get(RecommendationRequest, request_id)
         place = (req.context or {}).get("municipality") if req else None
         if place:
-            return str(place)
+            return municipality_or_none(str(place))
     return None
 
 

@@ -23,6 +23,8 @@ STATUSES: tuple[str, ...] = (
     "rejected_by_provider",
 )
 FINAL: frozenset[str] = frozenset({"declined", "completed", "dropped", "rejected_by_provider"})
+#: Statuses of a referral that is still under way (a person has at most one per offer).
+OPEN: frozenset[str] = frozenset(STATUSES) - FINAL
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "proposed": frozenset({"accepted", "declined", "rejected_by_provider", "enrolled"}),

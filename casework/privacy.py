@@ -15,6 +15,7 @@ Erasure keeps what reports and the ranker need while cutting every link to the p
 - recommendation requests get the same random value, their context is cut down to coarse
   segments (``KEPT_CONTEXT``), and each impression's distance is rounded to
   ``DISTANCE_ROUNDING_KM`` (exact distances to known offer locations could locate a home);
+- intake drafts that counsellors' open sessions hold for the person are deleted;
 - earlier audit entries lose their ``person_key``; the erasure itself is logged with it, so
   "was this person erased, when, by whom" stays answerable.
 
@@ -34,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from casework import audit
+from casework import audit, intake
 from casework.agreements import centre_for_actor, describe_agreement
 from casework.tables import (
     Agreement,
@@ -71,12 +72,25 @@ def retention_days() -> int:
     return current().retention_days
 
 
-def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str]:
-    """The centre and ``person_key`` an export or erasure is about."""
-    if not 1 <= len(person_ref) <= 100:
-        raise InvalidInput([FieldError("person_ref", "1 to 100 characters")])
+#: The longest ``person_ref`` that creation accepts (profiles and agreements).
+MAX_PERSON_REF = 100
+
+
+def clean_person_ref(person_ref: str) -> str:
+    """A ``person_ref`` as creation stores it (surrounding whitespace dropped, 1 to 100
+    characters; any character, ``/``, ``.`` and ``..`` included); ``InvalidInput`` else."""
+    ref = person_ref.strip()
+    if not 1 <= len(ref) <= MAX_PERSON_REF:
+        raise InvalidInput([FieldError("person_ref", f"1 to {MAX_PERSON_REF} characters")])
+    return ref
+
+
+def _person(actor: Principal, person_ref: str, centre_id: str | None) -> tuple[str, str, str]:
+    """The reference (as creation stored it), centre and ``person_key`` an export or erasure
+    is about."""
+    ref = clean_person_ref(person_ref)
     centre = centre_for_actor(actor, centre_id)
-    return centre, person_key(centre, person_ref)
+    return ref, centre, person_key(centre, ref)
 
 
 # --- export --------------------------------------------------------------------------------
@@ -149,7 +163,7 @@ def export_person(
     """Everything Lotse holds about one person of one centre: agreements (with goals, steps
     and reviews), referrals with their history, recommendations served with what they
     showed, and who read or changed the case (audit). The export is audited too."""
-    centre, key = _person(actor, person_ref, centre_id)
+    person_ref, centre, key = _person(actor, person_ref, centre_id)
     agreements = session.scalars(
         select(Agreement)
         .where(
@@ -304,7 +318,7 @@ def erase_person(
 ) -> ErasureReport:
     """Erase one person of one centre (see the module docstring for what stays, and how
     it is unlinked). Idempotent: erasing again finds nothing and reports zeros."""
-    centre, key = _person(actor, person_ref, centre_id)
+    _ref, centre, key = _person(actor, person_ref, centre_id)
     token = new_token()
     report = ErasureReport()
     agreements = list(
@@ -335,6 +349,7 @@ def erase_person(
     _anonymise_agreements(session, binding, token)
     _anonymise_referrals(session, referral_ids, token)
     _anonymise_requests(session, request_ids, token)
+    intake.erase_drafts(session, centre, key)
     report.agreements_deleted = len(drafts)
     report.agreements_anonymised = len(binding)
     report.referrals_anonymised = len(referral_ids)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,10 +36,33 @@ class ReferralOrigin:
     person_key: str
 
 
+def open_referral(session: Session, centre_id: str, key: str, offer_id: str) -> Referral | None:
+    """The person's open (proposed, accepted, enrolled) referral to the offer, if any."""
+    return session.scalar(
+        select(Referral).where(
+            Referral.centre_id == centre_id,
+            Referral.person_key == key,
+            Referral.offer_id == offer_id,
+            Referral.status.in_(lifecycle.OPEN),
+        )
+    )
+
+
 def create_referral(
     session: Session, actor: Principal, origin: ReferralOrigin, offer_id: str, consent: bool
 ) -> Referral:
     """Record a proposed referral; refuses without the person's recorded consent."""
+    return refer(session, actor, origin, offer_id, consent)[0]
+
+
+def refer(
+    session: Session, actor: Principal, origin: ReferralOrigin, offer_id: str, consent: bool
+) -> tuple[Referral, bool]:
+    """``(referral, created)``: a new proposed referral, or the person's open referral to the
+    same offer (``created`` False) — a double click, or an agreement drafted after the
+    referral, must not refer the person twice (nor count twice in the training data). Two
+    at once: the database's unique index lets one in, the other gets the first one back.
+    Refuses without the person's recorded consent."""
     if consent is not True:
         raise InvalidInput(
             [FieldError("consent", "the person's consent must be recorded before a referral")]
@@ -49,6 +73,9 @@ def create_referral(
     if offer.archived or offer.status != "active":
         raise Conflict(f"offer {offer_id} is not active; it cannot take referrals")
     ensure_centre(session, origin.centre_id)
+    existing = open_referral(session, origin.centre_id, origin.person_key, offer.id)
+    if existing is not None:
+        return existing, False
     now = utcnow()
     referral = Referral(
         id=str(uuid.uuid4()),
@@ -63,8 +90,16 @@ def create_referral(
         updated_at=now,
         created_by=actor.actor,
     )
-    session.add(referral)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(referral)
+            session.flush()
+    except IntegrityError:
+        # another request referred the person to this offer at the same moment
+        winner = open_referral(session, origin.centre_id, origin.person_key, offer.id)
+        if winner is None:
+            raise
+        return winner, False
     session.add(
         ReferralEvent(
             referral_id=referral.id,
@@ -77,7 +112,7 @@ def create_referral(
     audit.record(
         session, actor, "create", centre_id=referral.centre_id, person_key=referral.person_key
     )
-    return referral
+    return referral, True
 
 
 def get_referral(

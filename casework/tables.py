@@ -16,9 +16,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lotse.db import Base, JsonType, utcnow
 
+#: At most one open referral of one person to one offer: a second one (a double click, an
+#: agreement drafted after a referral) reuses the first.
+OPEN_REFERRAL_INDEX = "uq_referrals_open_per_offer"
+OPEN_REFERRAL = "status IN ('proposed', 'accepted', 'enrolled')"
+
 
 class Referral(Base):
     __tablename__ = "referrals"
+    __table_args__ = (
+        Index(
+            OPEN_REFERRAL_INDEX,
+            "centre_id",
+            "person_key",
+            "offer_id",
+            unique=True,
+            sqlite_where=text(OPEN_REFERRAL),
+            postgresql_where=text(OPEN_REFERRAL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(String(36), index=True)

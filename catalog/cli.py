@@ -13,6 +13,7 @@ from catalog.duplicates import DUPLICATE_THRESHOLD
 from catalog.exporting import EXPORT_FORMATS
 from catalog.importing import FORMATS, MODES, ImportReport
 from lotse.accounts import Principal
+from lotse.csvsafe import neutralise
 
 #: Who the command line acts as (history entries say ``cli``).
 CLI_ACTOR = Principal(role="admin", name="cli")
@@ -176,7 +177,9 @@ def duplicates_command(threshold: float, fmt: str) -> None:
         writer.writerow(("offer_a", "offer_b", "similarity", "title_a", "title_b"))
         for i, j, sim in pairs:
             a, b = sketches[i], sketches[j]
-            writer.writerow((a.ref, b.ref, f"{sim:.2f}", a.title, b.title))
+            writer.writerow(
+                [neutralise(str(c)) for c in (a.ref, b.ref, f"{sim:.2f}", a.title, b.title)]
+            )
     else:
         for i, j, sim in pairs:
             a, b = sketches[i], sketches[j]

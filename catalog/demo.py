@@ -56,6 +56,7 @@ from catalog.schema import OFFER_FIELDS, validate_offer
 from catalog.store import next_seq
 from catalog.tables import Offer, OfferChange
 from lotse.accounts import Agency
+from lotse.csvsafe import neutralise
 from lotse.db import utcnow
 from lotse.errors import InvalidInput
 from lotse.helpers import gc_paused
@@ -1358,7 +1359,7 @@ def write_csv(offers: Iterable[Mapping[str, Any]], path: str | Path) -> int:
         writer = csv.writer(fh)
         writer.writerow(OFFER_FIELDS)
         for offer in offers:
-            writer.writerow([_csv_value(offer.get(name)) for name in OFFER_FIELDS])
+            writer.writerow([neutralise(_csv_value(offer.get(name))) for name in OFFER_FIELDS])
             count += 1
     return count
 

@@ -3,7 +3,9 @@ tabular data package.
 
 The CSV has exactly the import's columns in the contract's order and writes values the way the
 importer reads them (lists ``;``-separated, booleans ``true``/``false``, dates ISO, floats in
-full precision), so exporting and importing the file again changes nothing. The JSON is an
+full precision; a cell a spreadsheet would run as a formula gets a leading ``'``, which the
+importer takes off: ``lotse.csvsafe``), so exporting and importing the file again changes
+nothing. The JSON is an
 array of offers as the API returns them (the importer ignores the server-set fields); HSDS is
 an array of fully nested HSDS 3.0 services; ``hsds-tabular`` is the same services as the
 standard's data package (a ZIP of ``datapackage.json`` and CSV files, ``catalog.hsds_tabular``)
@@ -30,6 +32,7 @@ from catalog import hsds_tabular
 from catalog.hsds import TAXONOMIES, offer_to_hsds_service, taxonomy_record, taxonomy_terms
 from catalog.schema import OFFER_FIELDS
 from catalog.tables import Offer
+from lotse.csvsafe import neutralise
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
 #: Formats exported as bytes (the others as text).
@@ -81,7 +84,7 @@ def csv_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(OFFER_FIELDS)
     for n, record in enumerate(records, 1):
-        writer.writerow([cell_text(record[name]) for name in OFFER_FIELDS])
+        writer.writerow([neutralise(cell_text(record[name])) for name in OFFER_FIELDS])
         if n % CHUNK == 0:
             yield buf.getvalue()
             buf.seek(0)

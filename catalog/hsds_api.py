@@ -9,7 +9,9 @@ is not archived (its ``status`` says whether it is active), so that every id a l
 record names can be looked up.
 
 Services and service-at-locations are searched and paged by ``catalog.store.search_offers``,
-in the database unless a search text or a place asks for ranking. Organizations have no table:
+in the database (a search text too) unless a place or the fuzzy match of a typo asks for
+ranking; organizations, taxonomies and terms are searched by the same rule in memory
+(``catalog.store.match_texts``). Organizations have no table:
 their directory is read from the offers in one grouped query and kept per process for as long
 as the catalogue does not change (its sequence and latest change), because the grouping costs
 a scan of every offer.
@@ -23,19 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from catalog import hsds, taxonomy
 from catalog.store import (
-    SEARCH_CUTOFF,
     OfferQuery,
     current_seq,
     every_offer,
     get_offer,
+    match_texts,
     search_offers,
-    text_scores,
 )
 from catalog.tables import Offer
 from lotse.errors import FieldError, InvalidInput, NotFound
@@ -405,9 +405,7 @@ def organization_page(
     page, per_page = _check_page(page, per_page)
     providers = [p for p in organization_directory(session).providers if p.active_offers]
     if search:
-        scores = text_scores(search, [p.name for p in providers])
-        order = np.argsort(-scores, kind="stable")
-        providers = [providers[i] for i in order if scores[i] >= SEARCH_CUTOFF]
+        providers = [providers[i] for i in match_texts(search, [p.name for p in providers])]
     chosen = providers[(page - 1) * per_page : page * per_page]
     with_services = full or full_service
     offers = _provider_offers(session, chosen, include_inactive=False) if with_services else {}
@@ -437,9 +435,7 @@ def _searched(records: list[dict[str, Any]], search: str | None, *keys: str) -> 
     if not search or not records:
         return records
     texts = [" ".join(str(r.get(k) or "") for k in keys) for r in records]
-    scores = text_scores(search, texts)
-    order = np.argsort(-scores, kind="stable")
-    return [records[i] for i in order if scores[i] >= SEARCH_CUTOFF]
+    return [records[i] for i in match_texts(search, texts)]
 
 
 def _paged(records: list[dict[str, Any]], page: int, per_page: int) -> dict[str, Any]:

@@ -10,7 +10,9 @@ columns, types and required columns come from the standard's descriptor
 
 A CSV cell cannot tell an empty text from no value: an empty cell is no value, except in a
 column the standard requires, where it is the empty string (as Lotse's HSDS JSON writes it).
-Numbers are read as numbers; dates and times stay text, as in HSDS JSON.
+Numbers are read as numbers; dates and times stay text, as in HSDS JSON. As in every CSV
+Lotse writes, a cell a spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``)
+is written with a leading ``'``, which reading takes off again (``lotse.csvsafe``).
 
 An uploaded ZIP is read with care, as it comes from outside: it must be a readable ZIP of at
 most ``MAX_MEMBERS`` files, with no member path that is absolute or climbs out (``..``), no
@@ -35,7 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from lotse.csvsafe import neutralise, restore
 from lotse.errors import BadPayload
+from lotse.jsontext import load_json
 
 DESCRIPTOR = Path(__file__).parent / "data" / "hsds-datapackage.json"
 DESCRIPTOR_NAME = "datapackage.json"
@@ -147,7 +151,9 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)  # numbers in full (repr) precision; dates and times are text already
+    # numbers in full (repr) precision; dates and times are text already; a text a
+    # spreadsheet would run as a formula gets a leading ' (lotse.csvsafe; plain numbers stay)
+    return neutralise(str(value))
 
 
 class _Spool:
@@ -317,9 +323,10 @@ def _paths(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dic
     paths = {name: table.path for name, table in tables().items()}
     if descriptors:
         try:
-            given = json.loads(_unpack(archive, members[descriptors[0]]).decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = _unpack(archive, members[descriptors[0]]).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
             raise BadPayload(f"{DESCRIPTOR_NAME} is not valid JSON: {exc}") from None
+        given = load_json(text, DESCRIPTOR_NAME)  # nested too deep: BadPayload too
         resources = given.get("resources") if isinstance(given, dict) else None
         for resource in resources if isinstance(resources, list) else []:
             if not isinstance(resource, dict) or resource.get("name") not in paths:
@@ -365,7 +372,8 @@ def _read_table(table: Table, name: str, data: bytes) -> list[dict[str, Any]]:
                 continue
             row: dict[str, Any] = {}
             for i, column in known:
-                value = cells[i].strip() if i < len(cells) else ""
+                # restore: a cell Lotse's own export kept from running as a formula ('=…)
+                value = restore(cells[i].strip()) if i < len(cells) else ""
                 if value:
                     row[column] = _number(value) if column in table.numbers else value
                 elif column in table.required:

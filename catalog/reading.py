@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -23,7 +22,9 @@ from rapidfuzz import process
 from catalog.hsds import service_to_offer
 from catalog.hsds_tabular import read_services
 from catalog.schema import OFFER_FIELDS, SERVER_FIELDS
+from lotse.csvsafe import restore
 from lotse.errors import BadPayload, FieldError
+from lotse.jsontext import load_json
 
 #: Columns a CSV import must have; every other offer field is optional.
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -104,7 +105,8 @@ def _check_header(names: list[str]) -> None:
 
 def read_csv(text: str) -> list[SourceRow]:
     """Rows of a CSV offer file (header of contract field names; lists ``;``-separated;
-    booleans true/false/1/0/yes/no/ja/nein; an empty cell is no value)."""
+    booleans true/false/1/0/yes/no/ja/nein; an empty cell is no value; ``'=…`` reads as ``=…``,
+    undoing what an export does to formula-like cells: ``lotse.csvsafe``)."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -156,7 +158,8 @@ def csv_rows(reader: Any, names: list[str], lines_before: int = 0) -> list[Sourc
             rows.append(SourceRow(len(rows) + 1, {}, problems=[FieldError("row", message)],
                                   line=start))  # fmt: skip
             continue
-        data = {n: v for n, v in zip(names, map(str.strip, cells), strict=True) if v}
+        # restore: a cell Lotse's own export kept from running as a formula ('=…) reads as =…
+        data = {n: restore(v) for n, v in zip(names, map(str.strip, cells), strict=True) if v}
         for name in booleans:
             value = data.get(name)
             if value is not None:
@@ -241,12 +244,7 @@ def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
 
 
 def _load_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadPayload(
-            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+    return load_json(text, "the file")
 
 
 def read_json(text: str) -> list[SourceRow]:

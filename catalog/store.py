@@ -14,6 +14,7 @@ at 100,000 offers, and a fifth of a bulk import's time).
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,10 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     cast,
+    desc,
+    false,
     func,
     or_,
     select,
@@ -283,10 +287,22 @@ def archive_offer(session: Session, actor: Principal, offer_id: str, if_match: i
     return offer
 
 
+#: Actors the history shows as they are: agencies (``agency:vhs-wetzlar``) and the demo data.
+PUBLIC_ACTOR_PREFIXES = ("agency:", "demo:")
+
+
+def public_actor(actor: str) -> str:
+    """Who made a change, as the public history shows it: the agency (``agency:<id>``), or
+    ``admin`` for every administrator, token and command line — never a login name or a
+    token id."""
+    return actor if actor.startswith(PUBLIC_ACTOR_PREFIXES) else "admin"
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One change of an offer as ``offer_history`` reports it: ``changes`` is
-    ``{field: [old, new]}``, for the creation every field the offer was created with."""
+    ``{field: [old, new]}``, for the creation every field the offer was created with;
+    ``actor`` as ``public_actor`` shows it."""
 
     version: int
     action: str
@@ -319,7 +335,8 @@ def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> 
                     values[name] = pair[0]
         else:
             changes = {name: [None, value] for name, value in values.items() if value is not None}
-        out.append(HistoryEntry(entry.version, entry.action, entry.actor, entry.at, changes))
+        actor = public_actor(entry.actor)
+        out.append(HistoryEntry(entry.version, entry.action, actor, entry.at, changes))
     out.reverse()
     return out
 
@@ -404,12 +421,82 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
     return stmt
 
 
+#: Shortest query word that narrows the search on its own (shorter ones count only when the
+#: query has nothing longer).
+MIN_WORD = 3
+#: The most offers the fuzzy matcher scores for one search that found no word verbatim
+#: (the newest first).
+MAX_FUZZY_CANDIDATES = 2_000
+_WORD = re.compile(r"\w+")
+
+
+def query_words(q: str) -> list[str]:
+    """The words of ``q``, lowercase, each once; words shorter than ``MIN_WORD`` only when
+    there is no longer one."""
+    words = list(dict.fromkeys(_WORD.findall(q.lower())))
+    return [w for w in words if len(w) >= MIN_WORD] or words
+
+
+def word_pieces(q: str) -> list[str]:
+    """What the database looks for before the fuzzy match: each word of ``q``, and for words
+    of five letters or more its beginning and its end instead, so that one typo (a letter
+    wrong, missing, added, or two swapped) leaves one piece intact."""
+    pieces: list[str] = []
+    for word in query_words(q):
+        n = len(word)
+        if n < 5:
+            pieces.append(word)
+            continue
+        k = max(MIN_WORD, (n + 1) // 2 - 1)
+        pieces.extend((word[:k], word[-k:]))
+    return list(dict.fromkeys(pieces))
+
+
+def _contains(piece: str) -> Any:
+    """The offer's title, provider or place contains ``piece`` (lowercase)."""
+    text = func.lower(Offer.title + " " + Offer.organization + " " + Offer.municipality)
+    found = text.contains(piece, autoescape=True)
+    if piece.isascii():
+        return found
+    # SQLite's lower() folds ASCII letters only: "Ärzte" stays "Ärzte"
+    return or_(found, text.contains(piece[:1].upper() + piece[1:], autoescape=True))
+
+
+def _word_hits(words: list[str]) -> tuple[Any, Any]:
+    """``(condition, hits)``: some word is in the offer's text, and how many of them are."""
+    found = [_contains(w) for w in words]
+    hits = sum((case((f, 1), else_=0) for f in found[1:]), case((found[0], 1), else_=0))
+    return or_(*found), hits
+
+
 def text_scores(q: str, texts: list[str]) -> np.ndarray:
-    """How well each of ``texts`` matches the search text ``q``: fuzzy, case-blind, 0–100
-    (100: all of ``q``'s words found); ``SEARCH_CUTOFF`` and more counts as a match."""
+    """The fuzzy matcher: how well each of ``texts`` matches the search text ``q``,
+    case-blind, 0–100 (rapidfuzz's partial token-set ratio); ``SEARCH_CUTOFF`` and more
+    counts as a match. Callers give it a prefiltered, bounded set of texts only."""
     return process.cdist(
         [q.lower()], [t.lower() for t in texts], scorer=fuzz.partial_token_set_ratio, workers=1
     )[0]
+
+
+def match_texts(q: str, texts: list[str]) -> list[int]:
+    """The indexes of ``texts`` that match the search text ``q``, best first, matched as
+    ``search_offers`` matches offers, for short lists kept in memory (the HSDS
+    organizations, taxonomies and terms): the texts containing the most words of ``q`` first
+    (ties in their given order); only when none contains a word verbatim, the fuzzy matcher,
+    on the first ``MAX_FUZZY_CANDIDATES`` texts that contain a piece of a word."""
+    lowered = [t.lower() for t in texts]
+    words = query_words(q)
+    hits = np.array([sum(w in t for w in words) for t in lowered], dtype=np.int64)
+    if hits.any():
+        return [int(i) for i in np.argsort(-hits, kind="stable") if hits[i]]
+    pieces = word_pieces(q)
+    candidates = [i for i, t in enumerate(lowered) if any(p in t for p in pieces)]
+    candidates = candidates[:MAX_FUZZY_CANDIDATES]
+    if not candidates:
+        return []
+    scores = text_scores(q, [texts[i] for i in candidates])
+    order = np.argsort(-scores, kind="stable")
+    return [candidates[i] for i in order if scores[i] >= SEARCH_CUTOFF]
 
 
 def _check_category(query: OfferQuery) -> None:
@@ -429,12 +516,28 @@ def _check_category(query: OfferQuery) -> None:
 _NEWEST_FIRST = (Offer.last_modified.desc(), Offer.id)
 
 
-def _ranked(session: Session, query: OfferQuery) -> tuple[list[str], list[float | None]]:
-    """The ids of the offers matching ``query`` that has ``q`` or ``near``, best first, and
-    each one's distance (km, or None): ranked here, as the database cannot."""
+def _ranked(
+    session: Session, query: OfferQuery, words: list[str]
+) -> tuple[list[str], list[float | None]]:
+    """The ids of the offers matching ``query`` (which has ``q`` or ``near``), best first,
+    and each one's distance (km, or None), for the orders the database does not make: by
+    distance (with ``q``: most words of it first), and the fuzzy match of a ``q`` of which
+    no offer contains a word verbatim (without ``near``, the caller has found that out)."""
     columns = (Offer.id, Offer.title, Offer.organization, Offer.municipality, Offer.latitude,
                Offer.longitude)  # fmt: skip
-    rows = session.execute(_filtered(query, *columns).order_by(*_NEWEST_FIRST)).all()
+    verbatim = False
+    if words and query.near:
+        found, hits = _word_hits(words)
+        rows = session.execute(
+            _filtered(query, *columns, hits.label("hits")).where(found).order_by(*_NEWEST_FIRST)
+        ).all()
+        verbatim = bool(rows)
+    if not verbatim:
+        candidates = _filtered(query, *columns).order_by(*_NEWEST_FIRST)
+        if query.q:
+            candidates = candidates.where(or_(false(), *map(_contains, word_pieces(query.q))))
+            candidates = candidates.limit(MAX_FUZZY_CANDIDATES)
+        rows = session.execute(candidates).all()
     order = np.arange(len(rows))
     dist = None
     keep = np.ones(len(rows), dtype=bool)
@@ -446,10 +549,13 @@ def _ranked(session: Session, query: OfferQuery) -> tuple[list[str], list[float 
             keep &= np.nan_to_num(dist, nan=np.inf) <= query.radius_km
         order = np.argsort(np.nan_to_num(dist, nan=np.inf), kind="stable")
     if query.q and rows:
-        scores = text_scores(
-            query.q, [f"{r.title} {r.organization} {r.municipality}" for r in rows]
-        )
-        keep &= scores >= SEARCH_CUTOFF
+        if verbatim:
+            scores = np.array([r.hits for r in rows], dtype=float)
+        else:
+            scores = text_scores(
+                query.q, [f"{r.title} {r.organization} {r.municipality}" for r in rows]
+            )
+            keep &= scores >= SEARCH_CUTOFF
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
@@ -465,8 +571,15 @@ def _offers_by_id(session: Session, ids: list[str]) -> list[Offer]:
 
 
 def search_offers(session: Session, query: OfferQuery) -> OfferPage:
-    """Offers matching the filters: by fuzzy relevance to ``q`` when given, else by distance
-    when ``near`` is given, else newest change first."""
+    """Offers matching the filters: by relevance to ``q`` when given, else by distance when
+    ``near`` is given, else newest change first; ``per_page`` up to ``query.max_per_page``.
+
+    ``q`` is matched in the database first: offers whose title, provider or place contain the
+    most words of ``q`` come first (then the nearest, or the newest). Only when no offer
+    contains any word verbatim (a typo) is the fuzzy matcher used, and then only on offers
+    that contain a piece of a word (``word_pieces``), the newest ``MAX_FUZZY_CANDIDATES`` of
+    them (rapidfuzz's partial token-set ratio, at least ``SEARCH_CUTOFF``). So no search
+    reads or scores the whole catalogue."""
     _check_category(query)
     per_page = max(1, min(query.per_page, query.max_per_page))
     page = max(1, query.page)
@@ -479,7 +592,24 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
             .offset((page - 1) * per_page)
         )
         return OfferPage([(o, None) for o in offers], total, page, per_page)
-    ids, distances = _ranked(session, query)
+    words = query_words(query.q) if query.q else []
+    if words and not query.near:  # the database ranks, counts (in the same pass) and pages
+        found, hits = _word_hits(words)
+        rows = session.execute(
+            _filtered(query, Offer, hits.label("hits"), func.count().over().label("n"))
+            .where(found)
+            .order_by(desc("hits"), *_NEWEST_FIRST)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        total = (
+            rows[0].n
+            if rows
+            else session.scalar(_filtered(query, func.count(Offer.id)).where(found))
+        )
+        if total:
+            return OfferPage([(r.Offer, None) for r in rows], int(total), page, per_page)
+    ids, distances = _ranked(session, query, words)
     start = (page - 1) * per_page
     chosen = _offers_by_id(session, ids[start : start + per_page])
     items = list(zip(chosen, distances[start : start + per_page], strict=True))
@@ -488,13 +618,30 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
 
 def every_offer(session: Session, query: OfferQuery, batch: int = 1000) -> Iterator[Offer]:
     """Every offer matching ``query`` (its page ignored), in the order of ``search_offers``,
-    read ``batch`` at a time, so that a whole catalogue can be streamed."""
+    read ``batch`` at a time, so that a whole catalogue can be streamed. What the database
+    orders is streamed from it; the orders ``search_offers`` makes itself (near a place, or
+    the fuzzy match of a typo on its bounded candidates) are made once, then read in
+    batches."""
     _check_category(query)
     if not query.q and not query.near:
         stmt = _filtered(query, Offer).order_by(*_NEWEST_FIRST)
         yield from session.scalars(stmt.execution_options(yield_per=batch))
         return
-    ids, _distances = _ranked(session, query)
+    words = query_words(query.q) if query.q else []
+    if words and not query.near:
+        found, hits = _word_hits(words)
+        stmt = (
+            _filtered(query, Offer, hits.label("hits"))
+            .where(found)
+            .order_by(desc("hits"), *_NEWEST_FIRST)
+        )
+        verbatim = False
+        for offer in session.scalars(stmt.execution_options(yield_per=batch)):
+            verbatim = True
+            yield offer
+        if verbatim:
+            return
+    ids, _distances = _ranked(session, query, words)
     for start in range(0, len(ids), batch):
         yield from _offers_by_id(session, ids[start : start + batch])
 

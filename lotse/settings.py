@@ -107,8 +107,8 @@ class Settings(BaseSettings):
     # --- secrets ---
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Secret that signs web sessions and CSRF tokens: at least 32 random "
-        "characters. `lotse secrets generate` writes one to $LOTSE_DATA_DIR/secrets.env; "
+        description="Secret that signs the CSRF tokens of forms and cookie-authenticated API "
+        "calls: at least 32 random characters. `lotse secrets generate` writes one to $LOTSE_DATA_DIR/secrets.env; "
         "`lotse serve` refuses to start without a strong one",
     )
     pseudonym_secret: SecretStr | None = Field(
@@ -163,7 +163,33 @@ class Settings(BaseSettings):
         description="Failed bearer tokens per address within the window before 429; 0 = off",
     )
     rate_limit_window_seconds: int = Field(
-        default=300, ge=1, description="The sliding window of both limits, in seconds"
+        default=300,
+        ge=1,
+        description="The window in which failed logins and tokens are counted, in seconds",
+    )
+    anon_reads_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Requests per minute one client address may make to the public read API "
+        "(/v1/offers, /hsds) without credentials before 429; 0 = off",
+    )
+    exports_per_hour: int = Field(
+        default=20,
+        ge=0,
+        description="Catalogue exports (/v1/offers/export, and /hsds lists with format=ndjson) "
+        "per hour for one client (its token or login, else its address) before 429; 0 = off",
+    )
+
+    # --- web sessions ---
+    session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="A web session ends after this many minutes without a request",
+    )
+    session_hours: int = Field(
+        default=8,
+        ge=1,
+        description="A web session ends this many hours after the login, however busy",
     )
 
     # --- learning ---

@@ -70,6 +70,8 @@ STATES = {
     "16": "Berlin",
 }
 CITY_STATES = {"03": "Bremen", "04": "Hamburg", "16": "Berlin"}
+#: The state of Bremen has two cities: places north of this lie in Bremerhaven.
+BREMERHAVEN_LATITUDE = 53.35
 
 #: geonames names a few cities in English; counsellors read German.
 GERMAN_NAMES = {
@@ -228,9 +230,9 @@ class PlaceIndex:
         d = haversine_km(self.lat[centre], self.lon[centre], self.lat[ids], self.lon[ids])
         return [i for i, km in zip(ids, d, strict=True) if km <= DISTRICT_RADIUS_KM]
 
-    def _district(self, key: str) -> ResolvedPlace | None:
+    def _district(self, key: str) -> tuple[ResolvedPlace, int] | None:
         """A city with districts ("berlin tempelhof schoeneberg"): a big city, then parts naming
-        places near it."""
+        places near it; the place and the city."""
         words = key.split()
         for j in range(1, len(words)):
             ids = self._exact(" ".join(words[:j]))
@@ -253,13 +255,14 @@ class PlaceIndex:
                         )
                     parts.extend(found[:1])
             if not parts:
-                return self._place(city)
+                return self._place(city), city
             names = ", ".join(dict.fromkeys(self.names[p] for p in parts))
-            return ResolvedPlace(
+            place = ResolvedPlace(
                 f"{self.names[city]} ({names})",
                 float(self.lat[parts].mean()),
                 float(self.lon[parts].mean()),
             )
+            return place, city
         return None
 
     def _fuzzy(self, key: str, cutoff: float) -> list[tuple[int, float]]:
@@ -274,20 +277,38 @@ class PlaceIndex:
     def resolve(self, text: str, field: str = "location.place") -> ResolvedPlace:
         """Coordinates for a German place name; ``InvalidInput`` on ``field`` listing the
         closest candidates when the name is ambiguous or unknown."""
+        return self._resolve(text, field)[0]
+
+    def municipality(self, text: str, field: str = "municipality") -> str:
+        """The municipality a German place name lies in, by its official name (see
+        ``municipality_name``); ``InvalidInput`` on ``field`` as ``resolve``."""
+        return self._resolve(text, field)[1]
+
+    def municipality_label(self, i: int) -> str:
+        """The municipality of place ``i``: a district of a city-state is its city (Hamburg,
+        Berlin; Bremerhaven is a city of its own in the state of Bremen); any other place of
+        the index is named as geonames names it, in German."""
+        city = CITY_STATES.get(self.states[i])
+        if city == "Bremen" and self.lat[i] > BREMERHAVEN_LATITUDE:
+            return "Bremerhaven"
+        return city or self.names[i]
+
+    def _resolve(self, text: str, field: str) -> tuple[ResolvedPlace, str]:
+        """The place and its municipality's name (see ``resolve``)."""
         keys = _query_keys(text)
         key = next((k for k in keys if k in AREAS or k in self.by_key), keys[-1])
         if key in AREAS:
             label, lat, lon = AREAS[key]
-            return ResolvedPlace(label, lat, lon)
+            return ResolvedPlace(label, lat, lon), label
         exact = self._exact(key) if key else []
         if exact:
             winner = self._dominant(exact)
             if winner is not None:
-                return self._place(winner)
+                return self._place(winner), self.municipality_label(winner)
             raise self._ambiguous(text, exact, field)
         district = self._district(key)
         if district is not None:
-            return district
+            return district[0], self.municipality_label(district[1])
         scored = self._fuzzy(key, CANDIDATE_SCORE) if len(key) >= 3 else []
         good = [(i, s) for i, s in scored if s >= ACCEPT_SCORE]
         if good:
@@ -295,7 +316,7 @@ class PlaceIndex:
             rivals = self._by_population({i for i, s in good if s >= top_score - RIVAL_MARGIN})
             winner = self._dominant(rivals)
             if winner is not None:
-                return self._place(winner)
+                return self._place(winner), self.municipality_label(winner)
             raise self._ambiguous(text, rivals, field)
         shown = ", ".join(self.candidate_label(i) for i, _ in scored[:MAX_CANDIDATES])
         raise InvalidInput(
@@ -342,3 +363,29 @@ def resolve_place(text: str, field: str = "location.place") -> ResolvedPlace:
 def resolve_coordinates(latitude: float, longitude: float) -> ResolvedPlace:
     """Coordinates given directly: echoed back with the nearest town's name."""
     return ResolvedPlace(place_index().nearest(latitude, longitude), latitude, longitude)
+
+
+@functools.lru_cache(maxsize=4096)
+def _municipality_cached(text: str) -> str:
+    return place_index().municipality(text, field="")
+
+
+def municipality_name(text: str, field: str = "municipality") -> str:
+    """The official name of the municipality a place name lies in — the controlled
+    vocabulary that reports group by: "Nurnberg" → "Nürnberg", "Hamburg-Wilhelmsburg" →
+    "Hamburg", "Berlin Tempelhof-Schöneberg" → "Berlin"; ``InvalidInput`` on ``field`` for
+    an ambiguous or unknown name (memoised)."""
+    try:
+        return _municipality_cached(text.strip())
+    except InvalidInput as exc:
+        raise InvalidInput([FieldError(field, e.message) for e in exc.errors]) from None
+
+
+def municipality_or_none(text: str | None) -> str | None:
+    """``municipality_name``, or None for no, an ambiguous or an unknown name."""
+    if not text or not text.strip():
+        return None
+    try:
+        return municipality_name(text)
+    except InvalidInput:
+        return None

@@ -129,8 +129,8 @@ def policy_ranks(frame: pd.DataFrame, scores: np.ndarray, *, seed: int = 0) -> n
     ranks = np.zeros(n, dtype=np.int64)
     if n == 0:
         return ranks
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.random(n)
+    # a stream of its own: ties must not follow anything else drawn from the same seed
+    tiebreak = np.random.default_rng([seed, 0x71E]).random(n)
     query = pd.factorize(frame[C.QUERY])[0]
     need_col = C.NEED_CODE if C.NEED_CODE in frame else C.NEED
     needs = pd.factorize(frame[need_col].astype(str))[0]

@@ -66,6 +66,7 @@ from models.registry import (
     active_pointer,
     get_version,
     list_versions,
+    load_crossfit,
     load_verified,
     models_root,
     rollback_target,
@@ -74,6 +75,8 @@ from models.registry import (
 )
 from models.tables import ModelPromotion, ModelVersion
 from models.training import (
+    CROSSFIT_FOLDS,
+    CROSSFIT_MAX_ROWS,
     LABEL_DEFINITION,
     SUCCESS_FROM,
     TEST_SHARE,
@@ -82,8 +85,10 @@ from models.training import (
     code_revision,
     in_window,
     library_versions,
+    person_folds,
     rebuild_split,
     row_counts,
+    row_keys,
     split_by_person_and_time,
     window_of,
 )
@@ -281,8 +286,12 @@ def train_version(
         bias=bias,
         seed=seed,
     )
-    step(f"refitting the served copy on all {len(frame)} rows")
     everything = _shuffled(frame, seed) if shuffle else frame
+    crossfit = None
+    if len(frame) <= CROSSFIT_MAX_ROWS:
+        step(f"cross-fitting {CROSSFIT_FOLDS} folds by person for the promotion gate")
+        crossfit = _cross_fit(everything, frame, new_scorer, ws, flipped, seed)
+    step(f"refitting the served copy on all {len(frame)} rows")
     served_fit = new_scorer().fit(everything).fitted_
     artifact = RankerArtifact(
         estimator=served_fit,
@@ -315,6 +324,11 @@ def train_version(
             "and the promotion gate",
         },
         "position_bias": bias.as_dict(),
+        "crossfit": (
+            {"folds": CROSSFIT_FOLDS, "by": "person", "rows": len(frame)}
+            if crossfit is not None
+            else None
+        ),
         "negative_control": negative_control,
         "seed": seed,
         "rule_score_version": ws.rule_version,
@@ -324,9 +338,40 @@ def train_version(
     with transaction(ws.sessions) as session:
         parent, _ = active_pointer(session)
         row = save_version(
-            session, ws.data_dir, artifact, card, card["created_by"], parent, heldout=heldout
+            session,
+            ws.data_dir,
+            artifact,
+            card,
+            card["created_by"],
+            parent,
+            heldout=heldout,
+            crossfit=crossfit,
         )
     return row
+
+
+def _cross_fit(
+    fit_on: pd.DataFrame,
+    frame: pd.DataFrame,
+    new_scorer: Callable[[], Any],
+    ws: Workspace,
+    flipped: tuple[str, ...],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every row scored by a model fitted on the other folds' people (``fit_on``: the rows
+    with the outcomes to learn from, ``frame``: as served). With few people, the test split
+    alone leaves the gate too few to tell a better model from noise; cross-fitting lets it
+    judge on every person, each by a model that never saw them."""
+    folds = person_folds(frame[C.PERSON], CROSSFIT_FOLDS, seed)
+    scores = np.full(len(frame), np.nan)
+    for k in range(CROSSFIT_FOLDS):
+        out = folds == k
+        if not out.any() or out.all():
+            continue
+        fitted = new_scorer().fit(fit_on[~out]).fitted_
+        model = RankerArtifact(fitted, ws.feature_names, ws.schema_hash, flipped=flipped)
+        scores[out] = model.score(feature_matrix(frame[out], ws.feature_names))
+    return row_keys(frame), scores
 
 
 class _ArtifactScorer:
@@ -438,43 +483,69 @@ def _card_bias(card: dict[str, Any], frame: pd.DataFrame) -> PositionBias:
     )
 
 
+def _version_scores(
+    ws: Workspace, version: str, card: dict[str, Any], frame: pd.DataFrame
+) -> np.ndarray:
+    """``version``'s scores of ``frame``'s rows from models that never saw the row's person:
+    its cross-fitted scores where it has them, else its held-out copy for people outside
+    its training split; NaN where neither can judge fairly."""
+    with ws.sessions() as session:
+        stored = load_crossfit(session, ws.data_dir, version)
+    scores = np.full(len(frame), np.nan)
+    if stored is not None:
+        keys, values = stored
+        lookup = pd.Series(values, index=pd.Index(keys))
+        lookup = lookup[~lookup.index.duplicated()]
+        scores = np.array(lookup.reindex(row_keys(frame)).to_numpy(dtype=np.float64))
+    rest = np.isnan(scores)
+    if rest.any():
+        seen = set(_trained_people(frame, card))
+        usable = rest & ~frame[C.PERSON].isin(seen).to_numpy()
+        if usable.any():
+            heldout = _load(ws, version, heldout=True)
+            scores[usable] = heldout.score(feature_matrix(frame[usable], heldout.feature_names))
+    return scores
+
+
 def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
-    """Estimate how ``version`` and what serves now would each have done on the same rows —
-    the candidate's test split, without the people the active version was trained on — with
-    intervals, and decide (``decision``: promote, worse or noise; ``why``). Both are judged
-    by their held-out copies."""
-    candidate = _load(ws, version, heldout=True)
+    """Estimate how ``version`` and what serves now would each have done on the same rows,
+    with intervals, and decide (``decision``: promote, worse or noise; ``why``).
+
+    The rows: the candidate's training window, each judged only by models that never saw
+    its person — cross-fitted scores (or the held-out copy on the test split) for the
+    candidate; for an active version likewise (people its held-out copy was trained on
+    are left out), the rule score everywhere."""
+    _load(ws, version, heldout=True)  # verified before anything is judged
     with ws.sessions() as session:
         card = get_version(session, version).card
         active, _ = active_pointer(session)
         active_card = get_version(session, active).card if active else None
     everything = ws.frame()
-    frame = everything[_in_window(everything, card)]
+    frame = everything[_in_window(everything, card)].reset_index(drop=True)
     split = rebuild_split(frame, card["split"])
-    test = split.test
     note = ""
-    active_score: Callable[[np.ndarray], np.ndarray] | None = None
-    active_names: tuple[str, ...] = ws.feature_names
+    cand_scores = _version_scores(ws, version, card, frame)
+    active_label = ws.rule_version
+    act_scores: np.ndarray | None = None
     if active is not None and active_card is not None:
         try:
-            active_artifact = _load(ws, active, heldout=True)
-            active_score, active_names = active_artifact.score, active_artifact.feature_names
-            seen = set(_trained_people(everything, active_card))
-            test = test[~test[C.PERSON].isin(seen)]
+            act_scores = _version_scores(ws, active, active_card, frame)
+            active_label = active
         except ArtifactRefused as exc:
             note = (
                 f"the active {active} cannot be loaded ({exc.detail}); compared with the rule score"
             )
-            active = None
-    if active is None:
-        active_score, active_label = ws.rule, ws.rule_version
-    else:
-        active_label = active
+    if act_scores is None:
+        assert ws.rule is not None
+        act_scores = np.asarray(ws.rule(feature_matrix(frame, ws.feature_names)), dtype=float)
+    usable = np.isfinite(cand_scores) & np.isfinite(act_scores)
+    test = frame[usable]
     comparison: dict[str, Any] = {
         "metric": GATE_METRIC,
         "candidate": version,
         "active": active_label,
-        "test_rows": len(test),
+        "rows": "cross-fitted" if card.get("crossfit") else "held-out split",
+        "test_rows": int(usable.sum()),
         "test_requests": int(test[C.QUERY].nunique()) if len(test) else 0,
         "naive_note": NAIVE_NOTE,
     }
@@ -488,14 +559,11 @@ def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
             "shown that the candidate is better",
         )
         return comparison
-    assert active_score is not None
-    cand_scores = candidate.score(feature_matrix(test, candidate.feature_names))
-    act_scores = np.asarray(active_score(feature_matrix(test, active_names)), dtype=float)
-    comparison["candidate_metrics"] = ranking_metrics(test, cand_scores)
-    comparison["active_metrics"] = ranking_metrics(test, act_scores)
+    comparison["candidate_metrics"] = ranking_metrics(test, cand_scores[usable])
+    comparison["active_metrics"] = ranking_metrics(test, act_scores[usable])
     estimates = counterfactual_estimates(
         test,
-        {version: cand_scores, active_label: act_scores},
+        {version: cand_scores[usable], active_label: act_scores[usable]},
         _card_bias(card, split.train),
         reference=active_label,
         seed=int(card.get("seed", 0)),

@@ -35,7 +35,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from models import columns as C
 
@@ -212,14 +212,15 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
     Two parts, because they answer different questions:
 
     1. **Take-up** (was the offer referred at all?) depends on the offer, the person *and*
-       where it was shown: people take more of what is shown first. One boosted classifier
-       learns P(take-up | features, position) with the position kept apart from every other
-       feature (``interaction_cst``: its trees use the position alone, the others never
-       see it) and held to never raise take-up further down the list. So on the log-odds
-       scale the position adds the same amount for every offer — the position-based click
-       model — and ``take_up`` answers at position 1: how attractive the offer is when seen.
-       ``position_bias_`` (relative take-up at each position, 1 at the top) is what the
-       counterfactual evaluation weights impressions by.
+       where it was shown: people take more of what is shown first. One boosted model learns
+       P(take-up | features, position) on the log scale (Poisson loss, log link), with the
+       position kept apart from every other feature (``interaction_cst``: its trees use the
+       position alone, the others never see it) and held to never raise take-up further down
+       the list. So P = θ(position) × attractiveness(features): the position *multiplies*
+       every offer's take-up by the same factor — the position-based click model, exactly —
+       and ``take_up`` answers at position 1: how attractive the offer is when seen (capped
+       at 1). ``position_bias_`` (θ, 1 at the top) is what the counterfactual evaluation
+       weights impressions by.
     2. **Outcome** (given a referral, how far did it get?) does not depend on where the offer
        was shown: a boosted regressor of the gain ``2**label - 1`` on the referred rows only,
        with the Poisson loss (gains are counts-like: non-negative, skewed, mean > 0).
@@ -290,7 +291,7 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
         n, d = X.shape
         pos = np.ones(n) if positions is None else np.asarray(positions, dtype=np.float64)
         took = (y > 0) if taken_up is None else np.asarray(taken_up, dtype=bool)
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
         self.all_missing_ = np.isnan(X).all(axis=0)
         X = self._fill(X)
         mono = np.zeros(d, dtype=int)
@@ -303,16 +304,17 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
         self.position_column_ = d
         Xp = np.column_stack([X, np.minimum(pos, MAX_POSITION)])
         self.take_up_prior_ = float(took.mean()) if n else 0.0
-        self.take_up_: HistGradientBoostingClassifier | None = None
+        self.take_up_: HistGradientBoostingRegressor | None = None
         if 0 < took.sum() < n:
-            self.take_up_ = HistGradientBoostingClassifier(
+            self.take_up_ = HistGradientBoostingRegressor(
+                loss="poisson",
                 categorical_features=np.append(cat, False) if cat.any() else None,
                 monotonic_cst=np.append(mono, -1),
                 interaction_cst=[[d], list(range(d))],
                 **self._boosting(n, 20, 200, 100),
             )
             with _threads_for(n):
-                self.take_up_.fit(Xp, took.astype(int), sample_weight=weights)
+                self.take_up_.fit(Xp, took.astype(np.float64), sample_weight=weights)
         gain = np.exp2(np.clip(y, 0, None)) - 1.0
         m = int(took.sum())
         self.gain_prior_ = float(gain[took].mean()) if m else 0.0
@@ -343,18 +345,15 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
         return X
 
     def _position_bias(self, Xp: np.ndarray) -> np.ndarray:
-        """Take-up at positions 1 … ``MAX_POSITION`` relative to position 1, averaged over
-        (at most 2,000 of) the training rows: the examination curve this model learnt."""
+        """Take-up at positions 1 … ``MAX_POSITION`` relative to position 1: the examination
+        curve this model learnt. The position's trees only add to the log, so the ratio is
+        the same for every offer; one row is enough to read it."""
         if self._take_up_trees is None:
             return np.ones(MAX_POSITION)
-        rng = np.random.default_rng(0)
-        sample = Xp[rng.permutation(len(Xp))[:2000]].copy()
-        probs = []
-        for k in range(1, MAX_POSITION + 1):
-            sample[:, self.position_column_] = k
-            probs.append(self._take_up_trees.proba(sample))
-        top = np.maximum(probs[0], 1e-9)
-        return np.array([float(np.mean(p / top)) for p in probs])
+        probe = np.repeat(Xp[:1], MAX_POSITION, axis=0)
+        probe[:, self.position_column_] = np.arange(1, MAX_POSITION + 1)
+        raw = self._take_up_trees.raw(probe)
+        return np.exp(raw - raw[0])
 
     def _validated(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -364,7 +363,8 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
     def _take_up(self, X: np.ndarray) -> np.ndarray:
         if self._take_up_trees is None:
             return np.full(X.shape[0], self.take_up_prior_)
-        return self._take_up_trees.proba(np.column_stack([X, np.ones(X.shape[0])]))
+        at_top = self._take_up_trees.mean(np.column_stack([X, np.ones(X.shape[0])]))
+        return np.minimum(at_top, 1.0)
 
     def _gain(self, X: np.ndarray) -> np.ndarray:
         if self._outcome_trees is None:

@@ -46,6 +46,9 @@ ARTIFACT_FILE = "model.joblib"
 #: The copy fitted on the training part of the split only: what the card's metrics and the
 #: promotion gate judge (the served copy was refitted on every row, test rows included).
 HELDOUT_FILE = "heldout.joblib"
+#: Cross-fitted scores of every training row (each from a model that never saw its person),
+#: keyed by ``models.training.row_keys``: what the promotion gate compares on.
+CROSSFIT_FILE = "crossfit.npz"
 CARD_FILE = "card.json"
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -210,6 +213,7 @@ def save_version(
     actor: str,
     parent: str | None,
     heldout: RankerArtifact | None = None,
+    crossfit: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ModelVersion:
     """Write the artifact (and its held-out copy) and its card under a new version and record
     their hashes.
@@ -228,10 +232,18 @@ def save_version(
         if heldout is not None:
             joblib.dump(heldout, tmp / HELDOUT_FILE, compress=3)
             extra["heldout_sha256"] = sha256_file(tmp / HELDOUT_FILE)
+        if crossfit is not None:
+            keys, scores = crossfit
+            np.savez_compressed(tmp / CROSSFIT_FILE, keys=keys, scores=scores)
+            extra["crossfit_sha256"] = sha256_file(tmp / CROSSFIT_FILE)
         version = next_version(session)
         while (root / version).exists():  # a folder left by an aborted run: skip its name
             version = f"v{int(version[1:]) + 1}"
-        own = {k: v for k, v in card.items() if k not in ("heldout_sha256", "artifact_sha256")}
+        own = {
+            k: v
+            for k, v in card.items()
+            if k not in ("heldout_sha256", "artifact_sha256", "crossfit_sha256")
+        }
         full_card = {
             **own,
             "version": version,
@@ -322,6 +334,28 @@ def load_verified(
             f"computes {schema_hash[:12]} ({'; '.join(what)}); retrain it on current impressions"
         )
     return artifact
+
+
+def load_crossfit(
+    session: Session, data_dir: Path | str, version: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cross-fitted scores of ``version`` (row keys, scores), checked against the hash
+    its card recorded; ``None`` when it has none (large windows, older versions)."""
+    row = get_version(session, version)
+    expected = row.card.get("crossfit_sha256")
+    if not expected:
+        return None
+    path = artifact_path(data_dir, row).with_name(CROSSFIT_FILE)
+    if not path.is_file():
+        raise ArtifactRefused(f"the cross-fitted scores of {version} are missing at {path}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ArtifactTampered(
+            f"the cross-fitted scores of {version} have SHA-256 {actual[:12]}…, the registry "
+            f"recorded {expected[:12]}…; they were changed after training"
+        )
+    with np.load(path, allow_pickle=False) as data:
+        return data["keys"], data["scores"]
 
 
 def set_active(

@@ -219,6 +219,26 @@ def split_by_person_and_time(
     )
 
 
+#: Cross-fitting for the promotion gate: folds by person, and up to how many rows it pays
+#: (above, the held-out split alone is big enough, and the extra fits cost minutes).
+CROSSFIT_FOLDS = 5
+CROSSFIT_MAX_ROWS = 200_000
+
+
+def person_folds(persons: pd.Series, folds: int, seed: int) -> np.ndarray:
+    """The fold (0 … ``folds`` − 1) of each row's person: a salted hash, stable across runs,
+    so a person's rows are always in one fold."""
+    key = f"lotse-fold-{seed}".ljust(16, "0")[:16]
+    hashed = pd.util.hash_array(persons.astype(str).to_numpy(dtype=object), hash_key=key)
+    return (hashed % np.uint64(folds)).astype(np.int64)
+
+
+def row_keys(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit key per (request, offer): how stored per-row scores find their rows again."""
+    text = (frame[C.QUERY].astype(str) + "|" + frame[C.ITEM].astype(str)).to_numpy(dtype=object)
+    return pd.util.hash_array(text, hash_key="lotse-row-keys00")
+
+
 def rebuild_split(frame: pd.DataFrame, spec: dict[str, Any]) -> Split:
     """The split a card describes, rebuilt on ``frame`` (same cutoff, people and seed)."""
     return split_by_person_and_time(

@@ -85,8 +85,10 @@ def create_app(
     ):
         app.register_blueprint(module.bp)
 
+    from service.sessions import init_sessions
     from service.web import init_web
 
+    init_sessions(app, settings)
     init_web(app)
 
     from service.security import init_security

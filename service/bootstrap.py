@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from lotse.accounts import User, create_token, create_user
 from lotse.cli_support import sessions
 from lotse.db import transaction
+from lotse.passwords import password_problems
 from lotse.settings import Settings, current, generate_secrets_file, install
 
 DEMO_USERS = (
@@ -46,6 +47,10 @@ def bootstrap_command(offers: int, seed: int, host: str, port: int) -> None:
     problem = port_problem(host, port)
     if problem:
         raise click.ClickException(problem)
+    password = demo_password()
+    weak = password_problems(password)
+    if weak:
+        raise click.ClickException("LOTSE_DEMO_PASSWORD: " + "; ".join(weak))
 
     path, created = generate_secrets_file(current().data_dir)
     if created:
@@ -55,7 +60,6 @@ def bootstrap_command(offers: int, seed: int, host: str, port: int) -> None:
     click.echo("database ready")
     _seed_catalogue_if_empty(offers, seed)
     _train_demo_ranker_if_none()
-    password = demo_password()
     lines = []
     with transaction(sessions()) as session:
         for username, role, agency, centre in DEMO_USERS:

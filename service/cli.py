@@ -12,6 +12,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from lotse import accounts
 from lotse.accounts import ROLES, create_token, create_user
 from lotse.cli_support import fail, sessions
 from lotse.db import transaction
@@ -117,11 +118,16 @@ def tokens_group() -> None:
 @click.option("--agency", "agency_id", help="agency slug (role agency); registered if unknown")
 @click.option("--centre", "centre_id", help="centre slug (role counsellor); registered if unknown")
 @click.option("--label", default="", help="a note on what the token is for")
-def tokens_create(role: str, agency_id: str | None, centre_id: str | None, label: str) -> None:
+@click.option(
+    "--user", "username", help="the web user it belongs to (disabling the user revokes it)"
+)
+def tokens_create(
+    role: str, agency_id: str | None, centre_id: str | None, label: str, username: str | None
+) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     try:
         with transaction(sessions()) as session:
-            token = create_token(session, role, agency_id, centre_id, label)
+            token = create_token(session, role, agency_id, centre_id, label, user=username)
     except LotseError as exc:
         raise fail(exc) from None
     scope = agency_id or centre_id
@@ -133,6 +139,36 @@ def tokens_create(role: str, agency_id: str | None, centre_id: str | None, label
         + "; store it now, it is not shown again:"
     )
     click.echo(token)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@tokens_group.command("list")
+def tokens_list() -> None:
+    """Every API token: id, role, scope, user, label, created, revoked (never the token)."""
+    with transaction(sessions()) as session:
+        rows = accounts.list_tokens(session)
+    click.echo(f"{'id':>5}  {'role':<10} {'scope':<20} {'user':<16} {'created':<16}  state  label")
+    for token, username in rows:
+        state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "active"
+        click.echo(
+            f"{token.id:>5}  {token.role:<10} {token.agency_id or token.centre_id or '-':<20} "
+            f"{username or '-':<16} {_when(token.created_at):<16}  {state}  {token.label}"
+        )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token (its id from `lotse tokens list`): from its next request on, 401."""
+    try:
+        with transaction(sessions()) as session:
+            accounts.revoke_token(session, token_id)
+    except LotseError as exc:
+        raise fail(exc) from None
+    click.echo(f"revoked token {token_id}")
 
 
 @click.group("users")
@@ -162,6 +198,64 @@ def users_create(
     click.echo(f"created user {username} ({role})")
 
 
+@users_group.command("list")
+def users_list() -> None:
+    """Every web user: role, scope, live sessions, tokens, disabled or not."""
+    with transaction(sessions()) as session:
+        users = accounts.list_users(session)
+    click.echo(f"{'username':<20} {'role':<10} {'scope':<20} {'sessions':>8} {'tokens':>6}  state")
+    for u in users:
+        state = f"disabled {_when(u.disabled_at)}" if u.disabled_at else "active"
+        click.echo(
+            f"{u.username:<20} {u.role:<10} {u.agency_id or u.centre_id or '-':<20} "
+            f"{u.sessions:>8} {u.tokens:>6}  {state}"
+        )
+
+
+@users_group.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a user at once: no login, every session ended, every token of theirs revoked."""
+    try:
+        with transaction(sessions()) as session:
+            ended, revoked = accounts.disable_user(session, username)
+    except LotseError as exc:
+        raise fail(exc) from None
+    click.echo(
+        f"disabled {username}: {ended} session{'s' if ended != 1 else ''} ended, "
+        f"{revoked} token{'s' if revoked != 1 else ''} revoked"
+    )
+
+
+@users_group.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Let a disabled user log in again (tokens revoked by disabling stay revoked)."""
+    try:
+        with transaction(sessions()) as session:
+            accounts.enable_user(session, username)
+    except LotseError as exc:
+        raise fail(exc) from None
+    click.echo(f"enabled {username}")
+
+
+@users_group.command("passwd")
+@click.argument("username")
+@click.password_option(
+    "--password",
+    envvar="LOTSE_PASSWORD",
+    help="the new password (default: LOTSE_PASSWORD, else a prompt)",
+)
+def users_passwd(username: str, password: str) -> None:
+    """Set a user's password and end their sessions; from LOTSE_PASSWORD or a prompt."""
+    try:
+        with transaction(sessions()) as session:
+            ended = accounts.set_password(session, username, password)
+    except LotseError as exc:
+        raise fail(exc) from None
+    click.echo(f"new password for {username}; {ended} session{'s' if ended != 1 else ''} ended")
+
+
 def demo_password() -> str:
     chosen = current().demo_password
     return chosen.get_secret_value() if chosen else secrets.token_urlsafe(12)
@@ -181,9 +275,10 @@ def register_commands(app: Flask) -> None:
     from models.cli import build_ranker_group
 
     app.cli.add_command(build_ranker_group(cli_workspace))
-    from casework.cli import casework_group
+    from casework.cli import casework_group, persons_group
 
     app.cli.add_command(casework_group)
+    app.cli.add_command(persons_group)
     app.cli.add_command(demo_group)
     _attach_demo_commands()
 

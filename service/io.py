@@ -7,22 +7,34 @@ from typing import Any, TypeVar
 
 from flask import Response, json, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import UnsupportedMediaType
 
 from catalog.schema import pydantic_field_errors
 from lotse.errors import BadPayload, FieldError, InvalidInput, PreconditionRequired
+from lotse.jsontext import load_json
 
 M = TypeVar("M", bound=BaseModel)
 
 
+def is_json(mimetype: str) -> bool:
+    """``application/json`` or a JSON-based type such as ``application/merge-patch+json``."""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
 def json_body() -> Any:
-    """The request's JSON body; a clear 400 when it is missing or not JSON."""
+    """The request's JSON body; a clear 400 when it is missing or not JSON, and 415 when it
+    is sent as another media type (a browser's cross-site form can send text/plain or form
+    data, never application/json, without the site's consent)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadPayload("the request body is empty; send JSON")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload(f"the request body is not valid JSON: {exc}") from None
+    if not is_json(request.mimetype):
+        raise UnsupportedMediaType(
+            f"send the body as 'Content-Type: application/json', not '{request.mimetype or 'none'}'"
+        )
+    return load_json(raw)
 
 
 def parse_body(model: type[M]) -> M:
@@ -43,6 +55,8 @@ def parse_query(model: type[M]) -> M:
 
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+#: Versions are counters: more digits than this cannot be one (and ``int`` refuses thousands).
+_MAX_VERSION_DIGITS = 18
 
 
 def if_match(required: bool = True) -> int | None:
@@ -55,10 +69,16 @@ def if_match(required: bool = True) -> int | None:
                 "change is lost"
             )
         return None
+    too_long = BadPayload(f"If-Match: a version number has at most {_MAX_VERSION_DIGITS} digits")
+    if len(raw) > 4 * _MAX_VERSION_DIGITS:
+        raise too_long
     m = _VERSION.match(raw)
     if not m:
         raise InvalidInput([FieldError("If-Match", "must be the offer's version number")])
-    return int(m.group(1))
+    digits = m.group(1).lstrip("0") or "0"
+    if len(digits) > _MAX_VERSION_DIGITS:
+        raise too_long
+    return int(digits)
 
 
 def respond(

@@ -14,7 +14,7 @@
   imports and their rows, and the ranker version this process serves, served at ``/metrics``.
 
 Why the log never carries personal data: paths can carry a ``person_ref``
-(``/v1/persons/<person_ref>/export``) and query strings free text, so every record created
+(``/v1/persons/<path:person_ref>/export``) and query strings free text, so every record created
 during a request (by any logger, for any handler) has the request's path and query replaced by
 its rule; exception messages can carry SQL parameters or constraint details with the data in
 them, so errors raised in a request are logged by type and stack only. Reproduce a failure

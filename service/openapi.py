@@ -63,7 +63,9 @@ _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 def build_document(app: Flask) -> dict[str, Any]:
     """Build the OpenAPI document for every view that declared an operation."""
-    ops: list[tuple[str, str, Operation, tuple[str, ...]]] = []
+    from service.auth import limit_anonymous_reads
+
+    ops: list[tuple[str, str, Operation, tuple[str, ...], bool]] = []
     models: set[type[BaseModel]] = {Problem}
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)
@@ -72,8 +74,10 @@ def build_document(app: Flask) -> dict[str, Any]:
             continue
         roles = getattr(view, "required_roles", ())
         path = _CONVERTER.sub(r"{\1}", rule.rule)
+        hooks = app.before_request_funcs.get(rule.endpoint.rpartition(".")[0], [])
+        counted = limit_anonymous_reads in hooks
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            ops.append((path, method.lower(), op, roles))
+            ops.append((path, method.lower(), op, roles, counted and method == "GET"))
         responses = [r[0] if isinstance(r, tuple) else r for r in op.responses.values()]
         for m in (op.body, op.query, *responses):
             if isinstance(m, type) and issubclass(m, BaseModel):
@@ -82,8 +86,8 @@ def build_document(app: Flask) -> dict[str, Any]:
     _, top = models_json_schema(keyed, ref_template=REF)
     schemas = top.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, op, roles in sorted(ops, key=lambda t: (t[0], t[1])):
-        paths.setdefault(path, {})[method] = _operation_item(path, op, roles, schemas)
+    for path, method, op, roles, counted in sorted(ops, key=lambda t: (t[0], t[1])):
+        paths.setdefault(path, {})[method] = _operation_item(path, op, roles, schemas, counted)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -113,8 +117,14 @@ def _media(types: str) -> dict[str, Any]:
 
 
 def _operation_item(
-    path: str, op: Operation, roles: tuple[str, ...], schemas: dict[str, Any]
+    path: str,
+    op: Operation,
+    roles: tuple[str, ...],
+    schemas: dict[str, Any],
+    counted: bool = False,
 ) -> dict[str, Any]:
+    """One operation; ``counted``: reads without credentials count against the address's
+    limit (429)."""
     item: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
@@ -181,6 +191,14 @@ def _operation_item(
         responses.setdefault(str(status), {"description": desc, **problem})
     if "requestBody" in item:
         responses.setdefault("413", {"description": "Request body too large", **problem})
+        if all(t == "application/json" or t.endswith("+json") for t in op.body_types):
+            responses.setdefault(
+                "415", {"description": "The body is not sent as application/json", **problem}
+            )
+    if counted:
+        responses.setdefault(
+            "429", {"description": "Too many requests without credentials", **problem}
+        )
     if roles:
         item["security"] = [{"bearer": []}]
         responses.setdefault("401", {"description": "Authentication required", **problem})

@@ -14,10 +14,12 @@ from lotse.db import Base, ensure_sqlite_folder
 #: Modules that define tables. A new package with tables adds itself here.
 TABLE_MODULES: tuple[str, ...] = (
     "lotse.accounts",
+    "lotse.ratelimits",
     "catalog.tables",
     "matcher.tables",
     "models.tables",
     "casework.tables",
+    "casework.intake",
 )
 
 

@@ -8,15 +8,16 @@
   DENY`` with ``frame-ancestors 'none'``, ``Referrer-Policy: same-origin`` (paths can carry a
   person's reference, so they never leave the site; same-origin keeps the Referer that
   Flask-WTF's CSRF check needs under HTTPS), a Permissions-Policy that turns off device APIs,
-  and, with ``LOTSE_HTTPS=1``, HSTS and the ``Secure`` session cookie;
+  and, with ``LOTSE_HTTPS=1``, HSTS;
 - trusts ``X-Forwarded-For`` / ``-Proto`` from ``LOTSE_PROXY_HOPS`` proxies (0 by default),
   so that rate limits see the client's address behind a load balancer;
-- keeps per-process sliding windows of failures: web logins per username and address (and,
-  five times as many, per address), bearer tokens per address. Past the limit the answer is
-  429 with ``Retry-After`` until the oldest failure in the window has aged out.
+- keeps the rate limits (``Limiter``): failed web logins per username and address (and, five
+  times as many, per address), failed bearer tokens per address, reads of the public API
+  without credentials per address, and catalogue exports per client. Past a limit the
+  answer is 429 with ``Retry-After`` (seconds until the window ends).
 
-Each app server process counts on its own: with N processes an attacker gets up to N times
-the limit (docs/operations.md says how to enforce one limit at the load balancer).
+The counts live in the database (``lotse.ratelimits``: one upsert per counted request), so
+every process and every server behind a load balancer counts together.
 """
 
 from __future__ import annotations
@@ -25,20 +26,26 @@ import base64
 import hashlib
 import math
 import re
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
+from lotse import ratelimits
+from lotse.db import transaction
 from lotse.settings import Settings
+from service.db import state
 from service.errors import problem
 
 #: The per-address login limit is this many times the per-username limit.
 LOGIN_ADDRESS_FACTOR = 5
+#: Windows of the limits on anonymous reads and on exports, in seconds.
+MINUTE, HOUR = 60, 3600
+#: How often one process deletes the counters of ended windows, in seconds.
+PURGE_EVERY = 60
+#: Refused keys one process remembers (then it forgets them all and asks the database).
+MAX_REFUSED_KEYS = 10_000
 HSTS = "max-age=31536000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 _STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL)
@@ -48,80 +55,70 @@ _STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
 class RateLimited(TooManyRequests):
-    """Too many failures from this client; answered as 429 problem+json with Retry-After."""
+    """Too many requests or failures from this client; answered as 429 problem+json with
+    Retry-After."""
 
     def __init__(self, retry_after: int, detail: str) -> None:
         super().__init__(description=detail, retry_after=retry_after)
         self.wait = retry_after
 
 
-class SlidingWindow:
-    """At most ``max_failures`` failures per key within ``window`` seconds.
+class Limiter:
+    """The rate limits of one app, counted in the database (see the module docstring).
 
-    Each key keeps the times of its last ``max_failures`` failures; it is blocked while the
-    oldest of them is younger than the window. Thread-safe; at most ``max_keys`` keys are
-    kept (the least recently failed are forgotten first), so memory stays bounded whatever
-    an attacker sends. ``max_failures <= 0`` turns the limit off.
-    """
+    A limit of 0 is off: nothing is counted or looked up for it."""
 
-    def __init__(
-        self,
-        max_failures: int,
-        window: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.clock = clock
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, settings: Settings) -> None:
+        self.window = settings.rate_limit_window_seconds
+        self.login_max = settings.login_max_failures
+        self.token_max = settings.token_max_failures
+        self.anonymous_max = settings.anon_reads_per_minute
+        self.export_max = settings.exports_per_hour
+        #: Seconds since the epoch; tests set their own.
+        self.clock: Callable[[], float] = time.time
+        self._purged_at = 0.0
+        #: Keys this process saw past their limit, with the end of that window: a count only
+        #: grows within its window, so until then they are refused without a database write.
+        self._refused_until: dict[str, float] = {}
 
-    def retry_after(self, key: str) -> int | None:
-        """Whole seconds until ``key`` may try again, or None when it may try now."""
-        if self.max_failures <= 0:
+    def over_limit(self, key: str, seconds: int, most: int) -> int | None:
+        """Count one for ``key``; the seconds to wait when that makes more than ``most`` in
+        the current window, else None."""
+        now = self.clock()
+        until = self._refused_until.get(key)
+        if until is not None:
+            if now < until:
+                return max(1, math.ceil(until - now))
+            self._refused_until.pop(key, None)
+        window = self.count(key, seconds)
+        if window.count <= most:
             return None
-        with self._lock:
-            times = self._failures.get(key)
-            if times is None or len(times) < self.max_failures:
-                return None
-            wait = times[0] + self.window - self.clock()
-            if wait <= 0:
-                return None
-            return max(1, math.ceil(wait))
+        if len(self._refused_until) >= MAX_REFUSED_KEYS:
+            self._refused_until.clear()
+        self._refused_until[key] = now + window.resets_in
+        return window.resets_in
 
-    def fail(self, key: str) -> None:
-        """Record one failure for ``key``."""
-        if self.max_failures <= 0:
-            return
-        with self._lock:
-            times = self._failures.pop(key, None)
-            if times is None:
-                times = deque(maxlen=self.max_failures)
-            times.append(self.clock())
-            self._failures[key] = times  # most recently failed last
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+    def count(self, key: str, seconds: int) -> ratelimits.Window:
+        """Count one for ``key`` (in a transaction of its own) and return the new count."""
+        now = self.clock()
+        with transaction(state().sessions) as db:
+            window = ratelimits.count(db, key, seconds, now)
+            if now - self._purged_at >= PURGE_EVERY:
+                self._purged_at = now
+                ratelimits.purge_expired(db, now)
+        return window
 
-    def reset(self, key: str) -> None:
-        """Forget ``key``'s failures (after a successful login)."""
-        with self._lock:
-            self._failures.pop(key, None)
+    def peek(self, key: str, seconds: int) -> ratelimits.Window:
+        with transaction(state().sessions) as db:
+            return ratelimits.peek(db, key, seconds, self.clock())
+
+    def forget(self, key: str) -> None:
+        with transaction(state().sessions) as db:
+            ratelimits.forget(db, key)
 
 
-@dataclass
-class RateLimits:
-    """The windows one app process keeps."""
-
-    login: SlidingWindow
-    login_address: SlidingWindow
-    token: SlidingWindow
-
-
-def rate_limits() -> RateLimits | None:
-    return current_app.extensions.get("lotse_rate_limits")
+def rate_limits() -> Limiter:
+    return current_app.extensions["lotse_rate_limits"]
 
 
 def client_address() -> str:
@@ -129,56 +126,97 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _hashed(name: str) -> str:
+    # Hashed so that the counters hold no usernames.
+    return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:32]
+
+
 def _login_key(username: str) -> str:
-    # Hashed so that the table in memory holds no usernames.
-    name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return f"{name}|{client_address()}"
+    return f"login:{_hashed(username)}|{client_address()}"
+
+
+def _login_address_key() -> str:
+    return f"login-address:{client_address()}"
 
 
 def login_retry_after(username: str) -> int | None:
     """Seconds this username from this address must wait before trying again, or None."""
     limits = rate_limits()
-    if limits is None:
+    if limits.login_max <= 0:
         return None
-    waits = [
-        limits.login.retry_after(_login_key(username)),
-        limits.login_address.retry_after(client_address()),
-    ]
-    found = [w for w in waits if w]
-    return max(found) if found else None
+    waits = []
+    for key, most in (
+        (_login_key(username), limits.login_max),
+        (_login_address_key(), limits.login_max * LOGIN_ADDRESS_FACTOR),
+    ):
+        window = limits.peek(key, limits.window)
+        if window.count >= most:
+            waits.append(window.resets_in)
+    return max(waits) if waits else None
 
 
 def login_failed(username: str) -> None:
     limits = rate_limits()
-    if limits is not None:
-        limits.login.fail(_login_key(username))
-        limits.login_address.fail(client_address())
+    if limits.login_max > 0:
+        limits.count(_login_key(username), limits.window)
+        limits.count(_login_address_key(), limits.window)
 
 
 def login_succeeded(username: str) -> None:
     limits = rate_limits()
-    if limits is not None:
-        limits.login.reset(_login_key(username))
+    if limits.login_max > 0:
+        limits.forget(_login_key(username))
 
 
 def check_token_attempts() -> None:
     """Refuse (429) a bearer token from an address with too many failed tokens lately."""
     limits = rate_limits()
-    if limits is None:
+    if limits.token_max <= 0:
         return
-    wait = limits.token.retry_after(client_address())
-    if wait:
+    window = limits.peek(f"token:{client_address()}", limits.window)
+    if window.count >= limits.token_max:
         raise RateLimited(
-            wait,
+            window.resets_in,
             f"too many requests with unknown or malformed tokens from this address; "
-            f"try again in {wait} seconds",
+            f"try again in {window.resets_in} seconds",
         )
 
 
 def token_failed() -> None:
     limits = rate_limits()
-    if limits is not None:
-        limits.token.fail(client_address())
+    if limits.token_max > 0:
+        limits.count(f"token:{client_address()}", limits.window)
+
+
+def count_anonymous_read() -> None:
+    """Count a read of the public API without credentials against the client's address;
+    429 past ``LOTSE_ANON_READS_PER_MINUTE``."""
+    limits = rate_limits()
+    if limits.anonymous_max <= 0:
+        return
+    wait = limits.over_limit(f"anon:{client_address()}", MINUTE, limits.anonymous_max)
+    if wait:
+        raise RateLimited(
+            wait,
+            f"more than {limits.anonymous_max} requests per minute without credentials from "
+            f"this address; try again in {wait} seconds, or use a token",
+        )
+
+
+def count_export(client: str | None) -> None:
+    """Count a catalogue export of ``client`` (a principal's name; None: the address);
+    429 past ``LOTSE_EXPORTS_PER_HOUR``."""
+    limits = rate_limits()
+    if limits.export_max <= 0:
+        return
+    key = f"export:{_hashed(client)}" if client else f"export-address:{client_address()}"
+    wait = limits.over_limit(key, HOUR, limits.export_max)
+    if wait:
+        raise RateLimited(
+            wait,
+            f"more than {limits.export_max} exports per hour from this client; try again "
+            f"in {wait} seconds",
+        )
 
 
 # --- headers -------------------------------------------------------------------------------
@@ -239,7 +277,6 @@ def init_security(app: Flask, settings: Settings) -> None:
     """Headers, HTTPS settings, trusted proxies and rate limits for ``app``."""
     https = settings.https
     if https:
-        app.config["SESSION_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
     hops = settings.proxy_hops
     if hops > 0:
@@ -247,13 +284,7 @@ def init_security(app: Flask, settings: Settings) -> None:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    window = float(settings.rate_limit_window_seconds)
-    login_max = settings.login_max_failures
-    app.extensions["lotse_rate_limits"] = RateLimits(
-        login=SlidingWindow(login_max, window),
-        login_address=SlidingWindow(login_max * LOGIN_ADDRESS_FACTOR, window),
-        token=SlidingWindow(settings.token_max_failures, window),
-    )
+    app.extensions["lotse_rate_limits"] = Limiter(settings)
 
     headers = security_headers(content_security_policy(inline_style_hashes(app)), https)
 

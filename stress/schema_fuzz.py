@@ -55,9 +55,14 @@ CHECK_NAMES = (
 #: Statuses gunicorn answers itself, before the app, for an oversized request line or header
 #: (generated query strings reach kilobytes); counted apart, not checked against the document.
 PROTOCOL_LIMITS = (414, 431)
-#: The fuzzer sends bad tokens on purpose, all from 127.0.0.1; the limit on failed tokens per
-#: address (tested elsewhere) would otherwise lock every later request out with 429.
-SERVER_ENV = {"LOTSE_TOKEN_MAX_FAILURES": "1000000000"}
+#: The fuzzer sends bad tokens on purpose, and reads without one, all from 127.0.0.1; the
+#: limits on failed tokens, anonymous reads and exports per address (tested elsewhere) would
+#: otherwise lock every later request out with 429.
+SERVER_ENV = {
+    "LOTSE_TOKEN_MAX_FAILURES": "1000000000",
+    "LOTSE_ANON_READS_PER_MINUTE": "0",
+    "LOTSE_EXPORTS_PER_HOUR": "0",
+}
 #: Hostile values put now and then into a path parameter, a query parameter or a top-level
 #: string of a JSON body (hypothesis leaves NUL out of paths and queries, for one).
 HOSTILE = (

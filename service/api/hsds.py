@@ -12,11 +12,14 @@ from flask import Blueprint, Response, json, stream_with_context, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import hsds_api
+from service.auth import bearer_principal, limit_anonymous_reads
 from service.db import db
 from service.io import parse_query, respond
 from service.openapi import operation
+from service.security import count_export
 
 bp = Blueprint("hsds", __name__, url_prefix="/hsds")
+bp.before_request(limit_anonymous_reads)
 
 NDJSON = "application/x-ndjson"
 
@@ -32,7 +35,12 @@ class HsdsInfo(BaseModel):
 class _Paging(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    search: str | None = Field(None, max_length=200, description="fuzzy text search")
+    search: str | None = Field(
+        None,
+        max_length=200,
+        description="text search: the records containing the most of its words first (a typo "
+        "is forgiven)",
+    )
     page: int = Field(1, ge=1, le=100_000)
     per_page: int = Field(50, ge=1, le=hsds_api.MAX_PER_PAGE)
     format: Literal["json", "ndjson"] = Field(
@@ -179,7 +187,11 @@ class HsdsTaxonomyTerm(_Record):
 
 
 def _ndjson(items: Iterator[dict[str, Any]]) -> Response:
-    """Every item of a list, one JSON object a line, as a stream (``format=ndjson``)."""
+    """Every item of a list, one JSON object a line, as a stream (``format=ndjson``): a
+    whole list without pages is a catalogue export, counted as ``/v1/offers/export`` is
+    (``LOTSE_EXPORTS_PER_HOUR`` per token or login, else per address)."""
+    principal = bearer_principal()
+    count_export(principal.name or principal.actor if principal else None)
     lines = (json.dumps(item) + "\n" for item in items)
     return Response(stream_with_context(lines), mimetype=NDJSON)
 
@@ -192,9 +204,14 @@ def _answer(page_of: Callable[..., dict[str, Any]], query: _Paging, **filters: A
     return respond(bound(page=query.page, per_page=query.per_page))
 
 
-def _or_ndjson(model: type[BaseModel]) -> tuple[type[BaseModel], str]:
-    """A list's answer: the page as JSON, or (``format=ndjson``) every item."""
-    return (model, NDJSON)
+def _list_responses(model: type[BaseModel]) -> dict[int, Any]:
+    """A list's answers: the page as JSON, or (``format=ndjson``) every item; 429 also for
+    too many ndjson lists (exports) within the hour."""
+    return {
+        200: (model, NDJSON),
+        429: "too many requests without credentials, or (format=ndjson) too many exports "
+        "from this client within the hour",
+    }
 
 
 @bp.get("/")
@@ -210,7 +227,7 @@ def api_info():
     "HSDS services, paginated",
     "hsds",
     query=HsdsServicesQuery,
-    responses={200: _or_ndjson(HsdsServicePage)},
+    responses=_list_responses(HsdsServicePage),
     operation_id="getPaginatedListOfServices",
 )
 def list_services():
@@ -237,7 +254,7 @@ def get_service(service_id: str):
     "HSDS organizations, paginated",
     "hsds",
     query=HsdsOrganizationsQuery,
-    responses={200: _or_ndjson(HsdsOrganizationPage)},
+    responses=_list_responses(HsdsOrganizationPage),
     operation_id="getPaginatedListOfOrganizations",
 )
 def list_organizations():
@@ -266,7 +283,7 @@ def get_organization(organization_id: str):
     "HSDS services at locations, paginated",
     "hsds",
     query=HsdsServiceAtLocationsQuery,
-    responses={200: _or_ndjson(HsdsServiceAtLocationPage)},
+    responses=_list_responses(HsdsServiceAtLocationPage),
     operation_id="getPaginatedListOfServiceAtLocation",
 )
 def list_service_at_locations():
@@ -295,7 +312,7 @@ def get_service_at_location(record_id: str):
     "HSDS taxonomies, paginated",
     "hsds",
     query=HsdsTaxonomiesQuery,
-    responses={200: _or_ndjson(HsdsTaxonomyPage)},
+    responses=_list_responses(HsdsTaxonomyPage),
     operation_id="getPaginatedListOfTaxonomies",
 )
 def list_taxonomies():
@@ -316,7 +333,7 @@ def get_taxonomy(taxonomy_id: str):
     "HSDS taxonomy terms, paginated",
     "hsds",
     query=HsdsTaxonomyTermsQuery,
-    responses={200: _or_ndjson(HsdsTaxonomyTermPage)},
+    responses=_list_responses(HsdsTaxonomyTermPage),
     operation_id="getPaginatedListOfTaxonomyTerms",
 )
 def list_taxonomy_terms():

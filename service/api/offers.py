@@ -12,12 +12,13 @@ from catalog import store
 from catalog.duplicates import similar_offers
 from catalog.schema import OfferIn, OfferOut
 from lotse.errors import FieldError, Forbidden, InvalidInput
-from service.auth import current_principal, require
+from service.auth import current_principal, limit_anonymous_reads, require
 from service.db import db
 from service.io import if_match, json_body, parse_query, respond
 from service.openapi import operation
 
 bp = Blueprint("offers", __name__, url_prefix="/v1/offers")
+bp.before_request(limit_anonymous_reads)
 WRITERS = ("agency", "admin")
 #: The answers of a write that must name the version it read (``If-Match``).
 VERSION_ERRORS = {

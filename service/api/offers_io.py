@@ -9,12 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import exporting, importing, reading
 from lotse.accounts import SLUG
-from service.auth import current_principal, require
+from service.auth import bearer_principal, current_principal, limit_anonymous_reads, require
 from service.db import db, state
 from service.io import parse_query, respond
 from service.openapi import operation
+from service.security import count_export
 
 bp = Blueprint("offers_io", __name__, url_prefix="/v1/offers")
+bp.before_request(limit_anonymous_reads)
 
 
 class ImportQuery(BaseModel):
@@ -111,12 +113,15 @@ def import_offers():
     "offers",
     query=ExportQuery,
     responses={
-        200: "The offers as a file (csv; json and hsds: JSON; hsds-tabular: ZIP)"
-        "|text/csv,application/json,application/zip"
+        200: "The offers as a file (csv; json and hsds: JSON; hsds-tabular: ZIP), streamed"
+        "|text/csv,application/json,application/zip",
+        429: "too many exports from this client within the hour",
     },
 )
 def export_offers():
     query = parse_query(ExportQuery)
+    principal = bearer_principal()
+    count_export(principal.name or principal.actor if principal else None)
     chunks = exporting.export_offers(db(), query.format, query.agency_id)
     name = exporting.export_filename(query.format, query.agency_id)
     return Response(

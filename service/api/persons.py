@@ -1,7 +1,17 @@
-"""``/v1/persons/{person_ref}``: data protection — export and erasure of one person's data.
+"""``/v1/persons``: data protection — export and erasure of one person's data.
 
 ``person_ref`` is the counselling centre's own pseudonymous reference; counsellors act for
-their own centre, admin names it with ``?centre_id=``. The rules are in ``casework.privacy``.
+their own centre, admin names it with ``centre_id``. A reference may hold any character
+(case numbers such as ``MBE/2026/017``, or ``..``), so it travels in the query or the body:
+
+- ``GET /v1/persons/export?person_ref=…[&centre_id=…]``
+- ``POST /v1/persons/erase`` with ``{"person_ref": …, "centre_id": …}``
+
+The contract's paths (``GET /v1/persons/{person_ref}/export``, ``DELETE
+/v1/persons/{person_ref}``) stay, with a ``path`` converter so that ``/`` works too
+(percent-encoded or not); ``.`` and ``..`` as a whole segment are rewritten by most HTTP
+clients before they are sent, so those use the query or body form. The rules are in
+``casework.privacy``.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from casework import privacy
 from service.api.agreements import AgreementOut
 from service.auth import current_principal, require
 from service.db import db
-from service.io import parse_query, respond
+from service.io import parse_body, parse_query, respond
 from service.openapi import operation
 
 bp = Blueprint("persons", __name__, url_prefix="/v1/persons")
@@ -27,6 +37,15 @@ class PersonQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     centre_id: str | None = Field(None, max_length=64, description="required for admin")
+
+
+class PersonRef(PersonQuery):
+    """One person: the centre's reference (any characters, 1 to 100) and, for admin, the
+    centre."""
+
+    person_ref: str = Field(
+        max_length=1000, description="the centre's pseudonymous reference, e.g. MBE/2026/017"
+    )
 
 
 class ReferralEventOut(BaseModel):
@@ -100,24 +119,56 @@ class ErasureOut(BaseModel):
     audit_entries_unlinked: int
 
 
-@bp.get("/<person_ref>/export")
-@operation("Export one person's data", "persons", query=PersonQuery, responses={200: PersonExport})
-@require(*CASEWORKERS)
-def export_person(person_ref: str):
-    query = parse_query(PersonQuery)
+def _export(person_ref: str, centre_id: str | None):
     session = db()
-    data = privacy.export_person(session, current_principal(), person_ref, query.centre_id)
+    data = privacy.export_person(session, current_principal(), person_ref, centre_id)
     out = PersonExport.model_validate(data)
     session.commit()
     return respond(out, headers={"Cache-Control": "no-store"})
 
 
-@bp.delete("/<person_ref>")
-@operation("Erase one person's data", "persons", query=PersonQuery, responses={200: ErasureOut})
-@require(*CASEWORKERS)
-def erase_person(person_ref: str):
-    query = parse_query(PersonQuery)
+def _erase(person_ref: str, centre_id: str | None):
     session = db()
-    report = privacy.erase_person(session, current_principal(), person_ref, query.centre_id)
+    report = privacy.erase_person(session, current_principal(), person_ref, centre_id)
     session.commit()
     return respond(ErasureOut(**report.counts()))
+
+
+@bp.get("/export")
+@operation("Export one person's data", "persons", query=PersonRef, responses={200: PersonExport})
+@require(*CASEWORKERS)
+def export_person_by_query():
+    query = parse_query(PersonRef)
+    return _export(query.person_ref, query.centre_id)
+
+
+@bp.post("/erase")
+@operation("Erase one person's data", "persons", body=PersonRef, responses={200: ErasureOut})
+@require(*CASEWORKERS)
+def erase_person_by_body():
+    body = parse_body(PersonRef)
+    return _erase(body.person_ref, body.centre_id)
+
+
+@bp.get("/<path:person_ref>/export")
+@operation(
+    "Export one person's data (reference in the path)",
+    "persons",
+    query=PersonQuery,
+    responses={200: PersonExport},
+)
+@require(*CASEWORKERS)
+def export_person(person_ref: str):
+    return _export(person_ref, parse_query(PersonQuery).centre_id)
+
+
+@bp.delete("/<path:person_ref>")
+@operation(
+    "Erase one person's data (reference in the path)",
+    "persons",
+    query=PersonQuery,
+    responses={200: ErasureOut},
+)
+@require(*CASEWORKERS)
+def erase_person(person_ref: str):
+    return _erase(person_ref, parse_query(PersonQuery).centre_id)

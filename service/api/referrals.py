@@ -113,18 +113,24 @@ def _out(referral) -> ReferralOut:
     "Refer a person to an offer",
     "referrals",
     body=ReferralIn,
-    responses={201: ReferralOut, 409: "the offer is not active"},
+    responses={
+        201: ReferralOut,
+        200: ReferralOut,
+        409: "the offer is not active",
+    },
 )
 @require("counsellor", "admin")
 def create_referral():
+    """201 with a new referral; 200 with the person's open referral to the offer when there
+    is one (it stays the one)."""
     body = parse_body(ReferralIn)
     session = db()
     origin = origin_of_request(session, body.request_id)
-    referral = referrals.create_referral(
+    referral, created = referrals.refer(
         session, current_principal(), origin, body.offer_id, body.consent
     )
     session.commit()
-    return respond(_out(referral), 201)
+    return respond(_out(referral), 201 if created else 200)
 
 
 @bp.get("/v1/referrals/<referral_id>")

@@ -1,7 +1,8 @@
 """``/v1/reports/monitoring``: aggregates for analysts — as JSON, CSV or a PNG chart.
 
-Only aggregates leave this endpoint, and any group of fewer than five people is suppressed
-(``casework.monitoring``); the format is chosen with ``format=json|csv|png``.
+Only aggregates of one calendar quarter leave this endpoint (``period=2026-Q3``, default the
+latest that is over), and no number about fewer than five people (``casework.monitoring``);
+the format is chosen with ``format=json|csv|png``.
 """
 
 from __future__ import annotations
@@ -9,16 +10,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework import monitoring
+from lotse.errors import FieldError, InvalidInput
 from service.auth import current_principal, require
 from service.db import db
 from service.io import parse_query, respond
 from service.openapi import operation
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/reports")
+WINDOWS_GONE = (
+    "since/until are no longer taken: reports cover one calendar quarter, "
+    f"period={monitoring.PERIOD_FORMAT}"
+)
 
 
 class MonitoringQuery(BaseModel):
@@ -30,8 +36,12 @@ class MonitoringQuery(BaseModel):
         description="json; csv (text/csv, one row per group and the total); "
         "png (image/png, the funnel and the goals per group)",
     )
-    since: date | None = Field(None, description="agreements signed / referrals made from")
-    until: date | None = Field(None, description="… up to and including this day")
+    period: str | None = Field(
+        None,
+        max_length=16,
+        description="a calendar quarter that is over, e.g. 2026-Q3 (default: the latest); "
+        "agreements by signing date, referrals by the date they were made",
+    )
 
 
 class CountOut(BaseModel):
@@ -46,7 +56,9 @@ class ReasonCountOut(BaseModel):
 
 
 class GroupOut(BaseModel):
-    """One group's numbers; all null with ``suppressed: true`` below five people."""
+    """One group's numbers; a number about fewer than five people is null (and named in
+    ``suppressed_cells``); ``suppressed: true`` when all are. ``group`` is ``(other)`` for
+    small groups and unknown places together."""
 
     group: str
     suppressed: bool
@@ -64,6 +76,7 @@ class GroupOut(BaseModel):
     median_days_to_enrolment: float | None
     top_obstacles: list[CountOut] | None
     top_rejection_reasons: list[ReasonCountOut] | None
+    suppressed_cells: list[str]
 
 
 class MonitoringReport(BaseModel):
@@ -71,8 +84,9 @@ class MonitoringReport(BaseModel):
     rejection reasons per group, and the total."""
 
     by: str
-    since: date | None
-    until: date | None
+    period: str
+    period_start: date
+    period_end: date
     generated_at: datetime
     min_group_size: int
     groups: list[GroupOut]
@@ -88,15 +102,16 @@ class MonitoringReport(BaseModel):
 )
 @require(*monitoring.ANALYSTS)
 def monitoring_report():
+    if "since" in request.args or "until" in request.args:
+        raise InvalidInput([FieldError("period", WINDOWS_GONE)])
     query = parse_query(MonitoringQuery)
-    report = monitoring.monitoring_report(
-        db(), current_principal(), query.by, since=query.since, until=query.until
-    )
+    report = monitoring.monitoring_report(db(), current_principal(), query.by, period=query.period)
     if query.format == "csv":
+        name = f"monitoring-{query.by}-{report['period']}.csv"
         return Response(
             monitoring.report_csv(report),
             mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="monitoring-{query.by}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     if query.format == "png":
         return Response(monitoring.report_chart(report), mimetype="image/png")

@@ -1,31 +1,25 @@
 """The web pages: server-rendered Jinja templates for counsellors, agencies and analysts.
 
-``init_web(app)`` is called by the app factory. It sets the session cookie up for people
-(HttpOnly, SameSite=Lax, eight hours), binds Flask-WTF's CSRF protection (checked only by the
-page blueprints: the API authenticates with bearer tokens) and flask-babel, and registers one
+``init_web(app)`` is called by the app factory, after ``service.sessions`` has set up the
+sessions (kept in the database; the cookie is a random id). It binds Flask-WTF's CSRF
+protection (checked by the page blueprints, and by ``service.auth`` for API writes that come
+with the session cookie instead of a bearer token) and flask-babel, and registers one
 blueprint per role. Pages call the same domain functions as the API views.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 
 def init_web(app: Flask) -> None:
-    """Register the pages, sessions, CSRF and translations on ``app``."""
-    # Flask has defaults for these, so they are set outright.
-    app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="lotse_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-    )
-    # The page blueprints check tokens themselves; API clients send bearer tokens, not forms.
+    """Register the pages, CSRF and translations on ``app``."""
+    # The page blueprints and service.auth check tokens themselves; bearer clients need none.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    # A form lives no longer than the longest session.
+    hours = app.extensions["lotse"].settings.session_hours
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", hours * 3600)
     CSRFProtect(app)
 
     from service.web import agency, analyst, counsellor, pages, templating

@@ -1,5 +1,7 @@
 """Who may see a page: the web login in the session, roles per blueprint, CSRF on every form.
 
+The session is kept on the server (``service.sessions``); the cookie is a random id.
+
 A page blueprint made by ``page_blueprint`` turns away a logged-out visitor (to the login page,
 coming back afterwards) and a person of another role (a 403 page), and checks the CSRF token
 of every form it receives. Errors inside its pages are shown as pages, not as the API's JSON.
@@ -11,7 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -19,19 +21,16 @@ from werkzeug.exceptions import HTTPException
 from lotse.accounts import Principal
 from lotse.errors import Forbidden, LotseError, NotFound, Unauthenticated
 from service.errors import status_for
+from service.sessions import log_in as start_session
+from service.sessions import log_out as end_session
+from service.sessions import session_principal
 
 log = logging.getLogger("lotse.web")
-
-#: What the session keeps of a web login; ``service.auth`` reads the same key for the API.
-PRINCIPAL_KEYS = ("role", "agency_id", "centre_id", "name")
 
 
 def page_principal() -> Principal | None:
     """The person logged in with this session, or None."""
-    data = session.get("principal")
-    if not isinstance(data, dict):
-        return None
-    return Principal(**{k: data.get(k) for k in PRINCIPAL_KEYS if k in data})
+    return session_principal()
 
 
 def current_person() -> Principal:
@@ -42,33 +41,27 @@ def current_person() -> Principal:
     return principal
 
 
-def log_in(principal: Principal, username: str) -> None:
-    """Start a fresh session for ``principal`` (an old session's contents are dropped)."""
-    lang = session.get("lang")
-    session.clear()
-    session.permanent = True
-    session["principal"] = {k: getattr(principal, k) for k in PRINCIPAL_KEYS}
-    session["username"] = username
-    if lang:
-        session["lang"] = lang
+def log_in(principal: Principal, username: str) -> bool:
+    """Start a fresh session for ``principal`` (an old session's contents are dropped, the
+    language kept); False when the user was disabled meanwhile."""
+    return start_session(username, principal)
 
 
 def log_out() -> None:
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """End the session on the server, wherever its cookie is."""
+    end_session()
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site, else None (no open redirects)."""
+    """``target`` when it is a path on this site, else None (no open redirects, and no
+    control characters, which would break the ``Location`` header)."""
     if not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
-        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None  # a line break would end up in the Location header
     return target
 
 

@@ -3,6 +3,7 @@ messages, one-click free places, CSV import with a dry run shown row by row, his
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from pathlib import Path
@@ -36,8 +37,10 @@ SORTS = {
 }
 #: Accepted rows listed on the dry-run page at most (rows with findings are always listed).
 ROWS_SHOWN = 500
-#: Uploaded files wait here between the dry run and the confirmation (at most a day).
-UPLOAD_TTL_SECONDS = 24 * 3600
+#: Uploaded files wait between the dry run and the confirmation: one per user (a new dry run
+#: drops the user's older file at once) and at most this long (expired files go whenever
+#: anyone uploads or confirms), so a file of up to the body limit does not linger.
+UPLOAD_TTL_SECONDS = 3600
 
 
 def _agency_id() -> str:
@@ -253,11 +256,18 @@ def _upload_dir() -> Path:
     return Path(state().settings.data_dir) / "uploads"
 
 
-def _clean_old_uploads(folder: Path) -> None:
+def _uploader() -> str:
+    """The file-name prefix of this user's pending upload (a digest: names nobody)."""
+    person = current_person()
+    return hashlib.sha256((person.name or person.actor).encode()).hexdigest()[:16]
+
+
+def _clean_uploads(folder: Path, uploader: str | None = None) -> None:
+    """Remove expired uploads, and every pending upload of ``uploader``."""
     cutoff = time.time() - UPLOAD_TTL_SECONDS
     for path in folder.glob("*.upload"):
         try:
-            if path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime < cutoff or (uploader and path.name.startswith(uploader + "-")):
                 path.unlink()
         except OSError:
             pass
@@ -270,7 +280,10 @@ def _pending() -> tuple[dict, Path] | None:
     token = str(info.get("token", ""))
     if not token.isalnum():
         return None
-    path = _upload_dir() / f"{token}.upload"
+    folder = _upload_dir()
+    if folder.is_dir():
+        _clean_uploads(folder)
+    path = folder / f"{_uploader()}-{token}.upload"
     return (info, path) if path.is_file() else None
 
 
@@ -306,9 +319,10 @@ def dry_run() -> Any:
     db().rollback()
     folder = _upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    _clean_old_uploads(folder)
+    uploader = _uploader()
+    _clean_uploads(folder, uploader)
     token = secrets.token_hex(16)
-    (folder / f"{token}.upload").write_bytes(raw)
+    (folder / f"{uploader}-{token}.upload").write_bytes(raw)
     session["pending_import"] = {
         "token": token,
         "name": name,

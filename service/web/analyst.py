@@ -9,26 +9,43 @@ registry's pointer within a second).
 from __future__ import annotations
 
 import io
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from casework import monitoring
 from casework.outcomes import workspace
-from lotse.errors import Conflict
+from lotse.errors import Conflict, InvalidInput, LotseError, NotFound
 from models.evaluation import plot_metric_by_version
-from models.lifecycle import PromotionRefused, describe_versions, promote_version, rollback
+from models.experiments import MATURED_DAYS, experiment_report, start_experiment, stop_experiment
+from models.lifecycle import (
+    PromotionRefused,
+    compare_with_active,
+    describe_versions,
+    promote_version,
+    rollback,
+)
 from models.registry import models_root, rollback_target
-from service.api.models import active_ranker
 from service.db import db, state
+from service.ranking import active_ranker
 from service.web.access import current_person, page_blueprint
 
 bp = page_blueprint("analyst", __name__, "/analyst", roles=("analyst", "admin"))
 
-HEADLINE = ("ndcg@10", "ndcg@5", "recall@10", "map@10", "coverage@10")
+#: Naive metrics shown beside the counterfactual ones (labelled as biased).
+HEADLINE = ("ndcg@10", "ndcg@5")
 REPORT_PLOTS = ("metric_by_version", "calibration", "importance", "position_bias")
 
 
@@ -47,20 +64,84 @@ def start() -> Any:
     return render_template("analyst/start.html", info=info, serving=active_ranker().serving)
 
 
+def _gate_for(version: str, generation: int) -> dict[str, Any]:
+    """The gate's comparison of ``version`` with what serves now, kept per process until
+    the registry moves (it reads every logged impression of the version's window)."""
+    cache = current_app.extensions.setdefault("lotse_gate_cache", {})
+    key = (version, generation)
+    if key not in cache:
+        cache.clear()
+        try:
+            cache[key] = compare_with_active(_workspace(), version)
+        except LotseError as exc:
+            cache[key] = {"decision": "noise", "why": exc.detail}
+    return cache[key]
+
+
+def _experiment() -> dict[str, Any] | None:
+    try:
+        days = float(request.args.get("matured_days", MATURED_DAYS))
+    except ValueError:
+        days = MATURED_DAYS
+    days = min(max(days, 0.0), 3650.0)
+    try:
+        return experiment_report(_workspace(), matured_days=days)
+    except NotFound:
+        return None
+
+
 @bp.get("/models")
 def models() -> Any:
     info = describe_versions(state().sessions)
     ranker = active_ranker()
     ranker.current()
     plots = {v["version"]: _report_plots(v["version"]) for v in info["versions"]}
+    newest = info["versions"][-1] if info["versions"] else None
+    gate = None
+    if newest is not None and not newest["active"]:
+        gate = _gate_for(newest["version"], info["generation"])
     return render_template(
         "analyst/models.html",
         info=info,
         serving=ranker.serving,
+        challenger=ranker.challenger,
         serving_error=ranker.last_error,
         headline=HEADLINE,
         plots=plots,
+        newest=newest,
+        gate=gate,
+        experiment=_experiment(),
+        matured_days=request.args.get("matured_days", MATURED_DAYS),
     )
+
+
+@bp.post("/experiment")
+def start_comparison() -> Any:
+    version = (request.form.get("challenger") or "").strip()[:32]
+    try:
+        share = float((request.form.get("share") or "0").replace(",", "."))
+        start_experiment(_workspace(), version, share, actor=current_person().actor)
+    except ValueError:
+        flash(_("The share must be a number between 0 and 0.5."), "error")
+        return redirect(url_for(".models"))
+    except (InvalidInput, Conflict, NotFound) as exc:
+        flash(exc.detail, "error")
+        return redirect(url_for(".models"))
+    active_ranker().refresh_now()
+    flash(_("%(v)s now serves a share of the people.", v=version), "success")
+    return redirect(url_for(".models"))
+
+
+@bp.post("/experiment/stop")
+def stop_comparison() -> Any:
+    try:
+        stop_experiment(_workspace(), actor=current_person().actor)
+    except NotFound as exc:
+        flash(exc.detail, "info")
+        return redirect(url_for(".models"))
+    active_ranker().refresh_now()
+    flash(_("The online comparison has ended; everyone gets the active version."), "success")
+    return redirect(url_for(".models"))
 
 
 @bp.get("/models/metric-by-version.png")
@@ -99,11 +180,14 @@ def _version_info(version: str) -> dict[str, Any]:
 def promote(version: str) -> Any:
     context = _version_info(version)
     if request.method == "GET":
-        return render_template("analyst/promote.html", refused=None, headline=HEADLINE, **context)
+        gate = _gate_for(version, context["info"]["generation"])
+        return render_template(
+            "analyst/promote.html", refused=None, headline=HEADLINE, gate=gate, **context
+        )
     if request.form.get("confirm") != "1":
         flash(_("Tick the confirmation box to promote."), "error")
         return render_template(
-            "analyst/promote.html", refused=None, headline=HEADLINE, **context
+            "analyst/promote.html", refused=None, headline=HEADLINE, gate=None, **context
         ), 422
     force = request.form.get("force") == "1"
     reason = (request.form.get("reason") or "").strip()[:500]
@@ -113,7 +197,12 @@ def promote(version: str) -> Any:
         )
     except PromotionRefused as exc:
         return render_template(
-            "analyst/promote.html", refused=exc, headline=HEADLINE, reason=reason, **context
+            "analyst/promote.html",
+            refused=exc,
+            headline=HEADLINE,
+            gate=exc.comparison,
+            reason=reason,
+            **context,
         ), 409
     except Conflict as exc:
         flash(exc.detail, "error")
@@ -149,19 +238,12 @@ def roll_back() -> Any:
     return redirect(url_for(".models"))
 
 
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args[name]) if request.args.get(name) else None
-    except ValueError:
-        return None
-
-
 def _report() -> dict[str, Any]:
     by = request.args.get("by", "municipality")
     if by not in monitoring.GROUPINGS:
         by = "municipality"
     return monitoring.monitoring_report(
-        db(), current_person(), by, since=_date_arg("since"), until=_date_arg("until")
+        db(), current_person(), by, period=request.args.get("period") or None
     )
 
 
@@ -169,13 +251,16 @@ def _report() -> dict[str, Any]:
 def monitoring_page() -> Any:
     report = _report()
     db().commit()
+    periods = monitoring.recent_periods(n=8)
+    if report["period"] not in periods:
+        periods.append(report["period"])
     return render_template(
         "analyst/monitoring.html",
         report=report,
         groupings=monitoring.GROUPINGS,
         funnel=monitoring.FUNNEL,
-        since=request.args.get("since", ""),
-        until=request.args.get("until", ""),
+        periods=periods,
+        other=monitoring.OTHER,
     )
 
 
@@ -187,8 +272,9 @@ def monitoring_chart() -> Any:
 @bp.get("/monitoring/report.csv")
 def monitoring_csv() -> Any:
     report = _report()
+    name = f"monitoring-{report['by']}-{report['period']}.csv"
     return Response(
         monitoring.report_csv(report),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="monitoring-{report["by"]}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -2,8 +2,9 @@
 agreement; referrals with their status; agreements with signatures, reviews and closing; a
 start page with the reviews and steps that are due.
 
-The intake is kept in the session (the person is named only by the centre's pseudonymous
-reference), so "why not?" and "back to the suggestions" work without typing it again.
+The intake is kept on the server as a draft of the web session (``casework.intake``; never
+in the cookie, gone with the session and with the person's erasure), so "why not?" and "back
+to the suggestions" work without typing it again.
 Suggestions are served afresh on each showing, exactly as an API client asking again would
 be; each showing is logged with its own ``request_id`` and referrals name the one they came
 from.
@@ -14,11 +15,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from casework import agreements as ag
+from casework import intake as drafts
 from casework import lifecycle, referrals
 from casework.origin import origin_of_request
 from casework.tables import Referral
@@ -27,12 +29,19 @@ from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from matcher.engine import explain
 from matcher.rules import RULES
-from matcher.serving import serve_recommendations
+from matcher.serving import replay_recommendation, serve_recommendations
 from service.db import db
 from service.ranking import serving_options, snapshot_cache
+from service.sessions import current_session
 from service.web import labels
 from service.web.access import current_person, page_blueprint
-from service.web.forms import PROFILE_INPUTS, field_errors, profile_form_data, profile_form_values
+from service.web.forms import (
+    PROFILE_INPUTS,
+    field_errors,
+    form_int,
+    profile_form_data,
+    profile_form_values,
+)
 from service.web.i18n import current_language
 
 bp = page_blueprint("counsel", __name__, "/counsel", roles=("counsellor",))
@@ -42,8 +51,19 @@ RULE_SENTENCES = {rule.code: rule for rule in RULES}
 
 
 def _intake() -> dict[str, Any] | None:
-    data = session.get("intake")
+    """This session's intake draft, or None."""
+    key = current_session().key
+    if key is None:
+        return None
+    data = drafts.load_draft(db(), key, current_person().centre_id or "")
     return data if isinstance(data, dict) and isinstance(data.get("profile"), dict) else None
+
+
+def _keep_intake(content: dict[str, Any]) -> None:
+    """Keep ``content`` as this session's intake draft (in the caller's transaction)."""
+    key = current_session().key
+    if key is not None:
+        drafts.save_draft(db(), key, current_person().centre_id or "", content)
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -71,8 +91,10 @@ def _intake_form(values: dict, errors: dict, status: int = 200):
 
 @bp.get("/intake")
 def intake() -> Any:
-    if request.args.get("new"):
-        session.pop("intake", None)
+    key = current_session().key
+    if request.args.get("new") and key is not None:
+        drafts.drop_draft(db(), key)
+        db().commit()
     stored = _intake()
     values = profile_form_values(stored["profile"]) if stored else {"literate": True}
     return _intake_form(values, {})
@@ -89,12 +111,18 @@ def _serve(profile: dict[str, Any]):
         lang=current_language(),
         **serving_options(centre, profile.get("person_ref")),
     )
+    _keep_intake(
+        {
+            "profile": profile,
+            "request_id": rec.request_id,
+            "place": {
+                "name": rec.place.place,
+                "lat": rec.place.latitude,
+                "lon": rec.place.longitude,
+            },
+        }
+    )
     session_.commit()
-    session["intake"] = {
-        "profile": profile,
-        "request_id": rec.request_id,
-        "place": {"name": rec.place.place, "lat": rec.place.latitude, "lon": rec.place.longitude},
-    }
     return rec
 
 
@@ -126,21 +154,51 @@ def _suggestions_page(rec) -> str:
 def submit_intake() -> Any:
     profile = profile_form_data(request.form)
     try:
-        rec = _serve(profile)
+        _serve(profile)
     except InvalidInput as exc:
         db().rollback()
         return _intake_form(
             profile_form_values(profile), field_errors(exc.errors, PROFILE_INPUTS), 422
         )
-    return _suggestions_page(rec)
+    # Post, then redirect: reloading the page shows the list again instead of sending the
+    # form (and logging a new request) a second time.
+    return redirect(url_for(".suggestions"), 303)
 
 
-@bp.get("/suggestions")
-def suggestions() -> Any:
+@bp.post("/suggestions")
+def ask_again() -> Any:
+    """Ask again for the same intake (the catalogue or the outcomes may have changed): a new
+    request, logged as such."""
     stored = _intake()
     if stored is None:
         return redirect(url_for(".intake"))
     try:
+        _serve(stored["profile"])
+    except InvalidInput:
+        db().rollback()
+    return redirect(url_for(".suggestions"), 303)
+
+
+@bp.get("/suggestions")
+def suggestions() -> Any:
+    """The suggestions of the intake's last request, shown again (back button, language
+    switch, return from a referral): nothing new is asked or logged."""
+    stored = _intake()
+    if stored is None:
+        return redirect(url_for(".intake"))
+    try:
+        if stored.get("request_id"):
+            try:
+                rec = replay_recommendation(
+                    db(),
+                    stored["request_id"],
+                    stored["profile"],
+                    snapshots=snapshot_cache(),
+                    lang=current_language(),
+                )
+                return _suggestions_page(rec)
+            except NotFound:
+                pass  # the request was erased meanwhile: ask again
         rec = _serve(stored["profile"])
     except InvalidInput as exc:
         db().rollback()
@@ -326,9 +384,9 @@ def add_step(agreement_id: str) -> Any:
 def review(agreement_id: str) -> Any:
     form = request.form
     steps = [
-        {"step_id": int(key.split("-", 1)[1]), "status": value}
-        for key, value in form.items()
-        if key.startswith("step-") and key.split("-", 1)[1].isdigit() and value
+        {"step_id": step_id, "status": value}
+        for step_id, value in _numbered(form, "step-")
+        if value
     ]
     obstacles = [
         {"code": code, "text": form.get(f"obstacle-text-{code}", "")}
@@ -353,9 +411,7 @@ def review(agreement_id: str) -> Any:
 def close(agreement_id: str) -> Any:
     form = request.form
     outcomes = [
-        {"goal": int(key.split("-", 1)[1]), "outcome": value}
-        for key, value in form.items()
-        if key.startswith("outcome-") and key.split("-", 1)[1].isdigit() and value
+        {"goal": goal, "outcome": value} for goal, value in _numbered(form, "outcome-") if value
     ]
     data = {"date": _date(form.get("date")), "outcomes": outcomes, "note": form.get("note", "")}
     return _agreement_action(
@@ -365,6 +421,19 @@ def close(agreement_id: str) -> Any:
         ),
         _("The agreement was closed."),
     )
+
+
+def _numbered(form: Any, prefix: str) -> list[tuple[int, str]]:
+    """``(n, value)`` of each form field ``<prefix><n>``; a 400 for a field of that prefix
+    whose ``n`` is not a number (no form of ours sends one)."""
+    out = []
+    for key, value in form.items():
+        if key.startswith(prefix):
+            n = form_int(key[len(prefix) :])
+            if n is None:
+                abort(400, f"unexpected form field {key[:40]!r}")
+            out.append((n, value))
+    return out
 
 
 def _validated(action):

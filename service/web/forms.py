@@ -3,6 +3,7 @@ per-field messages. No rule lives here: ``validate_offer`` and ``validate_profil
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -52,9 +53,22 @@ def _lines(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\r", "").split("\n") if part.strip()]
 
 
+#: A whole number as a form sends it: ASCII digits only ("²" and "٣" pass ``isdigit``, but
+#: are no number anyone typed in a form), and few of them.
+_FORM_INT = re.compile(r"[0-9]{1,9}")
+
+
+def form_int(text: str | None) -> int | None:
+    """The whole number in a form value or key part, or None when it is not one."""
+    if text is None or not _FORM_INT.fullmatch(text):
+        return None
+    return int(text)
+
+
 def _ints(text: str) -> list[Any]:
+    """Numbers for the domain to check; anything else stays text, so the domain names it."""
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    return [int(p) if p.isdigit() else p for p in parts]
+    return [n if (n := form_int(p)) is not None else p for p in parts]
 
 
 #: Profile fields reported by the domain → the input that shows the error.

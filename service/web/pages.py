@@ -59,9 +59,11 @@ def login() -> Any:
         if wait:
             return _too_many_attempts(target, username, wait)
         principal = authenticate_user(db(), username, password) if username and password else None
-        if principal is not None:
+        logged_in = principal is not None and log_in(principal, username)
+        # The counts are written in transactions of their own; nothing read here is needed.
+        db().rollback()
+        if logged_in:
             login_succeeded(username)
-            log_in(principal, username)
             return redirect(target or url_for(".index"))
         login_failed(username)
         error = _("Username or password is wrong.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_decimal
 
+from service.sessions import current_session
 from service.web import labels
 from service.web.access import page_principal
 from service.web.i18n import LANGUAGES, current_language
@@ -54,7 +55,7 @@ def init_templating(app: Flask) -> None:
             return {}
         return {
             "principal": page_principal(),
-            "username": session.get("username"),
+            "username": current_session().username,
             "lang": current_language(),
             "languages": LANGUAGES,
         }

@@ -275,3 +275,32 @@ def test_every_read_and_change_is_audited_without_personal_details(sessions, off
     assert {e.person_key for e in entries} == {person_key("mbe-wetzlar", "P-1")}
     for e in entries:
         assert "P-1" not in " ".join(str(v) for v in vars(e).values())
+
+
+def test_municipality_is_stored_by_its_official_name(sessions, offers):
+    """Reports group by municipality: it is a controlled vocabulary, never the text typed."""
+    from pydantic import ValidationError
+
+    data = ag.AgreementIn(person_ref="P-1", municipality="Nurnberg")
+    assert data.municipality == "Nürnberg"
+    assert ag.AgreementIn(person_ref="P-1", municipality="Hamburg-Wilhelmsburg").municipality == (
+        "Hamburg"
+    )
+    with pytest.raises(ValidationError, match="unknown place"):
+        ag.AgreementIn(person_ref="P-1", municipality="Frau Yilmaz' Wohnheim, 2. Stock")
+    with transaction(sessions) as s:
+        a = ag.create_agreement(s, COUNSELLOR, data, today=TODAY)
+        ag.update_agreement(s, COUNSELLOR, a.id, ag.AgreementPatch(municipality="Muenchen"))
+        assert a.municipality == "München"
+        ag.update_agreement(s, COUNSELLOR, a.id, ag.AgreementPatch(municipality=""))
+        assert a.municipality is None
+    with pytest.raises(ValidationError, match="ambiguous"):
+        ag.AgreementPatch(municipality="Neustadt")
+
+
+def test_municipality_from_the_recommendations_is_the_official_name(sessions, offers):
+    with transaction(sessions) as s:
+        a = draft(s, "P-1", [offers["ik"]], municipality="Berlin (Tempelhof, Schöneberg)")
+        assert a.municipality == "Berlin"
+        b = draft(s, "P-2", [offers["ik"]], municipality="Frau Yilmaz' Wohnheim")
+        assert b.municipality is None

@@ -4,6 +4,7 @@ kept), the retention purge, and the audit trail of both."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -90,7 +91,7 @@ def test_export_holds_everything_of_one_person_and_nothing_of_another(sessions, 
 def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
     key = person_key("mbe-wetzlar", "P-0")
     with transaction(sessions) as s:
-        before = monitoring.monitoring_report(s, ANALYST)
+        before = monitoring.monitoring_report(s, ANALYST, period="2027-Q1", today=TODAY)
         audited = len(s.scalars(select(AuditEntry).where(AuditEntry.person_key == key)).all())
     with transaction(sessions) as s:
         draft_report = privacy.erase_person(s, COUNSELLOR, "P-9")
@@ -101,7 +102,7 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
         "requests_anonymised": 1, "audit_entries_unlinked": audited,
     }  # fmt: skip
     with transaction(sessions) as s:
-        after = monitoring.monitoring_report(s, ANALYST)
+        after = monitoring.monitoring_report(s, ANALYST, period="2027-Q1", today=TODAY)
         a = s.get(Agreement, population[0].id)
         assert a.person_ref is None and a.person_key != key and a.anonymised_at is not None
         review = s.scalars(select(AgreementReview)).one()
@@ -130,6 +131,7 @@ def test_erasure_unlinks_strips_and_keeps_the_totals(sessions, population):
             i["id"] for i in ag.list_agreements(s, COUNSELLOR, status="all").items
         ]
     assert before["groups"] == after["groups"] and before["total"] == after["total"]
+    assert after["total"]["agreements_signed"] == 6
     with transaction(sessions) as s:
         again = privacy.erase_person(s, COUNSELLOR, "P-0")
     assert again.agreements_anonymised == 0 and again.referrals_anonymised == 0
@@ -197,3 +199,48 @@ def test_purge_command(runner, app, monkeypatch):
     from lotse.cli_support import sessions
 
     sessions().kw["bind"].dispose()  # the command's engine; close its connections now
+
+
+def test_persons_commands_for_the_data_protection_officer(runner, app, tmp_path):
+    with transaction(app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        kept = signed(s, "P-1", [offers["ik"]])
+        for ref in ("MBE/2026/017", "..", "-17"):
+            signed(s, ref, [offers["ik"]])
+    out = tmp_path / "export.json"
+    args = ["persons", "export", "MBE/2026/017", "--centre", "mbe-wetzlar", "-o", str(out)]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["person_ref"] == "MBE/2026/017" and len(data["agreements"]) == 1
+    assert data["agreements"][0]["person_ref"] == "MBE/2026/017"
+    assert out.stat().st_mode & 0o777 == 0o600  # personal data: the owner's alone
+    result = runner.invoke(args=["persons", "export", "..", "--centre", "mbe-wetzlar"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["person_ref"] == ".."
+
+    # erasure asks first; "no" erases nothing
+    erase = ["persons", "erase", "MBE/2026/017", "--centre", "mbe-wetzlar"]
+    result = runner.invoke(args=erase, input="n\n")
+    assert result.exit_code == 1 and "nothing was erased" in result.output.lower()
+    result = runner.invoke(args=[*erase, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "1 agreement(s) anonymised" in result.output
+    result = runner.invoke(
+        args=["persons", "erase", "--centre", "mbe-wetzlar", "--yes", "--", "-17"]
+    )
+    assert result.exit_code == 0 and "1 agreement(s) anonymised" in result.output, result.output
+    result = runner.invoke(args=["persons", "export", "MBE/2026/017", "--centre", "mbe-wetzlar"])
+    assert json.loads(result.stdout)["agreements"] == []
+    with transaction(app.extensions["lotse"].sessions) as s:
+        assert s.get(Agreement, kept.id).person_ref == "P-1"  # nobody else
+        actions = s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "erase")).all()
+        assert set(actions) == {"cli"}
+    # refused: an unknown centre, a missing centre, an empty reference
+    result = runner.invoke(args=["persons", "export", "P-1", "--centre", "mbe-nowhere"])
+    assert result.exit_code == 1 and "unknown centre" in result.output
+    assert runner.invoke(args=["persons", "export", "P-1"]).exit_code == 2
+    result = runner.invoke(args=["persons", "erase", "  ", "--centre", "mbe-wetzlar", "--yes"])
+    assert result.exit_code == 1 and "person_ref" in result.output
+    from lotse.cli_support import sessions
+
+    sessions().kw["bind"].dispose()

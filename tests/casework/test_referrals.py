@@ -32,9 +32,12 @@ def offer_id(sessions):
         return create_offer(s, ADMIN, "vhs-wetzlar", offer_data(capacity_free=1)).id
 
 
-def refer(sessions, offer_id, actor=COUNSELLOR):
+def refer(sessions, offer_id, actor=COUNSELLOR, person="P-001"):
+    origin = ReferralOrigin(
+        request_id=None, centre_id="mbe-wetzlar", person_key=person_key("mbe-wetzlar", person)
+    )
     with transaction(sessions) as s:
-        return referrals.create_referral(s, actor, ORIGIN, offer_id, consent=True).id
+        return referrals.create_referral(s, actor, origin, offer_id, consent=True).id
 
 
 def move(sessions, rid, status, actor=COUNSELLOR, reason=None):
@@ -95,7 +98,7 @@ def test_reasons_from_the_short_list_and_sides(sessions, offer_id):
 
 
 def test_full_offer_cannot_be_enrolled_into(sessions, offer_id):
-    first, second = refer(sessions, offer_id), refer(sessions, offer_id)
+    first, second = refer(sessions, offer_id), refer(sessions, offer_id, person="P-002")
     move(sessions, first, "enrolled", VHS)
     with pytest.raises(Conflict, match="no free place"):
         move(sessions, second, "enrolled", VHS)
@@ -105,7 +108,7 @@ def test_full_offer_cannot_be_enrolled_into(sessions, offer_id):
 
 
 def test_two_concurrent_enrolments_take_the_last_place_once(sessions, offer_id):
-    ids = [refer(sessions, offer_id) for _ in range(2)]
+    ids = [refer(sessions, offer_id, person=f"P-{i}") for i in range(2)]
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -124,3 +127,31 @@ def test_two_concurrent_enrolments_take_the_last_place_once(sessions, offer_id):
     assert sorted(outcomes) == ["conflict", "enrolled"]
     with transaction(sessions) as s:
         assert get_offer(s, offer_id).capacity_free == 0
+
+
+def test_a_second_referral_to_the_same_offer_reuses_the_open_one(sessions, offer_id):
+    """A double click, or an agreement drafted after a referral, must not refer the person
+    twice (nor log two take-ups for training); once the first is closed, a new one may be
+    made."""
+    with transaction(sessions) as s:
+        first, created = referrals.refer(s, COUNSELLOR, ORIGIN, offer_id, True)
+        again, created_again = referrals.refer(s, COUNSELLOR, ORIGIN, offer_id, True)
+    assert created and not created_again and again.id == first.id
+    assert move(sessions, first.id, "declined", reason="other") == "declined"
+    with transaction(sessions) as s:
+        third, created_third = referrals.refer(s, COUNSELLOR, ORIGIN, offer_id, True)
+    assert created_third and third.id != first.id
+
+
+def test_two_referrals_at_once_make_one(sessions, offer_id):
+    from tests.races import ROUNDS, failures, race
+
+    def attempt():
+        with transaction(sessions) as s:
+            return referrals.create_referral(s, COUNSELLOR, ORIGIN, offer_id, True).id
+
+    for _ in range(ROUNDS):
+        outcomes = race(attempt, attempt)
+        assert not failures(outcomes), outcomes
+        assert len(set(outcomes)) == 1
+        move(sessions, outcomes[0], "declined", reason="other")

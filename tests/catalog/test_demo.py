@@ -25,6 +25,7 @@ from catalog.store import current_seq, haversine_km, offer_history
 from catalog.tables import Offer, OfferChange
 from catalog.taxonomy import CATEGORIES
 from lotse.accounts import Agency
+from lotse.csvsafe import restore
 from lotse.db import transaction
 
 TODAY = date(2026, 1, 5)
@@ -215,7 +216,8 @@ def test_write_csv_round_trips_through_validation(offers, tmp_path):
     assert len(rows) == 60
     assert rows[0]["online"] in ("true", "false")
     for row, offer in zip(rows, offers, strict=False):
-        assert validate_offer(row) == validate_offer(offer)
+        # as the importer reads a cell: formula-like ones ("+49 …") carry a leading '
+        assert validate_offer({k: restore(v) for k, v in row.items()}) == validate_offer(offer)
 
 
 def test_seed_catalogue_inserts_offers_with_history(sessions):

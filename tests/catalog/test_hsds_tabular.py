@@ -281,6 +281,11 @@ REFUSED: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("services missing", lambda d: zipped({"datapackage.json": "{}"}), "has no services.csv"),
     ("bad descriptor", _replacing("datapackage.json", "{"), "not valid JSON"),
     (
+        "deep descriptor",
+        _replacing("datapackage.json", "[" * 100_000 + "]" * 100_000),
+        "nested more than 32 levels",
+    ),
+    (
         "descriptor climbs out",
         _replacing(
             "datapackage.json",
@@ -336,3 +341,23 @@ def test_a_changed_cell_is_an_update(sessions):
     with transaction(sessions) as session:
         titles = set(session.scalars(select(Offer.title).where(Offer.agency_id == "mycity")))
     assert "Integrationskurs am Abend" in titles
+
+
+def test_no_cell_of_a_package_runs_as_a_formula_and_it_imports_back(sessions):
+    """As every CSV Lotse writes (``lotse.csvsafe``): a cell starting with = + - @ gets a
+    leading ', which the import takes off again."""
+    from tests.catalog.test_csv_formulas import NASTY, assert_no_formula, cells
+
+    seed(sessions, rows=[offer_data(external_id="x", **NASTY)])
+    raw = export(sessions, "hsds-tabular")
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for name in archive.namelist():
+            if name.endswith(".csv"):
+                assert_no_formula(cells(archive.read(name).decode("utf-8")))
+        services = list(csv.DictReader(io.StringIO(archive.read("services.csv").decode())))
+    assert services[0]["name"] == "'" + NASTY["title"]
+    assert import_package(sessions, raw).created == 1
+    assert import_package(sessions, raw).unchanged == 1
+    with transaction(sessions) as session:
+        copied = session.scalars(select(Offer).where(Offer.agency_id == "mycity")).one()
+        assert {k: getattr(copied, k) for k in NASTY} == NASTY

@@ -144,3 +144,110 @@ def test_search_by_fields_that_have_a_value_organization_and_postcode(sessions):
     assert found(any_field_set=("target_groups", "residence_statuses")) == set()
     assert found(organization="AWO") == {"bool"}
     assert found(postcode="35390") == {"text"}
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def test_search_never_scores_the_whole_catalogue(sessions, monkeypatch):
+    """``q`` is matched in SQL: words found verbatim need no fuzzy scoring at all, and a typo
+    is scored only on the few offers that share a piece of the word, not on every offer."""
+    from catalog import store
+
+    titles = ["Kita Sonnenschein", "Kita Regenbogen", "Sprachcafé am Dom", "Bewerbungstraining"]
+    titles += [f"Integrationskurs {n}" for n in range(40)]
+    with transaction(sessions) as session:
+        for n, title in enumerate(titles):
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}", title=title))
+    scored: list[int] = []
+    cdist = store.process.cdist
+
+    def counting(queries, choices, **kwargs):
+        scored.append(len(choices))
+        return cdist(queries, choices, **kwargs)
+
+    monkeypatch.setattr(store.process, "cdist", counting)
+
+    def titles_for(q: str) -> list[str]:
+        with sessions() as session:
+            page = store.search_offers(session, store.OfferQuery(q=q, per_page=100))
+            return [offer.title for offer, _ in page.items]
+
+    assert titles_for("Sonnenschein") == ["Kita Sonnenschein"]
+    assert titles_for("sonenschein") == ["Kita Sonnenschein"]  # a letter missing
+    assert titles_for("Sonnenschien") == ["Kita Sonnenschein"]  # two swapped
+    assert set(titles_for("kita")) == {"Kita Sonnenschein", "Kita Regenbogen"}
+    assert len(titles_for("Integrationskurs")) == 40
+    assert titles_for("VHS Wetzlar")  # the provider and the place are searched too
+    assert titles_for("Zyxwvut") == []
+    assert titles_for("Kita Sonnenschein")[0] == "Kita Sonnenschein"  # both words first
+    assert scored and max(scored) <= 4, scored  # never the 44 offers of the catalogue
+
+
+def test_every_offer_streams_what_search_offers_pages(sessions, monkeypatch):
+    """``every_offer`` (the HSDS lists' ndjson) gives the offers of every page of
+    ``search_offers`` in the same order, for each way a search is ranked (newest first, by
+    words in the database, the fuzzy match of a typo, near a place with and without words),
+    and scores no more than the search does."""
+    from catalog import store
+
+    titles = ["Kita Sonnenschein", "Kita Regenbogen", "Sprachcafé am Dom"]
+    titles += [f"Integrationskurs {n}" for n in range(12)]
+    with transaction(sessions) as session:
+        for n, title in enumerate(titles):
+            place = {"latitude": 50.55 + n / 100, "longitude": 8.5} if n % 4 else {}
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}", title=title,
+                                                           **place))  # fmt: skip
+    scored: list[int] = []
+    cdist = store.process.cdist
+
+    def counting(queries, choices, **kwargs):
+        scored.append(len(choices))
+        return cdist(queries, choices, **kwargs)
+
+    monkeypatch.setattr(store.process, "cdist", counting)
+    near = {"near": (50.55, 8.5), "radius_km": 20.0}
+    for query in (
+        {},
+        {"q": "Kita Sonnenschein"},
+        {"q": "Integrationskurs"},
+        {"q": "Sonnenschien"},
+        {"q": "Zyxwvut"},
+        {**near},
+        {**near, "q": "Integrationskurs"},
+        {**near, "q": "Integrationskrus"},
+    ):
+        with sessions() as session:
+            paged = []
+            for page in range(1, 20):
+                found = search_offers(session, OfferQuery(**query, page=page, per_page=4))
+                paged += [offer.external_id for offer, _ in found.items]
+                if page * 4 >= found.total:
+                    break
+            assert len(paged) == found.total
+            streamed = [o.external_id for o in store.every_offer(session, OfferQuery(**query),
+                                                                 batch=3)]  # fmt: skip
+        assert streamed == paged, query
+    assert scored and max(scored) <= 12, scored  # the typo's candidates, never all 15
+
+
+def test_max_per_page_raises_the_page_size_limit(sessions):
+    with transaction(sessions) as session:
+        for n in range(3):
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}"))
+    with sessions() as session:
+        assert search_offers(session, OfferQuery(per_page=500)).per_page == 100
+        assert search_offers(session, OfferQuery(per_page=500, max_per_page=1000)).per_page == 500
+        found = search_offers(session, OfferQuery(q="Integrationskurs", per_page=2, max_per_page=2))
+        assert (found.per_page, len(found.items), found.total) == (2, 2, 3)
+
+
+def test_texts_in_memory_match_as_offers_do():
+    from catalog.store import match_texts
+
+    names = ["Kita Sonnenschein e.V.", "AWO Kreisverband", "Kita Regenbogen", "VHS Wetzlar"]
+    assert match_texts("kita", names) == [0, 2]
+    assert match_texts("Kita Sonnenschein", names) == [0, 2]  # both words first
+    assert match_texts("Sonnenschien", names) == [0]  # a typo: the fuzzy matcher
+    assert match_texts("Zyxwvut", names) == []
+    assert match_texts("!!", names) == []

@@ -229,3 +229,81 @@ def test_online_offer_far_away_counts_only_when_online_is_fine():
     assert ids(rec.results) == ["online"]
     assert rec.results[0].distance_km is None
     assert {r.code for r in rec.results[0].reasons} >= {"online"}
+
+
+# --- need coverage and exploration ---------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from matcher.engine import Exploration, cover_needs, coverage_window  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    needs=st.lists(st.integers(0, 4), min_size=1, max_size=40),
+    k=st.integers(1, 12),
+    seed=st.integers(0, 10_000),
+)
+def test_every_need_has_a_place_within_the_window_and_the_rest_follows_the_score(needs, k, seed):
+    need = np.array(needs)
+    order = np.random.default_rng(seed).permutation(len(need))  # best first
+    n_needs = int(need.max()) + 1
+    picked = cover_needs(need, order, n_needs, k)
+    assert len(picked) == min(k, len(need)) and len(set(picked)) == len(picked)
+    window = coverage_window(n_needs)
+    present = set(need.tolist())
+    if k >= window:
+        assert present <= {int(need[p]) for p in picked[:window]}
+    # outside the guarantee, nothing better is skipped for something worse of the same need
+    rank = {int(p): r for r, p in enumerate(order.tolist())}
+    for j in present:
+        mine = [rank[p] for p in picked if need[p] == j]
+        assert mine == sorted(mine)
+
+
+def test_the_best_offers_of_one_need_may_fill_the_list_after_the_window():
+    need = np.array([0, 0, 0, 0, 0, 1, 2])
+    order = np.arange(7)  # need 0's offers are the best five
+    assert cover_needs(need, order, 3, 7)[:3] == [0, 5, 6]
+    two = cover_needs(np.array([0, 0, 0, 0, 0, 1]), np.arange(6), 2, 5)
+    assert two == [0, 1, 5, 2, 3]
+
+
+def test_exploration_swaps_only_allowed_neighbours_with_exact_probabilities():
+    import random
+
+    ex = Exploration(share=0.3, depth=6, tolerance=0.1)
+    scores = [1.0, 0.95, 0.5, 0.48, 0.47, 0.46, 0.2]
+    needs = [0, 0, 1, 0, 0, 0, 0]
+    pairs = ex.allowed_pairs(scores, needs, 2)
+    # 1↔2 fine (0.95 ≥ 0.9 × 1.0); 2↔3 brings 0.5 into place 2 (< 0.855): refused;
+    # 3↔4 would push need 1 out of the first three: refused; deeper pairs are fine
+    assert pairs == [0, 3, 4]
+    rng = random.Random(1)
+    seen: dict = {}
+    draws = 20_000
+    for _ in range(draws):
+        swap, placement, policy = ex.draw(scores, needs, 2, rng)
+        seen[swap] = seen.get(swap, 0) + 1
+        assert 0 < policy["order_probability"] <= 1
+        assert all(0 < p <= 1 for p in placement)
+        if swap is not None:
+            assert placement[swap] == placement[swap + 1] == pytest.approx(0.1)
+    assert seen[None] / draws == pytest.approx(0.7, abs=0.02)
+    for j in pairs:
+        assert seen[j] / draws == pytest.approx(0.1, abs=0.01)
+
+
+def test_exploration_is_logged_with_the_order_it_drew():
+    import random
+
+    rec = rank_offers(
+        snapshot_of(SCENARIO), resolved(), exploration=Exploration(share=1.0), rng=random.Random(3)
+    )
+    assert rec.policy is not None and rec.policy["swapped"] in rec.policy["pairs"]
+    props = [s.propensity for s in rec.results]
+    upper, lower = rec.policy["swapped"]
+    assert props[upper - 1] == props[lower - 1] == pytest.approx(1 / len(rec.policy["pairs"]))
+    plain = rank_offers(snapshot_of(SCENARIO), resolved())
+    assert plain.policy is None and all(s.propensity == 1.0 for s in plain.results)

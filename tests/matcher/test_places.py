@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from lotse.errors import InvalidInput
-from matcher.places import normalise, resolve_coordinates, resolve_place
+from matcher.places import (
+    municipality_name,
+    municipality_or_none,
+    normalise,
+    resolve_coordinates,
+    resolve_place,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +86,32 @@ def test_normalise_reads_abbreviations():
     assert normalise("Frankfurt a. M.") == normalise("Frankfurt am Main") == "frankfurt main"
     assert normalise("Halle (Saale)") == normalise("Halle an der Saale")
     assert normalise("Freiburg i. Br.") == normalise("Freiburg im Breisgau")
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Nurnberg", "Nürnberg"),
+        ("Frankfurt a.M.", "Frankfurt am Main"),
+        ("Frankfurt (Oder)", "Frankfurt (Oder)"),
+        ("Hamburg-Wilhelmsburg", "Hamburg"),
+        ("Berlin Tempelhof-Schöneberg", "Berlin"),
+        ("Berlin (Tempelhof, Schöneberg)", "Berlin"),  # a label the matcher gives back
+        ("Bremerhaven", "Bremerhaven"),
+        ("Bremen", "Bremen"),
+        ("Landkreis Mayen-Koblenz", "Landkreis Mayen-Koblenz"),
+        ("WETZLAR", "Wetzlar"),
+    ],
+)
+def test_municipalities_by_their_official_name(name, expected):
+    assert municipality_name(name) == expected
+    assert municipality_or_none(name) == expected
+
+
+@pytest.mark.parametrize("name", ["Neustadt", "Frau Yilmaz' Wohnheim", "", "  ", None, "unknown"])
+def test_no_municipality_for_unknown_or_ambiguous_names(name):
+    assert municipality_or_none(name) is None
+    if name and name.strip():
+        with pytest.raises(InvalidInput) as exc:
+            municipality_name(name, field="municipality")
+        assert exc.value.errors[0].field == "municipality"

@@ -124,3 +124,57 @@ def test_random_baseline_is_seeded_and_rule_baseline_uses_the_rule():
     assert (RandomBaseline(4).score(frame) == RandomBaseline(4).score(frame)).all()
     rule = RuleScoreBaseline(rule=lambda X: -X[:, 0], feature_names=("a",))
     assert rule.fit(frame).score(frame).tolist() == [-1.0, -2.0, -3.0]
+
+
+# --- take-up × outcome ----------------------------------------------------------------------
+
+from models.ranker import TakeUpOutcomeRanker  # noqa: E402
+
+
+@parametrize_with_checks(
+    [TakeUpOutcomeRanker(max_iter=20, min_samples_leaf=5, random_state=0)],
+    expected_failed_checks=_expected_failures,
+)
+def test_take_up_outcome_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def _position_biased(n_requests: int = 3000, seed: int = 0):
+    """Requests of 10 offers shown in a fixed order that ignores one quality ``q``; noticed
+    with θ = 0.85^(position−1); referred with P = sigmoid(2q − 1) once noticed; the referred
+    ones complete (label 3) with P = 0.5 + 0.4 u, else drop (label 1)."""
+    rng = np.random.default_rng(seed)
+    n = n_requests * 10
+    q, u = rng.normal(size=n), rng.random(n)
+    position = np.tile(np.arange(1, 11), n_requests)
+    theta = 0.85 ** (position - 1)
+    attractive = 1 / (1 + np.exp(-(2 * q - 1)))
+    taken = (rng.random(n) < theta) & (rng.random(n) < attractive)
+    complete = rng.random(n) < 0.5 + 0.4 * u
+    label = np.where(taken, np.where(complete, 3, 1), 0)
+    X = np.column_stack([q, u, rng.normal(size=n)])
+    return X, label, position, taken, theta[:10], attractive
+
+
+def test_position_is_taken_out_of_take_up():
+    X, label, position, taken, theta, attractive = _position_biased()
+    model = TakeUpOutcomeRanker(random_state=0).fit(X, label, positions=position, taken_up=taken)
+    assert model.position_bias_[:10] == pytest.approx(theta, abs=0.06)
+    # take-up answers "if seen first": the attractiveness itself, not diluted by position
+    seen = model.take_up(X[:2000])
+    assert np.corrcoef(seen, attractive[:2000])[0, 1] > 0.9
+    assert seen.mean() == pytest.approx(attractive[:2000].mean(), abs=0.05)
+    # and the expected gain ranks by both parts
+    gain = model.predict(X[:2000])
+    assert np.corrcoef(gain, attractive[:2000] * (0.5 + 0.4 * X[:2000, 1]))[0, 1] > 0.85
+
+
+def test_a_feature_held_to_a_direction_never_turns_against_it():
+    X, label, position, taken, _theta, _a = _position_biased(seed=1)
+    model = TakeUpOutcomeRanker(monotone=(0, 0, -1), random_state=0).fit(
+        X, label, positions=position, taken_up=taken
+    )
+    probe = np.tile(X[:50], (5, 1))
+    probe[:, 2] = np.repeat(np.linspace(-2, 2, 5), 50)
+    scores = model.predict(probe).reshape(5, 50)
+    assert (np.diff(scores, axis=0) <= 1e-12).all()

@@ -30,7 +30,7 @@ from catalog.hsds import (
     taxonomy_id,
 )
 from catalog.store import create_offer, get_offer
-from lotse.accounts import Principal, create_token, ensure_centre
+from lotse.accounts import Principal, create_token, create_user, ensure_centre
 from lotse.db import transaction
 from tests.casework.cases import draft, served_request
 from tests.factories import offer_data
@@ -308,6 +308,12 @@ MATRIX: list[Cell] = [
         lambda w: f"/v1/persons/{PERSON}/export?centre_id={X}",
         api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
     ),
+    Cell(
+        "persons.export_person_by_query",
+        "GET",
+        lambda w: f"/v1/persons/export?person_ref={PERSON}&centre_id={X}",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+    ),
     # --- API: models, reports ----------------------------------------------------------------
     Cell("models.list_models", "GET", lambda w: "/v1/models", api(*ANALYSTS)),
     Cell(
@@ -437,6 +443,20 @@ MATRIX: list[Cell] = [
         page(*ANALYSTS),
     ),
     Cell("analyst.roll_back", "GET", lambda w: "/analyst/models/rollback", page(*ANALYSTS)),
+    Cell(
+        "analyst.start_comparison",
+        "POST",
+        lambda w: "/analyst/experiment",
+        page(*ANALYSTS),
+        form=lambda w, who: {"challenger": "no-such-version", "share": "0.1"},
+    ),
+    Cell(
+        "analyst.stop_comparison",
+        "POST",
+        lambda w: "/analyst/experiment/stop",
+        page(*ANALYSTS),
+        form=lambda w, who: {},
+    ),
     Cell("analyst.monitoring", "GET", lambda w: "/analyst/monitoring", page(*ANALYSTS)),
     Cell(
         "analyst.monitoring_chart",
@@ -461,6 +481,13 @@ MATRIX: list[Cell] = [
         form=lambda w, who: {"person_ref": "P-page", "age": "34", "place": "Wetzlar"},
     ),
     Cell("counsel.suggestions", "GET", lambda w: "/counsel/suggestions", page(*COUNSEL_PAGES)),
+    Cell(
+        "counsel.ask_again",
+        "POST",
+        lambda w: "/counsel/suggestions",
+        page(*COUNSEL_PAGES),
+        form=lambda w, who: {},
+    ),
     Cell("counsel.why_not", "GET", lambda w: "/counsel/why-not", page(*COUNSEL_PAGES)),
     Cell("counsel.referrals", "GET", lambda w: "/counsel/referrals", page(*COUNSEL_PAGES)),
     Cell(
@@ -540,6 +567,13 @@ MATRIX: list[Cell] = [
         api("admin", "agency_a", scope_denied=("agency_b",)),
     ),
     Cell(
+        "persons.erase_person_by_body",
+        "POST",
+        lambda w: "/v1/persons/erase",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+        json=lambda w, who: {"person_ref": PERSON, "centre_id": X},
+    ),
+    Cell(
         "persons.erase_person",
         "DELETE",
         lambda w: f"/v1/persons/{PERSON}?centre_id={X}",
@@ -597,19 +631,19 @@ def world(app) -> World:
 
 
 def _client(app, name: str):
-    """A test client for ``name``: logged in to the pages (a session) unless anonymous, with
-    the CSRF token of its session for forms."""
+    """A test client for ``name``: logged in to the pages (a web user of that principal's
+    role and scope) unless anonymous, with the CSRF token of its session for forms."""
     client = app.test_client()
     principal = PRINCIPALS[name]
     if principal is not None:
-        with client.session_transaction() as sess:
-            sess["principal"] = {
-                "role": principal.role,
-                "agency_id": principal.agency_id,
-                "centre_id": principal.centre_id,
-                "name": principal.name,
-            }
-            sess["username"] = f"matrix-{name}"
+        username, password = f"matrix-{name}", "matrix-password-1"
+        with transaction(app.extensions["lotse"].sessions) as s:
+            create_user(
+                s, username, password, principal.role, principal.agency_id, principal.centre_id
+            )
+        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        form = {"username": username, "password": password, "csrf_token": token}
+        assert client.post("/login", data=form).status_code == 302
     client.csrf = CSRF.search(client.get("/login").text).group(1)  # type: ignore[attr-defined,union-attr]
     return client
 

@@ -215,5 +215,5 @@ def test_two_promotions_at_once_one_wins_and_the_workers_follow_it(trained, make
         assert listed["active"] == won
         assert [v["version"] for v in listed["versions"] if v["status"] == "active"] == [won]
         assert listed["promotions"][0]["to_version"] == won
-        trained.extensions["lotse_models"].refresh_now()
-        assert trained.extensions["lotse_models"].serving == won
+        trained.extensions["lotse_ranking"].active.refresh_now()
+        assert trained.extensions["lotse_ranking"].active.serving == won

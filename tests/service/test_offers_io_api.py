@@ -156,6 +156,7 @@ def test_hsds_tabular_packages_are_exported_and_imported(client, vhs, make_token
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
     assert resp.headers["Content-Disposition"].endswith('.hsds.zip"')
     package = resp.get_data()
+    resp.close()  # a streamed response holds its request's database session until closed
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         services = list(csv.DictReader(io.StringIO(archive.read("services.csv").decode())))
     assert [s["name"] for s in services] == ["Integrationskurs Nr. 1", "Integrationskurs Nr. 2"]
@@ -188,3 +189,15 @@ def test_hsds_tabular_packages_are_exported_and_imported(client, vhs, make_token
     assert resp.status_code == 422
     assert {r["field"] for r in resp.get_json()["report"]["rejected"]} >= {"category", "latitude"}
     assert total(client) == 4
+
+
+def test_csv_download_cannot_run_formulas_and_imports_back(client, vhs):
+    title = '=HYPERLINK("https://evil.example","Kurs")'
+    rows = [{**courses(1)[0], "title": title}]
+    client.post("/v1/offers/import", data=csv_text(rows), headers=vhs)
+    resp = client.get("/v1/offers/export?format=csv&agency_id=vhs-wetzlar")
+    table = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert table[0]["title"] == "'" + title
+    again = client.post("/v1/offers/import", data=resp.get_data(), headers=vhs).get_json()
+    assert again["unchanged"] == 1
+    assert client.get("/v1/offers").get_json()["items"][0]["title"] == title

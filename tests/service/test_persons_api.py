@@ -3,6 +3,8 @@ and that erasure leaves the monitoring totals as they were."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -14,11 +16,15 @@ from tests.casework.cases import draft, signed, store_offers
 URL = "/v1/persons"
 
 
+#: A quarter that is over whenever the tests run, and a day in it.
+PERIOD, ON = "2026-Q3", date(2026, 8, 10)
+
+
 @pytest.fixture
 def population(app):
     with transaction(app.extensions["lotse"].sessions) as s:
         offers = store_offers(s)
-        cases = [signed(s, f"P-{i}", [offers["ik"], offers["kita"]]) for i in range(5)]
+        cases = [signed(s, f"P-{i}", [offers["ik"], offers["kita"]], on=ON) for i in range(5)]
         draft(s, "P-draft", [offers["iq"]])
     return cases
 
@@ -60,7 +66,8 @@ def test_export_one_person(client, tokens, population):
 
 def test_erasure_keeps_the_report_totals(app, client, tokens, population):
     analyst = tokens["analyst"]
-    before = client.get("/v1/reports/monitoring?by=category", headers=analyst).get_json()
+    report = f"/v1/reports/monitoring?by=category&period={PERIOD}"
+    before = client.get(report, headers=analyst).get_json()
     with transaction(app.extensions["lotse"].sessions) as s:
         key = person_key("mbe-wetzlar", "P-0")
         audited = len(s.scalars(select(AuditEntry).where(AuditEntry.person_key == key)).all())
@@ -74,10 +81,88 @@ def test_erasure_keeps_the_report_totals(app, client, tokens, population):
     }  # fmt: skip
     resp = client.delete(f"{URL}/P-draft?centre_id=mbe-wetzlar", headers=tokens["admin"])
     assert resp.get_json()["agreements_deleted"] == 1
-    after = client.get("/v1/reports/monitoring?by=category", headers=analyst).get_json()
+    after = client.get(report, headers=analyst).get_json()
     assert before["groups"] == after["groups"] and before["total"] == after["total"]
+    assert after["total"]["agreements_signed"] == 5
     gone = client.get(f"/v1/agreements/{population[0].id}", headers=tokens["counsellor"])
     assert gone.status_code == 404
     export = client.get(f"{URL}/P-0/export", headers=tokens["counsellor"]).get_json()
     assert export["agreements"] == [] and export["referrals"] == []
     assert [e["action"] for e in export["audit"]] == ["erase", "export"]
+
+
+#: References creation accepts that a path segment cannot carry as it is.
+ODD_REFS = ["MBE/2026/017", "..", ".", "a.b", "%2F", "Ärztin-Ü 17/ä", "export", "erase", "x/export"]
+
+
+@pytest.fixture
+def odd_people(app):
+    with transaction(app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        return {ref: signed(s, ref, [offers["ik"]]).id for ref in [*ODD_REFS, "P-0"]}
+
+
+@pytest.mark.parametrize("ref", ODD_REFS)
+def test_export_and_erasure_with_the_reference_in_query_and_body(client, tokens, odd_people, ref):
+    resp = client.get(
+        f"{URL}/export", query_string={"person_ref": ref}, headers=tokens["counsellor"]
+    )
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["person_ref"] == ref and [a["id"] for a in body["agreements"]] == [odd_people[ref]]
+    assert resp.headers["Cache-Control"] == "no-store"
+    # another centre's counsellor finds nobody of that reference
+    other = client.get(f"{URL}/export", query_string={"person_ref": ref}, headers=tokens["other"])
+    assert other.get_json()["agreements"] == []
+    resp = client.post(f"{URL}/erase", json={"person_ref": ref}, headers=tokens["counsellor"])
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["agreements_anonymised"] == 1
+    again = client.get(
+        f"{URL}/export", query_string={"person_ref": ref}, headers=tokens["counsellor"]
+    )
+    assert again.get_json()["agreements"] == []
+    # nobody else was touched
+    left = client.get(f"{URL}/export?person_ref=P-0", headers=tokens["counsellor"]).get_json()
+    assert [a["id"] for a in left["agreements"]] == [odd_people["P-0"]]
+
+
+def test_contract_paths_carry_slashes_and_percent_signs(client, tokens, odd_people):
+    counsellor = tokens["counsellor"]
+    for path, ref in (
+        ("MBE/2026/017", "MBE/2026/017"),
+        ("MBE%2F2026%2F017", "MBE/2026/017"),
+        ("%252F", "%2F"),
+        ("a.b", "a.b"),
+        ("x/export", "x/export"),
+        ("%C3%84rztin-%C3%9C%2017/%C3%A4", "Ärztin-Ü 17/ä"),
+    ):
+        resp = client.get(f"{URL}/{path}/export", headers=counsellor)
+        assert resp.status_code == 200, (path, resp.get_json())
+        assert resp.get_json()["person_ref"] == ref
+        assert [a["id"] for a in resp.get_json()["agreements"]] == [odd_people[ref]], path
+    resp = client.delete(f"{URL}/MBE/2026/017", headers=counsellor)
+    assert resp.status_code == 200 and resp.get_json()["agreements_anonymised"] == 1
+    resp = client.delete(f"{URL}/erase", headers=counsellor)  # a person called "erase"
+    assert resp.status_code == 200 and resp.get_json()["agreements_anonymised"] == 1
+    admin = tokens["admin"]
+    resp = client.post(
+        f"{URL}/erase", json={"person_ref": "a.b", "centre_id": "mbe-wetzlar"}, headers=admin
+    )
+    assert resp.status_code == 200 and resp.get_json()["agreements_anonymised"] == 1
+
+
+def test_bad_references_and_bodies_are_422(client, tokens):
+    counsellor = tokens["counsellor"]
+    assert client.get(f"{URL}/export", headers=counsellor).status_code == 422
+    for ref in ("", "   ", "x" * 101):
+        resp = client.get(f"{URL}/export", query_string={"person_ref": ref}, headers=counsellor)
+        assert resp.status_code == 422, ref
+        assert resp.get_json()["errors"][0]["field"] == "person_ref"
+        resp = client.post(f"{URL}/erase", json={"person_ref": ref}, headers=counsellor)
+        assert resp.status_code == 422, ref
+    assert client.post(f"{URL}/erase", json={}, headers=counsellor).status_code == 422
+    assert client.post(f"{URL}/erase", json={"person_ref": "P-0"}).status_code == 401
+    for role in ("analyst", "agency"):
+        resp = client.post(f"{URL}/erase", json={"person_ref": "P-0"}, headers=tokens[role])
+        assert resp.status_code == 403
+        assert client.get(f"{URL}/export?person_ref=P-0", headers=tokens[role]).status_code == 403

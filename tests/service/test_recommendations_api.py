@@ -199,3 +199,116 @@ def test_openapi_documents_the_endpoints(client):
     )
     assert "/v1/recommendations/explain" in doc["paths"]
     assert "ProfileIn" in doc["components"]["schemas"]
+
+
+def test_admin_without_a_centre_may_not_name_a_person(app, client, make_token, catalogue):
+    """A request stored without a centre could never be exported or erased."""
+    from sqlalchemy import func, select
+
+    from matcher.tables import RecommendationRequest
+
+    admin = make_token("admin")
+    resp = client.post(
+        URL, json={"profile": nurse_profile(person_ref="MBE/2026/017")}, headers=admin
+    )
+    assert resp.status_code == 422
+    error = resp.get_json()["errors"][0]
+    assert error["field"] == "profile.person_ref" and "centre" in error["message"]
+    with transaction(app.extensions["lotse"].sessions) as s:
+        assert s.scalar(select(func.count()).select_from(RecommendationRequest)) == 0
+    # without a person, or as admin of a centre, it is served
+    anonymous = nurse_profile(person_ref=None)
+    assert client.post(URL, json={"profile": anonymous}, headers=admin).status_code == 200
+    scoped = make_token("admin", centre_id="mbe-wetzlar")
+    resp = client.post(
+        URL, json={"profile": nurse_profile(person_ref="MBE/2026/017")}, headers=scoped
+    )
+    assert resp.status_code == 200, resp.get_json()
+    export = client.get(
+        "/v1/persons/export",
+        headers=scoped,
+        query_string={"person_ref": "MBE/2026/017", "centre_id": "mbe-wetzlar"},
+    )
+    assert len(export.get_json()["recommendations"]) == 1
+
+
+def test_features_served_equal_those_recomputed_at_the_request_time(
+    app, client, counsellor, catalogue, make_token
+):
+    """Training reads the features stored with each impression; they must be exactly what
+    the engine computes for that request at its time — outcome history included (as of the
+    request: every referral step recorded before it, none after)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+    from sqlalchemy import select
+
+    from casework.outcomes import events_after
+    from lotse.settings import current
+    from matcher.engine import rank_offers
+    from matcher.features import FEATURE_NAMES
+    from matcher.history import OutcomeHistory
+    from matcher.profile import resolve_profile, validate_profile
+    from matcher.snapshot import Snapshot, load_offers
+    from matcher.tables import Impression, RecommendationRequest
+
+    admin = make_token("admin")
+    first = client.post(URL, json={"profile": nurse_profile(person_ref="P-a")}, headers=counsellor)
+    body = first.get_json()
+    for offer in body["results"][:3]:
+        made = client.post(
+            "/v1/referrals",
+            json={"request_id": body["request_id"], "offer_id": offer["offer_id"], "consent": True},
+            headers=counsellor,
+        ).get_json()
+        for status in ("accepted", "enrolled", "completed"):
+            client.patch(f"/v1/referrals/{made['id']}", json={"status": status}, headers=admin)
+    profile = nurse_profile(person_ref="P-b")
+    second = client.post(URL, json={"profile": profile}, headers=counsellor).get_json()
+    later = client.post(
+        "/v1/referrals",
+        json={
+            "request_id": second["request_id"],
+            "offer_id": second["results"][0]["offer_id"],
+            "consent": True,
+        },
+        headers=counsellor,
+    ).get_json()
+    client.patch(
+        f"/v1/referrals/{later['id']}",
+        json={"status": "declined", "reason": "other"},
+        headers=counsellor,
+    )  # after the request: must not count for it
+    with app.extensions["lotse"].sessions() as s:
+        served_at = s.get(RecommendationRequest, second["request_id"]).served_at
+        stored = {
+            i.offer_id: i.features
+            for i in s.scalars(
+                select(Impression).where(Impression.request_id == second["request_id"])
+            )
+        }
+        history = OutcomeHistory(current().history_half_life_days)
+        history.apply(
+            sorted(
+                (e for e in events_after(s, 0) if e.at <= served_at),
+                key=lambda e: (e.at, e.event_id),
+            )
+        )
+        snapshot = Snapshot.from_records(load_offers(s))
+    recomputed = rank_offers(
+        snapshot,
+        resolve_profile(validate_profile(profile)),
+        history=history,
+        now=served_at.astimezone(UTC) if served_at.tzinfo else served_at.replace(tzinfo=UTC),
+    )
+    assert stored and datetime.now(UTC) >= served_at
+    assert any(stored[o]["offer_outcome_evidence"] > 0 for o in stored)
+    for s in recomputed.results:
+        if s.offer_id in stored:
+            served = [stored[s.offer_id][n] for n in FEATURE_NAMES]
+            np.testing.assert_allclose(
+                np.array([np.nan if v is None else v for v in served], dtype=float),
+                s.features,
+                rtol=1e-6,
+                equal_nan=True,
+            )

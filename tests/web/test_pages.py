@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from sqlalchemy import select
 
 from tests.web.conftest import PASSWORD, csrf_token, login
 
@@ -98,8 +101,8 @@ def test_wrong_role_gets_a_403_page(web, user, path):
 def test_web_session_keeps_the_principal_contract(web):
     login(web, "berater")
     with web.session_transaction() as sess:
-        assert set(sess["principal"]) == {"role", "agency_id", "centre_id", "name"}
-        assert sess["principal"]["centre_id"] == "mbe-wetzlar"
+        principal = sess.principal
+    assert (principal.role, principal.centre_id) == ("counsellor", "mbe-wetzlar")
 
 
 # --- agency -----------------------------------------------------------------------------
@@ -226,7 +229,11 @@ INTAKE = {
 def test_intake_shows_resolution_and_suggestions_then_refers(web):
     login(web, "berater")
     form = web.get("/counsel/intake")
-    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     assert page.status_code == 200, page.text[:500]
     assert "Wetzlar" in page.text
     assert "Kita" in page.text
@@ -259,6 +266,34 @@ def test_intake_shows_resolution_and_suggestions_then_refers(web):
     assert 'id="referrals-table"' in done.text
 
 
+def test_the_intake_never_reaches_the_cookie(web, web_app):
+    """The review found the profile readable in the cookie; now it is kept on the server and
+    the cookie is an opaque id, the same before and after the intake."""
+    login(web, "berater")
+    cookie = web.get_cookie("lotse_session").value
+    form = web.get("/counsel/intake")
+    private = {**INTAKE, "profession": "Zahntechnikerin", "residence_status": "tolerated",
+               "benefits": "asylblg", "qualification_country": "Eritrea"}  # fmt: skip
+    page = web.post(
+        "/counsel/intake",
+        data={**private, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    for resp in (page, web.get("/counsel/suggestions"), web.get("/counsel/why-not")):
+        for header in resp.headers.getlist("Set-Cookie"):
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            assert re.fullmatch(r"[A-Za-z0-9_-]{0,43}", value), header
+            for secret in ("Zahntechnikerin", "tolerated", "asylblg", "Eritrea", "MBE-TEST-1"):
+                assert secret not in header
+    assert web.get_cookie("lotse_session").value == cookie
+    assert "Zahntechnikerin" in web.get("/counsel/intake").text  # the draft is still there
+    with web_app.extensions["lotse"].sessions() as session:
+        from lotse.accounts import WebSession
+
+        assert all("Zahntechnikerin" not in row.data for row in session.scalars(select(WebSession)))
+
+
 def test_intake_errors_are_shown_on_the_form(web):
     login(web, "berater")
     form = web.get("/counsel/intake")
@@ -276,7 +311,11 @@ def test_why_not_explains_every_rule(web, web_app):
     offer_id, _, _ = _first_offer(web_app)
     login(web, "berater")
     form = web.get("/counsel/intake")
-    web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     page = web.get(f"/counsel/why-not?offer={offer_id}")
     assert page.status_code == 200
     assert page.text.count('class="badge badge-') >= 10
@@ -289,7 +328,11 @@ def test_agreement_from_suggestions_sign_and_review(web):
 
     login(web, "berater")
     form = web.get("/counsel/intake")
-    page = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
     offers = re.findall(r'name="offer_id" value="([^"]+)"', page.text)
     needs = re.findall(r'name="need" value="([^"]+)"', page.text)
     request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
@@ -343,6 +386,65 @@ def test_analyst_pages(web):
     assert rollback.status_code == 200
 
 
+@pytest.mark.slow
+def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_comparison(web, web_app):
+    """What a new analyst reads after training: the newest version's counterfactual
+    estimate with its interval beside the naive figure, the gate's decision and why; an
+    online comparison started, read and stopped from the page."""
+    from casework.outcomes import record_simulated_referrals, workspace
+    from models.lifecycle import train_version
+    from models.simulation import simulate_history
+
+    lotse = web_app.extensions["lotse"]
+    simulate_history(lotse.sessions, record_simulated_referrals, people=500, seed=2)
+    train_version(workspace(lotse.sessions, lotse.settings.data_dir), seed=0, actor="test")
+    login(web, "analyst")
+    page = web.get("/analyst/models").text
+    assert "Neueste Version: v1" in page
+    assert 'id="newest-table"' in page and "kontrafaktisch sndcg@5" in page
+    assert "naiv ndcg@10 (verzerrt)" in page
+    assert re.search(r"0,\d{3} <span class=\"muted\">\[0,\d{3} – 0,\d{3}\]", page)
+    gate = re.search(r'id="gate">(.*?)</div>', page, re.S).group(1)
+    assert "Würde" in gate and "sndcg@5" in gate  # the decision and why, with numbers
+    started = web.post(
+        "/analyst/experiment",
+        data={"challenger": "v1", "share": "0,3", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert started.status_code == 200 and "bedient 30 % der Personen" in started.text
+    assert 'id="experiment-table"' in started.text or "alt genug" in started.text
+    read = web.get("/analyst/models?matured_days=0").text
+    assert "Online-Vergleich läuft" in read and "Gruppe" in read
+    stopped = web.post(
+        "/analyst/experiment/stop", data={"csrf_token": csrf_token(read)}, follow_redirects=True
+    )
+    assert "Der Online-Vergleich ist beendet" in stopped.text
+    assert 'id="start-comparison"' in stopped.text
+
+
+def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
+    from datetime import date
+
+    from lotse.db import transaction
+    from tests.casework.cases import signed, store_offers
+
+    with transaction(web_app.extensions["lotse"].sessions) as s:
+        offers = store_offers(s)
+        for i in range(6):
+            signed(s, f"W-{i}", [offers["ik"]], on=date(2026, 8, 10))
+        for i in range(2):
+            signed(s, f"H-{i}", [offers["ik-hamm"]], municipality="Hamm", on=date(2026, 8, 10))
+    login(web, "analyst")
+    page = web.get("/analyst/monitoring?period=2026-Q3")
+    assert page.status_code == 200
+    assert "Wetzlar" in page.text and "Hamm" not in page.text
+    assert "Sonstige (kleine Gruppen)" in page.text and "2026-Q3" in page.text
+    assert "period=2026-Q3" in page.text  # the CSV and the chart are of the same quarter
+    csv_text = web.get("/analyst/monitoring/report.csv?period=2026-Q3").text
+    assert "Wetzlar" in csv_text and "Hamm" not in csv_text
+    assert web.get("/analyst/monitoring?period=2099-Q1").status_code == 422
+
+
 def test_every_page_text_has_a_german_translation():
     """Strings added to a template or page module must be translated before they ship."""
     from pathlib import Path
@@ -364,3 +466,178 @@ def test_every_page_text_has_a_german_translation():
     assert len(found) > 100, "nothing extracted: check the method map"
     missing = sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string))
     assert not missing, f"untranslated: {missing[:10]}"
+
+
+# --- hostile form input: a 4xx page, never a 500 ---------------------------------------------
+
+
+def _signed_agreement_page(web):
+    import re
+
+    login(web, "berater")
+    form = web.get("/counsel/intake")
+    page = web.post(
+        "/counsel/intake",
+        data={**INTAKE, "csrf_token": csrf_token(form.text)},
+        follow_redirects=True,
+    )
+    made = web.post(
+        "/counsel/agreements",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "offer_id": re.findall(r'name="offer_id" value="([^"]+)"', page.text)[:1],
+            "need": re.findall(r'name="need" value="([^"]+)"', page.text),
+            "request_id": re.search(r'name="request_id" value="([^"]+)"', page.text).group(1),
+            "consent": "1",
+        },
+        follow_redirects=True,
+    )
+    token = csrf_token(made.text)
+    for party in ("person", "counsellor"):
+        web.post(made.request.path + "/sign", data={"csrf_token": token, "party": party})
+    return made.request.path, token
+
+
+def test_odd_step_and_outcome_keys_are_400_not_500(web):
+    path, token = _signed_agreement_page(web)
+    for key in ("step-²", "step-١", "step-" + "9" * 5000, "step-x"):
+        page = web.post(path + "/reviews", data={"csrf_token": token, key: "done"})
+        assert page.status_code in (400, 422), (key, page.status_code)
+        assert "text/html" in page.content_type
+    for key in ("outcome-²", "outcome-" + "1" * 5000):
+        page = web.post(path + "/close", data={"csrf_token": token, key: "reached"})
+        assert page.status_code in (400, 422), (key, page.status_code)
+
+
+def test_odd_childrens_ages_are_a_form_error(web):
+    login(web, "berater")
+    token = csrf_token(web.get("/counsel/intake").text)
+    for ages in ("²", "3, ²", "٣", "9" * 5000, "-1"):
+        page = web.post(
+            "/counsel/intake", data={**INTAKE, "children_ages": ages, "csrf_token": token}
+        )
+        assert page.status_code == 422, (ages, page.status_code)
+        assert 'id="e-children_ages"' in page.text
+
+
+def test_line_breaks_in_next_are_no_header_injection(web):
+    for target in (
+        "/agency/\r\nSet-Cookie: evil=1",
+        "/x\nLocation: https://evil.example",
+        "/ok%0d%0aSet-Cookie:%20evil=1",
+        "/\x00",
+    ):
+        page = web.get("/login", query_string={"next": target})
+        assert page.status_code == 200
+        form_token = csrf_token(page.text)
+        resp = web.post(
+            "/login",
+            data={
+                "username": "vhs",
+                "password": PASSWORD,
+                "csrf_token": form_token,
+                "next": target,
+            },
+        )
+        assert resp.status_code == 302, (target, resp.status_code)
+        location = resp.headers["Location"]
+        assert "\n" not in location and "\r" not in location and "\x00" not in location
+        assert not any("evil" in v for k, v in resp.headers if k.lower() == "set-cookie")
+        web.post("/logout", data={"csrf_token": csrf_token(web.get("/agency/").text)})
+    resp = web.post(
+        "/language",
+        data={
+            "lang": "en",
+            "next": "/\r\nX-Evil: 1",
+            "csrf_token": csrf_token(web.get("/login").text),
+        },
+    )
+    assert resp.status_code == 302 and "X-Evil" not in str(resp.headers)
+
+
+# --- uploads of import dry runs: one pending file per user, expired ones gone at once ------
+
+
+def _dry_run(client, title: str):
+    from io import BytesIO
+
+    page = client.get("/agency/import")
+    csv_text = (
+        "external_id,title,category,organization,municipality,latitude,longitude\n"
+        f"up-1,{title},language_cafe,VHS Wetzlar,Wetzlar,50.55,8.50\n"
+    )
+    return client.post(
+        "/agency/import",
+        data={"csrf_token": csrf_token(page.text), "file": (BytesIO(csv_text.encode()), "o.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_each_user_keeps_one_pending_upload_and_expired_ones_go(web, web_app, tmp_path):
+    import os
+    import time
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    stale = uploads / ("0" * 16 + "-" + "a" * 32 + ".upload")
+    stale.write_bytes(b"x" * 1000)
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    fresh = uploads / ("1" * 16 + "-" + "b" * 32 + ".upload")  # someone else's, still pending
+    fresh.write_bytes(b"y")
+
+    first = web_app.test_client()
+    login(first, "vhs")
+    assert _dry_run(first, "Sprachcafé eins").status_code == 200
+    assert not stale.exists() and fresh.exists()
+    assert len(list(uploads.glob("*.upload"))) == 2
+    # the same user again, in another session: the older pending file goes at once
+    second = web_app.test_client()
+    login(second, "vhs")
+    report = _dry_run(second, "Sprachcafé zwei")
+    mine = [p for p in uploads.glob("*.upload") if p != fresh]
+    assert len(mine) == 1 and b"zwei" in mine[0].read_bytes()
+    gone = first.post(
+        "/agency/import/confirm",
+        data={"csrf_token": csrf_token(first.get("/agency/import").text)},
+        follow_redirects=True,
+    )
+    assert "nicht mehr verfügbar" in gone.text or "no longer available" in gone.text
+    done = second.post(
+        "/agency/import/confirm",
+        data={"csrf_token": csrf_token(report.text)},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200
+    assert [p for p in uploads.glob("*.upload")] == [fresh]
+
+
+def test_showing_the_suggestions_again_logs_no_new_request(web, web_app):
+    """Back, reload, a language switch or the return from a referral show the same list:
+    only the intake and "ask again" are new requests (training data stays clean)."""
+    from matcher.tables import RecommendationRequest
+
+    def requests() -> int:
+        with web_app.extensions["lotse"].sessions() as session:
+            return len(session.scalars(select(RecommendationRequest)).all())
+
+    login(web, "berater")
+    form = web.get("/counsel/intake")
+    sent = web.post("/counsel/intake", data={**INTAKE, "csrf_token": csrf_token(form.text)})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/counsel/suggestions")
+    assert requests() == 1
+    first = web.get("/counsel/suggestions")
+    shown = re.findall(r'name="offer_id" value="([^"]+)"', first.text)
+    request_id = re.search(r'name="request_id" value="([^"]+)"', first.text).group(1)
+    switched = web.post(
+        "/language",
+        data={"lang": "en", "csrf_token": csrf_token(first.text), "next": "/counsel/suggestions"},
+        follow_redirects=True,
+    )
+    assert switched.status_code == 200 and 'lang="en"' in switched.text
+    again = web.get("/counsel/suggestions")
+    assert re.findall(r'name="offer_id" value="([^"]+)"', again.text) == shown
+    assert re.search(r'name="request_id" value="([^"]+)"', again.text).group(1) == request_id
+    assert requests() == 1
+    asked = web.post("/counsel/suggestions", data={"csrf_token": csrf_token(again.text)})
+    assert asked.status_code == 303 and requests() == 2

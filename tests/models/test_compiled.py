@@ -1,0 +1,57 @@
+"""Compiled trees score exactly as scikit-learn does: numbers, missing values, categories
+(known, unknown, not whole, negative), classifiers and Poisson regressors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from models.compiled import CompiledTrees
+
+
+def _data(n: int = 4000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    X[rng.random((n, 8)) < 0.1] = np.nan
+    X[:, 2] = rng.integers(0, 17, n)
+    X[rng.random(n) < 0.15, 2] = np.nan
+    X[:, 5] = rng.integers(0, 28, n)
+    signal = np.nan_to_num(X[:, 0]) + (X[:, 2] % 3 == 0) - 0.7 * (X[:, 5] % 4 == 1)
+    return X, signal + rng.normal(0, 0.5, n)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_classifier_scores_equal_scikit_learn(categorical):
+    X, latent = _data()
+    cats = np.zeros(8, dtype=bool)
+    cats[[2, 5]] = categorical
+    model = HistGradientBoostingClassifier(
+        max_iter=60, max_leaf_nodes=7, categorical_features=cats if categorical else None
+    ).fit(X, (latent > 0.5).astype(int))
+    compiled = CompiledTrees(model)
+    assert compiled.supported
+    probe = X[:300].copy()
+    probe[0, 2], probe[1, 5], probe[2, 5], probe[3, 2], probe[4, 2] = 99, -3, 5.5, 300, np.nan
+    np.testing.assert_allclose(compiled.raw(probe), model.decision_function(probe), atol=1e-9)
+    np.testing.assert_allclose(compiled.proba(probe), model.predict_proba(probe)[:, 1], atol=1e-9)
+
+
+def test_poisson_regressor_means_equal_scikit_learn():
+    X, latent = _data(seed=1)
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=40, max_leaf_nodes=7).fit(
+        X, np.exp(np.clip(latent, -3, 2))
+    )
+    np.testing.assert_allclose(
+        CompiledTrees(model).mean(X[:200]), model.predict(X[:200]), rtol=1e-9
+    )
+
+
+def test_bigger_trees_fall_back_to_scikit_learn():
+    X, latent = _data(seed=2)
+    model = HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=31).fit(
+        X, (latent > 0).astype(int)
+    )
+    compiled = CompiledTrees(model)
+    assert not compiled.supported
+    np.testing.assert_allclose(compiled.raw(X[:50]), model.decision_function(X[:50]))

@@ -1,0 +1,112 @@
+"""The zoo's truth and the whole loop in two worlds: in each, driven only through the API,
+the gate promotes the model that is better in the world's truth and refuses the ones broken
+on purpose (small, fast configurations; ``bench/learning_bench.py`` runs the full ones)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from catalog.demo import generate_catalogue
+from models.simulation import SimulatedPerson
+from models.worlds import LearningRun, Truth, dcg, oracle_ratio, people_for, world_named, zoo
+
+PLACES = 3
+
+
+def _person(**profile) -> SimulatedPerson:
+    base = {
+        "person_ref": "p", "age": 30, "gender": "female", "german_level": "A1",
+        "location": {"latitude": 50.55, "longitude": 8.5}, "languages": ["ar"],
+        "children_ages": [], "benefits": ["none"], "needs": ["integration_course"],
+        "availability": {"days": [], "times": []}, "online_ok": False, "max_distance_km": 25,
+    }  # fmt: skip
+    return SimulatedPerson("p", {**base, **profile}, 0.0, 10.0, False, False)
+
+
+def _offer(**fields):
+    return {"id": "o1", "category": "integration_course", "latitude": 50.55, "longitude": 8.5,
+            "organization": "VHS", "languages": ["de"], **fields}  # fmt: skip
+
+
+def test_every_world_has_an_exact_truth_per_person_and_offer():
+    for world in zoo():
+        t = world.truth(_person(), _offer(), 0.0)
+        assert isinstance(t, Truth) and 0 <= t.take_up <= 1 and 0 <= t.gain <= 7
+        assert world.value(_person(), _offer(), 0.0) == pytest.approx(t.take_up * t.gain)
+        assert world.attention(1) == 1 and world.attention(5) < world.attention(2)
+
+
+def test_the_truths_say_what_the_worlds_promise():
+    fees = world_named("fees")
+    poor, paying = _person(benefits=["sgb2"]), _person(benefits=["none"])
+    assert fees.value(poor, _offer(cost_eur=50), 0) < 0.1 * fees.value(poor, _offer(), 0)
+    assert fees.value(paying, _offer(cost_eur=50), 0) > 0.5 * fees.value(paying, _offer(), 0)
+    lang = world_named("first_language")
+    with_support = _offer(languages=["de", "ar"])
+    assert lang.value(_person(), with_support, 0) > 3 * lang.value(_person(), _offer(), 0)
+    b1 = _person(german_level="B1")
+    assert lang.value(b1, with_support, 0) == pytest.approx(lang.value(b1, _offer(), 0))
+    cliff = world_named("level_cliff")
+    assert cliff.value(_person(), _offer(target_german_level="A2"), 0) > 4 * cliff.value(
+        _person(), _offer(target_german_level="B2"), 0
+    )
+    shift = world_named("quality_shift")
+    before = [shift.value(_person(), _offer(organization=f"O{i}"), 0.0) for i in range(20)]
+    after = [shift.value(_person(), _offer(organization=f"O{i}"), 0.9) for i in range(20)]
+    assert sum(a != b for a, b in zip(before, after, strict=True)) >= 5
+
+
+def test_the_oracle_ratio_is_one_for_the_best_order_and_less_otherwise():
+    values = [0.1, 2.0, 0.5, 1.0, 0.0, 3.0]
+    assert oracle_ratio(sorted(values, reverse=True)[:5], values) == pytest.approx(1.0)
+    assert oracle_ratio(values[:5], values) < 1.0
+    assert oracle_ratio([0, 0], [0, 0, 0]) is None
+    assert dcg([1.0, 1.0]) == pytest.approx(1 + 1 / np.log2(3))
+
+
+def _api(client):
+    def api(method, path, body=None, *, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        resp = client.open(path, method=method, json=body, headers=headers)
+        return resp.status_code, resp.get_json(silent=True)
+
+    return api
+
+
+def _catalogue(n: int, seed: int):
+    pairs = generate_catalogue(n, seed=seed)
+    biggest = {m for m, _ in Counter(o["municipality"] for _, o in pairs).most_common(PLACES)}
+    return [(a, o) for a, o in pairs if o["municipality"] in biggest]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world_name", ["fees", "first_language"])
+def test_the_gate_promotes_the_better_model_and_refuses_broken_ones(
+    world_name, app, client, make_token
+):
+    tokens = {
+        "admin": make_token("admin")["Authorization"].split()[1],
+        "counsellor": make_token("counsellor", centre_id="zoo")["Authorization"].split()[1],
+        "analyst": make_token("analyst")["Authorization"].split()[1],
+    }
+    run = LearningRun(world_named(world_name), _api(client), tokens, seed=0)
+    run.import_catalogue(_catalogue(2000, seed=0))
+    run.load_catalogue()
+    places = run.places()
+    people = people_for(places, 700, seed=1)
+    run.serve(people, 0, len(people))
+    judged = people_for(places, 120, seed=99)
+    before = run.judge(judged, phase=1.0)
+    version = run.train()
+    promoted, answer = run.promote(version["version"])
+    assert promoted, answer
+    assert answer["comparison"]["decision"] == "promote"
+    after = run.judge(judged, phase=1.0)
+    assert after["ratio"] > before["ratio"]  # better in the world's truth, not just offline
+    for control in ("shuffled-labels", "flipped:distance_km"):
+        broken = run.train(control)
+        ok, reply = run.promote(broken["version"])
+        assert not ok and reply["comparison"]["decision"] in ("worse", "noise"), control

@@ -68,7 +68,8 @@ def report_lines(report: ImportReport, limit: int = 200) -> list[str]:
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="default: from the file name (.csv; .json is JSON offers or HSDS services)",
+    help="default: from the file (.csv; .json is JSON offers or HSDS services; a ZIP is an "
+    "HSDS tabular package)",
 )
 @click.option("--dry-run", is_flag=True, help="check and report, write nothing")
 @click.option(
@@ -82,7 +83,8 @@ def report_lines(report: ImportReport, limit: int = 200) -> list[str]:
 def import_command(
     file: Path, agency_id: str, fmt: str | None, dry_run: bool, mode: str, category: str | None
 ) -> None:
-    """Import offers from a CSV, JSON or HSDS file (upsert on external_id)."""
+    """Import offers from a CSV, JSON, HSDS or HSDS tabular (ZIP) file (upsert on
+    external_id)."""
     from catalog.importing import import_offers
     from catalog.reading import guess_format
     from lotse.cli_support import fail, progress, sessions
@@ -130,20 +132,23 @@ def import_command(
     help="file to write (default: standard output)",
 )
 def export_command(fmt: str, agency_id: str | None, output: Path | None) -> None:
-    """Export the active offers as CSV (the import's columns), JSON or HSDS."""
-    from catalog.exporting import export_offers
+    """Export the active offers as CSV (the import's columns), JSON, HSDS (JSON) or an HSDS
+    tabular data package (hsds-tabular: a ZIP, written with -o FILE.zip)."""
+    from catalog.exporting import BINARY_FORMATS, export_offers
     from lotse.cli_support import sessions
     from lotse.db import transaction
 
+    if fmt in BINARY_FORMATS and output is None and sys.stdout.isatty():
+        raise click.UsageError(f"{fmt} is a ZIP file: name it with -o FILE.zip")
     with transaction(sessions()) as session:
         chunks = export_offers(session, fmt, agency_id)
         if output is None:
             for chunk in chunks:
-                click.echo(chunk, nl=False)
+                click.echo(chunk, nl=False)  # (bytes go to the binary stream)
         else:
-            with output.open("w", encoding="utf-8", newline="") as fh:
+            with output.open("wb") as fh:
                 for chunk in chunks:
-                    fh.write(chunk)
+                    fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
             click.echo(f"wrote {output}", err=True)
 
 

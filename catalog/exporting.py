@@ -1,4 +1,5 @@
-"""Export of the live catalogue (active, non-archived offers) as CSV, JSON or HSDS.
+"""Export of the live catalogue (active, non-archived offers) as CSV, JSON, HSDS or an HSDS
+tabular data package.
 
 The CSV has exactly the import's columns in the contract's order and writes values the way the
 importer reads them (lists ``;``-separated, booleans ``true``/``false``, dates ISO, floats in
@@ -6,10 +7,13 @@ full precision; a cell a spreadsheet would run as a formula gets a leading ``'``
 importer takes off: ``lotse.csvsafe``), so exporting and importing the file again changes
 nothing. The JSON is an
 array of offers as the API returns them (the importer ignores the server-set fields); HSDS is
-an array of fully nested HSDS 3.0 services.
+an array of fully nested HSDS 3.0 services; ``hsds-tabular`` is the same services as the
+standard's data package (a ZIP of ``datapackage.json`` and CSV files, ``catalog.hsds_tabular``)
+with Lotse's two taxonomies and all their terms.
 
-Exports are produced as a stream of text chunks from a cursor read in batches, so a large
-catalogue is never held in memory as a whole.
+Exports are produced as a stream of chunks (text; bytes for the ZIP) from a cursor read in
+batches, so a large catalogue is never held in memory as a whole (the ZIP's tables wait in
+temporary files until it is written).
 """
 
 from __future__ import annotations
@@ -24,17 +28,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.hsds import offer_to_hsds_service
+from catalog import hsds_tabular
+from catalog.hsds import TAXONOMIES, offer_to_hsds_service, taxonomy_record, taxonomy_terms
 from catalog.schema import OFFER_FIELDS
 from catalog.tables import Offer
 from lotse.csvsafe import neutralise
 
-EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
+#: Formats exported as bytes (the others as text).
+BINARY_FORMATS = frozenset({"hsds-tabular"})
 MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
     "hsds": "application/json",
+    "hsds-tabular": "application/zip",
 }
+_SUFFIXES = {"csv": "csv", "json": "json", "hsds": "hsds.json", "hsds-tabular": "hsds.zip"}
 #: Offers read per database round trip, and rows per text chunk of the stream.
 CHUNK = 1_000
 _COLUMNS = ("id", "agency_id", *OFFER_FIELDS, "extra", "archived", "version", "created_at",
@@ -102,8 +111,11 @@ def _array_chunks(items: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "".join(parts)
 
 
-def export_offers(session: Session, fmt: str, agency_id: str | None = None) -> Iterator[str]:
-    """The live catalogue (or one agency's part of it) in ``fmt`` as a stream of text chunks."""
+def export_offers(
+    session: Session, fmt: str, agency_id: str | None = None
+) -> Iterator[str] | Iterator[bytes]:
+    """The live catalogue (or one agency's part of it) in ``fmt`` as a stream of chunks:
+    text, or bytes for ``BINARY_FORMATS``."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
     records = offer_records(session, agency_id)
@@ -111,11 +123,17 @@ def export_offers(session: Session, fmt: str, agency_id: str | None = None) -> I
         return csv_chunks(records)
     if fmt == "json":
         return _array_chunks(_offer_json(r) for r in records)
-    return _array_chunks(offer_to_hsds_service(r) for r in records)
+    services = (offer_to_hsds_service(r) for r in records)
+    if fmt == "hsds":
+        return _array_chunks(services)
+    vocabulary = {
+        "taxonomy": [taxonomy_record(name) for name in TAXONOMIES],
+        "taxonomy_term": taxonomy_terms(),
+    }
+    return hsds_tabular.package_chunks(services, vocabulary)
 
 
 def export_filename(fmt: str, agency_id: str | None = None, day: date | None = None) -> str:
     """A file name that says what the export holds: ``lotse-offers-vhs-2027-01-11.csv``."""
     day = day or date.today()
-    suffix = "csv" if fmt == "csv" else "hsds.json" if fmt == "hsds" else "json"
-    return f"lotse-offers-{agency_id or 'all'}-{day.isoformat()}.{suffix}"
+    return f"lotse-offers-{agency_id or 'all'}-{day.isoformat()}.{_SUFFIXES[fmt]}"

@@ -13,7 +13,13 @@ is kept under ``extra["hsds"]``, so nothing an agency sent is lost.
 
 Nested records need UUIDs: they are uuid5 values derived from the offer id (or, for the
 organization, from the agency and the organization's name, so one provider keeps one id
-across its offers, and for taxonomy terms from the code), so they stay stable between exports.
+across its offers, and for taxonomies and their terms from their names and codes), so they
+stay stable between exports. The one exception is the service-at-location record, whose id is
+the offer id with fixed bits flipped: reversible, so that ``GET /service_at_locations/{id}``
+finds its offer by primary key.
+
+The read API over these records is ``catalog.hsds_api``; the tabular form (a data package of
+CSV files) is ``catalog.hsds_tabular``.
 """
 
 from __future__ import annotations
@@ -24,14 +30,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from catalog import taxonomy
 from catalog.schema import LIST_FIELDS
-from catalog.store import OfferQuery, get_offer, offer_as_dict, search_offers
+from catalog.store import offer_as_dict
 from catalog.vocab import DAYS
 from lotse.db import utcnow
-from lotse.errors import FieldError, NotFound
+from lotse.errors import FieldError
 
 HSDS_VERSION = "3.0"
 #: Namespace of every derived id (uuid5 of the URL of this specification profile).
@@ -113,14 +117,47 @@ _TIME_SPANS: dict[str, tuple[time, time]] = {
 _POSTCODE = re.compile(r"^(?:D-|DE-)?\s*([0-9]{5})$")
 
 
+#: The two taxonomies whose terms Lotse's services carry: (name, description).
+TAXONOMIES: dict[str, str] = {
+    CATEGORY_TAXONOMY: "The categories of Lotse (contract v1): eight parent codes, each "
+    "standing for all of its leaf categories. Term names are German, descriptions English.",
+    FIELD_TAXONOMY: "Fields of a Lotse offer that HSDS has no place for (eligibility, "
+    "capacity, childcare…). An attribute with one of these terms carries the field's value as "
+    "Lotse's CSV writes it (lists ';'-separated, booleans true/false).",
+}
+#: Flipped in an offer id to make its service-at-location id; zero where a UUID keeps its
+#: version and variant bits, so the result is a version-4 UUID like the offer id.
+_SERVICE_AT_LOCATION_MASK = 0x5A1EC7A0_9B2D_0E41_3C5A_7F1E2D3C4B5A
+
+
 def derived_id(*parts: str) -> str:
     """A stable UUID for a nested record, derived from the parts that identify it."""
     return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
 
 
+def taxonomy_id(name: str) -> str:
+    """The id of one of Lotse's taxonomies (``TAXONOMIES``)."""
+    return derived_id("taxonomy", name)
+
+
+def taxonomy_record(name: str) -> dict[str, Any]:
+    """One of Lotse's taxonomies as an HSDS taxonomy (``schema/taxonomy.json``)."""
+    return {
+        "id": taxonomy_id(name),
+        "name": name,
+        "description": TAXONOMIES[name],
+        "version": "1",
+    }
+
+
 def category_term_id(code: str) -> str:
     """The id of the HSDS taxonomy term for a Lotse category (or parent) code."""
     return derived_id("taxonomy_term", CATEGORY_TAXONOMY, code)
+
+
+def field_term_id(name: str) -> str:
+    """The id of the HSDS taxonomy term for an offer field carried as an attribute."""
+    return derived_id("taxonomy_term", FIELD_TAXONOMY, name)
 
 
 def category_for_term_id(term_id: str) -> str | None:
@@ -129,6 +166,74 @@ def category_for_term_id(term_id: str) -> str | None:
         if category_term_id(code) == term_id:
             return code
     return None
+
+
+def field_for_term_id(term_id: str) -> str | None:
+    """The offer field whose taxonomy term has this id, or None."""
+    return next((name for name in ATTRIBUTE_FIELDS if field_term_id(name) == term_id), None)
+
+
+def category_term(code: str) -> dict[str, Any]:
+    """The HSDS taxonomy term of a category code; a leaf's ``parent_id`` is its parent's."""
+    german, english = taxonomy.LABELS.get(code, (code, code))
+    term = {
+        "id": category_term_id(code),
+        "code": code,
+        "name": german,
+        "description": english,
+        "taxonomy": CATEGORY_TAXONOMY,
+        "taxonomy_id": taxonomy_id(CATEGORY_TAXONOMY),
+    }
+    if code in taxonomy.PARENT_OF:
+        term["parent_id"] = category_term_id(taxonomy.PARENT_OF[code])
+    return term
+
+
+def field_term(name: str) -> dict[str, Any]:
+    """The HSDS taxonomy term of an offer field carried as an attribute."""
+    return {
+        "id": field_term_id(name),
+        "code": name,
+        "name": name,
+        "description": f"Lotse offer field '{name}' (contract v1)",
+        "taxonomy": FIELD_TAXONOMY,
+        "taxonomy_id": taxonomy_id(FIELD_TAXONOMY),
+    }
+
+
+def taxonomy_terms() -> list[dict[str, Any]]:
+    """Every term of Lotse's taxonomies: each parent category followed by its children,
+    then the offer fields."""
+    codes = [code for p, children in taxonomy.TAXONOMY.items() for code in (p, *children)]
+    return [*map(category_term, codes), *map(field_term, ATTRIBUTE_FIELDS)]
+
+
+def organization_id(agency_id: str | None, name: str) -> str:
+    """The id of a provider: one per agency and organization name, across its offers."""
+    return derived_id("organization", str(agency_id or ""), name)
+
+
+def organization_record(agency_id: str | None, name: str) -> dict[str, Any]:
+    """A provider as an HSDS organization (its one-to-one fields)."""
+    return {"id": organization_id(agency_id, name), "name": name, "description": ""}
+
+
+def service_at_location_id(service_id: str) -> str:
+    """The id of an offer's (only) service-at-location record."""
+    try:
+        value = uuid.UUID(service_id).int
+    except ValueError:  # not a UUID (never an offer id): stable, but not reversible
+        return derived_id(service_id, "service_at_location")
+    return str(uuid.UUID(int=value ^ _SERVICE_AT_LOCATION_MASK))
+
+
+def service_of_location_id(service_at_location: str) -> str | None:
+    """The offer id whose service-at-location record has this id (None: not such an id)."""
+    try:
+        value = uuid.UUID(service_at_location).int
+    except ValueError:
+        return None
+    return str(uuid.UUID(int=value ^ _SERVICE_AT_LOCATION_MASK))
 
 
 # --- Offer → HSDS ------------------------------------------------------------------------
@@ -163,7 +268,7 @@ def _schedules(sid: str, o: Mapping[str, Any]) -> list[dict[str, Any]]:
         return []
     out = []
     for slot in times or [None]:
-        item: dict[str, Any] = {"id": derived_id(sid, "schedule", slot or "any")}
+        item: dict[str, Any] = {"id": derived_id(sid, "schedule", slot or "any"), "service_id": sid}
         if days:
             item["freq"] = "WEEKLY"
             item["byday"] = ",".join(_DAY_RRULE[d] for d in days)
@@ -212,41 +317,25 @@ def _location(sid: str, o: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _field_attribute(sid: str, name: str, value: Any) -> dict[str, Any]:
-    term_id = derived_id("taxonomy_term", FIELD_TAXONOMY, name)
     return {
         "id": derived_id(sid, "attribute", name),
         "link_id": sid,
         "link_type": "offer_field",
         "link_entity": "service",
-        "taxonomy_term_id": term_id,
+        "taxonomy_term_id": field_term_id(name),
         "value": _attribute_value(value),
-        "taxonomy_term": {
-            "id": term_id,
-            "code": name,
-            "name": name,
-            "description": f"Lotse offer field '{name}' (contract v1)",
-            "taxonomy": FIELD_TAXONOMY,
-        },
+        "taxonomy_term": field_term(name),
     }
 
 
 def _category_attribute(sid: str, code: str) -> dict[str, Any]:
-    german, english = taxonomy.LABELS.get(code, (code, code))
-    term_id = category_term_id(code)
     return {
         "id": derived_id(sid, "attribute", "category"),
         "link_id": sid,
         "link_type": "category",
         "link_entity": "service",
-        "taxonomy_term_id": term_id,
-        "taxonomy_term": {
-            "id": term_id,
-            "code": code,
-            "name": german,
-            "description": english,
-            "parent_id": category_term_id(taxonomy.parent(code)),
-            "taxonomy": CATEGORY_TAXONOMY,
-        },
+        "taxonomy_term_id": category_term_id(code),
+        "taxonomy_term": category_term(code),
     }
 
 
@@ -261,10 +350,10 @@ def offer_to_hsds_service(offer: Any, *, nested: bool = True) -> dict[str, Any]:
     an item of ``GET /services`` (``schema/compiled/service_list.json``)."""
     o: Mapping[str, Any] = offer if isinstance(offer, Mapping) else _offer_mapping(offer)
     sid = str(o["id"])
-    org_id = derived_id("organization", str(o.get("agency_id") or ""), o["organization"])
+    organization = organization_record(o.get("agency_id"), o["organization"])
     service: dict[str, Any] = {
         "id": sid,
-        "organization_id": org_id,
+        "organization_id": organization["id"],
         "name": o["title"],
         "description": o.get("description") or "",
         "status": o.get("status") or "active",
@@ -280,11 +369,7 @@ def offer_to_hsds_service(offer: Any, *, nested: bool = True) -> dict[str, Any]:
         if isinstance(kept.get(name), str):
             service[name] = kept[name]
     service["last_modified"] = _timestamp(o.get("last_modified"))
-    service["organization"] = {
-        "id": org_id,
-        "name": o["organization"],
-        "description": "",
-    }
+    service["organization"] = organization
     if not nested:
         return service
     if o.get("phone"):
@@ -292,14 +377,7 @@ def offer_to_hsds_service(offer: Any, *, nested: bool = True) -> dict[str, Any]:
             {"id": derived_id(sid, "phone"), "service_id": sid, "number": o["phone"]}
         ]
     service["schedules"] = _schedules(sid, o)
-    service["service_at_locations"] = [
-        {
-            "id": derived_id(sid, "service_at_location"),
-            "service_id": sid,
-            "location_id": derived_id(sid, "location"),
-            "location": _location(sid, o),
-        }
-    ]
+    service["service_at_locations"] = [_service_at_location(sid, o)]
     service["languages"] = [
         {
             "id": derived_id(sid, "language", c),
@@ -333,6 +411,30 @@ def _offer_mapping(offer: Any) -> dict[str, Any]:
     out = offer_as_dict(offer)
     out["extra"] = offer.extra
     return out
+
+
+def _service_at_location(sid: str, o: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": service_at_location_id(sid),
+        "service_id": sid,
+        "location_id": derived_id(sid, "location"),
+        "location": _location(sid, o),
+    }
+
+
+def offer_to_hsds_service_at_location(offer: Any, *, nested: bool = True) -> dict[str, Any]:
+    """An offer's service-at-location record (every offer has one), with its location and
+    service: fully nested (the shape of ``GET /service_at_locations/{id}``, the service
+    without its own ``service_at_locations``), or with ``nested=False`` one-to-one fields
+    only (an item of ``GET /service_at_locations``, ``compiled/service_at_location_list.json``)."""
+    o: Mapping[str, Any] = offer if isinstance(offer, Mapping) else _offer_mapping(offer)
+    service = offer_to_hsds_service(o, nested=nested)
+    record = service.pop("service_at_locations", None) or [_service_at_location(service["id"], o)]
+    item = record[0]
+    if not nested:
+        item["location"] = {k: v for k, v in item["location"].items() if not isinstance(v, list)}
+    item["service"] = service
+    return item
 
 
 # --- HSDS → offer ------------------------------------------------------------------------
@@ -531,75 +633,3 @@ def service_to_offer(
         else:
             kept.pop("attributes", None)
     return data, {"hsds": kept}, problems
-
-
-# --- The HSDS read API --------------------------------------------------------------------
-
-#: Where the HSDS 3.0 API this read API follows is defined.
-OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/openapi.json"
-PROFILE_URL = "https://docs.openreferral.org/en/latest/hsds/"
-MAX_PER_PAGE = 100
-
-
-def api_info() -> dict[str, str]:
-    """``GET /``: which HSDS version and profile this API serves."""
-    return {"version": HSDS_VERSION, "profile": PROFILE_URL, "openapi_url": OPENAPI_URL}
-
-
-def service_page(
-    session: Session,
-    *,
-    search: str | None = None,
-    taxonomy_term_id: str | None = None,
-    modified_after: datetime | None = None,
-    page: int = 1,
-    per_page: int = 50,
-    full: bool = False,
-) -> dict[str, Any]:
-    """``GET /services``: one page of active offers as HSDS services (one-to-one fields and
-    the organization, or fully nested with ``full``), in the HSDS ``Page`` envelope.
-
-    ``taxonomy_term_id`` is the id of a category's taxonomy term (``category_term_id``) or the
-    category code itself; an unknown term matches nothing."""
-    page, per_page = max(1, page), max(1, min(per_page, MAX_PER_PAGE))
-    category = None
-    if taxonomy_term_id:
-        category = (
-            taxonomy_term_id
-            if taxonomy.is_known(taxonomy_term_id)
-            else category_for_term_id(taxonomy_term_id)
-        )
-    if taxonomy_term_id and category is None:
-        items, total = [], 0
-    else:
-        found = search_offers(
-            session,
-            OfferQuery(
-                q=search,
-                category=category,
-                modified_after=modified_after,
-                page=page,
-                per_page=per_page,
-            ),
-        )
-        items, total = [offer for offer, _distance in found.items], found.total
-    total_pages = -(-total // per_page)
-    contents = [offer_to_hsds_service(offer, nested=full) for offer in items]
-    return {
-        "total_items": total,
-        "total_pages": total_pages,
-        "page_number": page,
-        "size": len(contents),
-        "first_page": page == 1,
-        "last_page": page >= total_pages,
-        "empty": not contents,
-        "contents": contents,
-    }
-
-
-def service_by_id(session: Session, service_id: str) -> dict[str, Any]:
-    """``GET /services/{id}``: the fully nested service; archived offers are not served."""
-    offer = get_offer(session, service_id)
-    if offer.archived:
-        raise NotFound(f"no service with id '{service_id}'")
-    return offer_to_hsds_service(offer)

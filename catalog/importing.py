@@ -1,5 +1,5 @@
-"""Bulk import of offers from CSV, JSON or HSDS: validate, upsert, report (the files are read
-by ``catalog.reading``).
+"""Bulk import of offers from CSV, JSON, HSDS or HSDS tabular packages: validate, upsert,
+report (the files are read by ``catalog.reading``).
 
 An import upserts on ``(agency_id, external_id)``: a row whose ``external_id`` the agency does
 not have yet creates an offer, a row that differs from the stored offer updates it (an archived
@@ -18,7 +18,8 @@ or entirely new.
 
 Row numbers in the report count data rows from 1, in the order of the source: in a CSV file the
 header is row 0 and blank lines are skipped (rejected CSV rows also give the ``line`` of the
-file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N.
+file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N
+(of ``services.csv`` in a tabular package).
 
 Large CSV files use helper processes (``lotse.helpers``; ``helpers`` > 0): the file is cut at
 row ends (``catalog.reading.split_csv``), this process reads and validates the first part
@@ -88,7 +89,10 @@ from lotse.errors import (
 )
 from lotse.helpers import HelperTask, gc_paused, helpers_running, run_beside
 
-FORMATS: tuple[str, ...] = ("csv", "json", "hsds")
+FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
+#: Formats that carry more than Lotse models (the rest of an HSDS service): stored in
+#: ``extra`` and compared on re-import. CSV and JSON leave ``extra`` as it is.
+KEEPS_EXTRA = frozenset({"hsds", "hsds-tabular"})
 MODES: tuple[str, ...] = ("atomic", "partial")
 #: From this many bytes (or characters), a CSV file is read and validated in parts, some in
 #: helper processes (about 3,000 offers; below that, sending the work away costs more).
@@ -173,7 +177,7 @@ def _friendlier(err: FieldError, data: dict[str, Any], fmt: str) -> FieldError:
         message = f"{data.get(err.field)} is far outside Germany (not even a valid {err.field})"
     elif err.field in BOOL_FIELDS and "boolean" in message:
         message = "must be true or false (also 1/0, yes/no, ja/nein)"
-    if fmt == "hsds" and err.field in SOURCE_OF:
+    if fmt in KEEPS_EXTRA and err.field in SOURCE_OF:
         message = f"{message} (HSDS {SOURCE_OF[err.field]})"
     return FieldError(err.field, message) if message != err.message else err
 
@@ -396,7 +400,7 @@ def _plan(
     """Split accepted rows into (new, changed, unchanged), with each change listed."""
     new, changed, same = [], [], []
     ids = iter(random_uuids(len(valid)))
-    keep_extra = fmt != "hsds"  # CSV and JSON carry no extra: leave what HSDS put there
+    keep_extra = fmt not in KEEPS_EXTRA  # CSV and JSON carry none: leave what HSDS put there
     as_text: dict[tuple[str, ...], str] = {}
     for v in valid:
         old = stored.get(v.values[_EXTERNAL_ID])
@@ -667,7 +671,7 @@ def _new_rows(
     enc: _Encoder, plan: _WritePlan, batch: list[_Planned], fmt: str
 ) -> list[tuple[Any, ...]]:
     fields = enc.fields
-    if fmt != "hsds":  # CSV and JSON carry no extra: the same tail for every row
+    if fmt not in KEEPS_EXTRA:  # CSV and JSON carry no extra: the same tail for every row
         tail = (None, False, 1, plan.seq, plan.stamp, plan.stamp)
         return [(p.offer_id, plan.agency_id, *fields(p.valid.values), *tail) for p in batch]
     return [
@@ -681,7 +685,7 @@ def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tupl
     version = p.stored.version  # type: ignore[union-attr]
     row = (p.offer_id, version, *enc.fields(p.valid.values), False, version + 1, plan.seq,
            plan.stamp)  # fmt: skip
-    return (*row, enc.column("extra", p.valid.extra)) if fmt == "hsds" else row
+    return (*row, enc.column("extra", p.valid.extra)) if fmt in KEEPS_EXTRA else row
 
 
 def _write(
@@ -704,7 +708,7 @@ def _write(
     )
     offers_t = table("offers", *(column(n) for n in _INSERT_COLUMNS))
     history_t = table("offer_history", *(column(n) for n in _HISTORY_COLUMNS))
-    set_columns = (*_UPDATE_COLUMNS, "extra") if fmt == "hsds" else _UPDATE_COLUMNS
+    set_columns = (*_UPDATE_COLUMNS, "extra") if fmt in KEEPS_EXTRA else _UPDATE_COLUMNS
     insert_offers = _Bulk(conn, insert(offers_t), _INSERT_COLUMNS, "offers")
     insert_history = _Bulk(conn, insert(history_t), _HISTORY_COLUMNS, "offer_history")
     update_offers = _Bulk(
@@ -813,7 +817,8 @@ def import_offers(
 ) -> ImportReport:
     """Import a whole file of offers into ``agency_id`` and report what happened.
 
-    ``rows_source`` is the raw file (bytes or text) in ``fmt`` (csv, json or hsds);
+    ``rows_source`` is the raw file (bytes or text) in ``fmt`` (csv, json, hsds, or
+    hsds-tabular: a ZIP, as bytes);
     ``category`` is the category of HSDS services that carry none of their own; ``progress``
     wraps the row loop like ``lotse.cli_support.progress``; ``helpers`` is how many helper
     processes a large import may use beside this one (0: none). Raises ``BadPayload`` when the file
@@ -854,7 +859,7 @@ def _import(
     valid = _accept(checked, report)
     del checked  # the rejected rows' cells are not needed any more
     ext_ids = [v.values[_EXTERNAL_ID] for v in valid]
-    stored = _stored_offers(session, agency_id, ext_ids, with_extra=fmt == "hsds")
+    stored = _stored_offers(session, agency_id, ext_ids, with_extra=fmt in KEEPS_EXTRA)
     new, changed, same = _plan(valid, stored, fmt, report)
     rejected = options.mode == "atomic" and bool(report.rejected)
     will_write = not options.dry_run and not rejected and bool(new or changed)

@@ -1,5 +1,6 @@
 """Reading import files: CSV (whole, or cut into parts that can be read apart), JSON arrays
-of offers and HSDS 3.0 services, into ``SourceRow``s for ``catalog.importing`` to validate.
+of offers, HSDS 3.0 services and HSDS tabular data packages (a ZIP of CSV files, unpacked by
+``catalog.hsds_tabular``), into ``SourceRow``s for ``catalog.importing`` to validate.
 
 A file that cannot be read at all gets ``BadPayload`` naming the reason: not UTF-8 (with the
 byte and line), empty, unknown or missing columns (with "did you mean"), broken quoting (with
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple
 from rapidfuzz import process
 
 from catalog.hsds import service_to_offer
+from catalog.hsds_tabular import read_services
 from catalog.schema import OFFER_FIELDS, SERVER_FIELDS
 from lotse.csvsafe import restore
 from lotse.errors import BadPayload, FieldError
@@ -261,6 +263,14 @@ def read_json(text: str) -> list[SourceRow]:
     return rows
 
 
+def _service_rows(services: list[Any], category: str | None) -> list[SourceRow]:
+    rows = []
+    for n, service in enumerate(services, 1):
+        data, extra, problems = service_to_offer(service, category)
+        rows.append(SourceRow(n, data, extra, problems))
+    return rows
+
+
 def read_hsds(text: str, category: str | None = None) -> list[SourceRow]:
     """Rows of an HSDS 3.0 service, an array of services or a page of them (``contents``)."""
     doc = _load_json(text)
@@ -269,15 +279,22 @@ def read_hsds(text: str, category: str | None = None) -> list[SourceRow]:
     services = [doc] if isinstance(doc, dict) else doc
     if not isinstance(services, list) or not services:
         raise BadPayload("an HSDS import is one service object or a non-empty array of them")
-    rows = []
-    for n, service in enumerate(services, 1):
-        data, extra, problems = service_to_offer(service, category)
-        rows.append(SourceRow(n, data, extra, problems))
-    return rows
+    return _service_rows(services, category)
+
+
+def read_hsds_tabular(raw: bytes | str, category: str | None = None) -> list[SourceRow]:
+    """Rows of an HSDS 3.0 tabular data package (a ZIP): service N is row N of
+    ``services.csv``, read with everything the package links to it."""
+    services = read_services(raw)
+    if not services:
+        raise BadPayload("services.csv of the package has no services; there is nothing to import")
+    return _service_rows(services, category)
 
 
 def read_rows(raw: bytes | str, fmt: str, category: str | None = None) -> list[SourceRow]:
     """Parse a whole import body; ``BadPayload`` when it cannot be read at all."""
+    if fmt == "hsds-tabular":  # a ZIP, not text
+        return read_hsds_tabular(raw, category)
     text = decode_text(raw)
     if fmt == "csv":
         return read_csv(text)
@@ -287,10 +304,13 @@ def read_rows(raw: bytes | str, fmt: str, category: str | None = None) -> list[S
 
 
 def guess_format(raw: bytes, name: str = "", media_type: str = "") -> str:
-    """The import format a file most likely has: CSV by its extension or media type, HSDS by
-    ``hsds`` in its name, and a JSON body by whether its first object looks like an HSDS
-    service (``name`` before any ``title``) or an offer."""
+    """The import format a file most likely has: an HSDS tabular package by being a ZIP,
+    CSV by its extension or media type, HSDS by ``hsds`` in its name, and a JSON body by
+    whether its first object looks like an HSDS service (``name`` before any ``title``) or an
+    offer."""
     name = name.lower().rsplit("/", 1)[-1]
+    if raw[:4] == b"PK\x03\x04" or name.endswith(".zip") or media_type == "application/zip":
+        return "hsds-tabular"
     if name.endswith(".csv") or media_type == "text/csv":
         return "csv"
     if "hsds" in name:

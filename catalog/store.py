@@ -24,12 +24,27 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, case, desc, false, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    desc,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from catalog import taxonomy
-from catalog.schema import OFFER_FIELDS, OfferIn, validate_offer
+from catalog.schema import LIST_FIELDS, OFFER_FIELDS, OfferIn, validate_offer
 from catalog.tables import CatalogState, Offer, OfferChange
 from lotse.accounts import Principal, ensure_agency
 from lotse.db import utcnow
@@ -37,6 +52,8 @@ from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVer
 
 EARTH_RADIUS_KM = 6371.0088
 MAX_PER_PAGE = 100
+#: The least ``text_scores`` value that counts as a match of a search text.
+SEARCH_CUTOFF = 75
 
 
 def next_seq(session: Session) -> int:
@@ -326,17 +343,24 @@ def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> 
 
 @dataclass(frozen=True)
 class OfferQuery:
-    """The filters of ``GET /v1/offers``; every field is optional."""
+    """The filters of ``GET /v1/offers`` (and of the HSDS lists); every field is optional.
+
+    ``organization`` and ``postcode`` match exactly; ``any_field_set`` keeps offers in which
+    at least one of these fields has a value (not missing, empty, or false)."""
 
     q: str | None = None
     category: str | None = None
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     agency_id: str | None = None
+    organization: str | None = None
+    postcode: str | None = None
+    any_field_set: tuple[str, ...] = ()
     modified_after: datetime | None = None
     include_inactive: bool = False
     page: int = 1
     per_page: int = 20
+    max_per_page: int = MAX_PER_PAGE
 
 
 @dataclass(frozen=True)
@@ -356,6 +380,19 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def has_value(name: str) -> ColumnElement[bool]:
+    """SQL for "the offer field ``name`` has a value": not NULL, and not an empty list, an
+    empty text or false."""
+    col = getattr(Offer, name)
+    if name in LIST_FIELDS:  # both backends print an empty JSON list as '[]'
+        return and_(col.is_not(None), cast(col, Text).not_in(["[]", "null"]))
+    if isinstance(col.type, Boolean):
+        return col.is_(True)
+    if isinstance(col.type, String):
+        return and_(col.is_not(None), col != "")
+    return col.is_not(None)
+
+
 def _filtered(query: OfferQuery, *columns: Any) -> Select:
     """``columns`` of the live offers that pass every filter of ``query`` but ``q``."""
     stmt = select(*columns).where(Offer.archived.is_(False))
@@ -365,6 +402,12 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
         stmt = stmt.where(Offer.category.in_(taxonomy.expand(query.category)))
     if query.agency_id:
         stmt = stmt.where(Offer.agency_id == query.agency_id)
+    if query.organization:
+        stmt = stmt.where(Offer.organization == query.organization)
+    if query.postcode:
+        stmt = stmt.where(Offer.postcode == query.postcode)
+    if query.any_field_set:
+        stmt = stmt.where(or_(*map(has_value, query.any_field_set)))
     if query.modified_after:
         stmt = stmt.where(Offer.last_modified > query.modified_after)
     if query.near and query.radius_km is not None:
@@ -426,16 +469,37 @@ def _word_hits(words: list[str]) -> tuple[Any, Any]:
     return or_(*found), hits
 
 
-def search_offers(session: Session, query: OfferQuery) -> OfferPage:
-    """Offers matching the filters: by relevance to ``q`` when given, else by distance when
-    ``near`` is given, else newest change first.
+def text_scores(q: str, texts: list[str]) -> np.ndarray:
+    """The fuzzy matcher: how well each of ``texts`` matches the search text ``q``,
+    case-blind, 0–100 (rapidfuzz's partial token-set ratio); ``SEARCH_CUTOFF`` and more
+    counts as a match. Callers give it a prefiltered, bounded set of texts only."""
+    return process.cdist(
+        [q.lower()], [t.lower() for t in texts], scorer=fuzz.partial_token_set_ratio, workers=1
+    )[0]
 
-    ``q`` is matched in the database first: offers whose title, provider or place contain the
-    most words of ``q`` come first (then the nearest, or the newest). Only when no offer
-    contains any word verbatim (a typo) is the fuzzy matcher used, and then only on offers
-    that contain a piece of a word (``word_pieces``), the newest ``MAX_FUZZY_CANDIDATES`` of
-    them (rapidfuzz's partial token-set ratio, at least 75). So no search reads or scores
-    the whole catalogue."""
+
+def match_texts(q: str, texts: list[str]) -> list[int]:
+    """The indexes of ``texts`` that match the search text ``q``, best first, matched as
+    ``search_offers`` matches offers, for short lists kept in memory (the HSDS
+    organizations, taxonomies and terms): the texts containing the most words of ``q`` first
+    (ties in their given order); only when none contains a word verbatim, the fuzzy matcher,
+    on the first ``MAX_FUZZY_CANDIDATES`` texts that contain a piece of a word."""
+    lowered = [t.lower() for t in texts]
+    words = query_words(q)
+    hits = np.array([sum(w in t for w in words) for t in lowered], dtype=np.int64)
+    if hits.any():
+        return [int(i) for i in np.argsort(-hits, kind="stable") if hits[i]]
+    pieces = word_pieces(q)
+    candidates = [i for i, t in enumerate(lowered) if any(p in t for p in pieces)]
+    candidates = candidates[:MAX_FUZZY_CANDIDATES]
+    if not candidates:
+        return []
+    scores = text_scores(q, [texts[i] for i in candidates])
+    order = np.argsort(-scores, kind="stable")
+    return [candidates[i] for i in order if scores[i] >= SEARCH_CUTOFF]
+
+
+def _check_category(query: OfferQuery) -> None:
     if query.category and not taxonomy.is_known(query.category):
         hint = taxonomy.suggest(query.category)
         raise InvalidInput(
@@ -447,51 +511,33 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
                 )
             ]
         )
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
-    page = max(1, query.page)
-    newest_first = (Offer.last_modified.desc(), Offer.id)
-    if not query.q and not query.near:  # the database counts and pages
-        total = session.scalar(_filtered(query, func.count(Offer.id))) or 0
-        offers = session.scalars(
-            _filtered(query, Offer)
-            .order_by(*newest_first)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        return OfferPage([(o, None) for o in offers], total, page, per_page)
+
+
+_NEWEST_FIRST = (Offer.last_modified.desc(), Offer.id)
+
+
+def _ranked(
+    session: Session, query: OfferQuery, words: list[str]
+) -> tuple[list[str], list[float | None]]:
+    """The ids of the offers matching ``query`` (which has ``q`` or ``near``), best first,
+    and each one's distance (km, or None), for the orders the database does not make: by
+    distance (with ``q``: most words of it first), and the fuzzy match of a ``q`` of which
+    no offer contains a word verbatim (without ``near``, the caller has found that out)."""
     columns = (Offer.id, Offer.title, Offer.organization, Offer.municipality, Offer.latitude,
                Offer.longitude)  # fmt: skip
-    words = query_words(query.q) if query.q else []
     verbatim = False
-    if words:
+    if words and query.near:
         found, hits = _word_hits(words)
-        if not query.near:  # the database ranks, counts (in the same pass) and pages
-            rows = session.execute(
-                _filtered(query, Offer, hits.label("hits"), func.count().over().label("n"))
-                .where(found)
-                .order_by(desc("hits"), *newest_first)
-                .limit(per_page)
-                .offset((page - 1) * per_page)
-            ).all()
-            total = (
-                rows[0].n
-                if rows
-                else session.scalar(_filtered(query, func.count(Offer.id)).where(found))
-            )
-            if total:
-                return OfferPage([(r.Offer, None) for r in rows], int(total), page, per_page)
-        else:
-            rows = session.execute(
-                _filtered(query, *columns, hits.label("hits")).where(found).order_by(*newest_first)
-            ).all()
-            verbatim = bool(rows)
+        rows = session.execute(
+            _filtered(query, *columns, hits.label("hits")).where(found).order_by(*_NEWEST_FIRST)
+        ).all()
+        verbatim = bool(rows)
     if not verbatim:
-        candidates = _filtered(query, *columns).order_by(*newest_first)
+        candidates = _filtered(query, *columns).order_by(*_NEWEST_FIRST)
         if query.q:
             candidates = candidates.where(or_(false(), *map(_contains, word_pieces(query.q))))
             candidates = candidates.limit(MAX_FUZZY_CANDIDATES)
         rows = session.execute(candidates).all()
-    ids = [r.id for r in rows]
     order = np.arange(len(rows))
     dist = None
     keep = np.ones(len(rows), dtype=bool)
@@ -506,24 +552,98 @@ def search_offers(session: Session, query: OfferQuery) -> OfferPage:
         if verbatim:
             scores = np.array([r.hits for r in rows], dtype=float)
         else:
-            texts = [f"{r.title} {r.organization} {r.municipality}" for r in rows]
-            scores = process.cdist(
-                [query.q.lower()],
-                [t.lower() for t in texts],
-                scorer=fuzz.partial_token_set_ratio,
-                workers=1,
-            )[0]
-            keep &= scores >= 75
+            scores = text_scores(
+                query.q, [f"{r.title} {r.organization} {r.municipality}" for r in rows]
+            )
+            keep &= scores >= SEARCH_CUTOFF
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
-    order = [i for i in order if keep[i]]
-    total = len(order)
-    chosen = order[(page - 1) * per_page : page * per_page]
-    wanted = [ids[i] for i in chosen]
-    by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(wanted)))}
-    items = [(by_id[ids[i]], None if dist is None else float(dist[i])) for i in chosen]
-    return OfferPage(items=items, total=total, page=page, per_page=per_page)
+    chosen = [i for i in order if keep[i]]
+    distances = [None if dist is None else float(dist[i]) for i in chosen]
+    return [rows[i].id for i in chosen], distances
+
+
+def _offers_by_id(session: Session, ids: list[str]) -> list[Offer]:
+    """The offers with these ids, in this order."""
+    by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(ids)))}
+    return [by_id[i] for i in ids]
+
+
+def search_offers(session: Session, query: OfferQuery) -> OfferPage:
+    """Offers matching the filters: by relevance to ``q`` when given, else by distance when
+    ``near`` is given, else newest change first; ``per_page`` up to ``query.max_per_page``.
+
+    ``q`` is matched in the database first: offers whose title, provider or place contain the
+    most words of ``q`` come first (then the nearest, or the newest). Only when no offer
+    contains any word verbatim (a typo) is the fuzzy matcher used, and then only on offers
+    that contain a piece of a word (``word_pieces``), the newest ``MAX_FUZZY_CANDIDATES`` of
+    them (rapidfuzz's partial token-set ratio, at least ``SEARCH_CUTOFF``). So no search
+    reads or scores the whole catalogue."""
+    _check_category(query)
+    per_page = max(1, min(query.per_page, query.max_per_page))
+    page = max(1, query.page)
+    if not query.q and not query.near:  # the database counts and pages
+        total = session.scalar(_filtered(query, func.count(Offer.id))) or 0
+        offers = session.scalars(
+            _filtered(query, Offer)
+            .order_by(*_NEWEST_FIRST)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        return OfferPage([(o, None) for o in offers], total, page, per_page)
+    words = query_words(query.q) if query.q else []
+    if words and not query.near:  # the database ranks, counts (in the same pass) and pages
+        found, hits = _word_hits(words)
+        rows = session.execute(
+            _filtered(query, Offer, hits.label("hits"), func.count().over().label("n"))
+            .where(found)
+            .order_by(desc("hits"), *_NEWEST_FIRST)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        total = (
+            rows[0].n
+            if rows
+            else session.scalar(_filtered(query, func.count(Offer.id)).where(found))
+        )
+        if total:
+            return OfferPage([(r.Offer, None) for r in rows], int(total), page, per_page)
+    ids, distances = _ranked(session, query, words)
+    start = (page - 1) * per_page
+    chosen = _offers_by_id(session, ids[start : start + per_page])
+    items = list(zip(chosen, distances[start : start + per_page], strict=True))
+    return OfferPage(items=items, total=len(ids), page=page, per_page=per_page)
+
+
+def every_offer(session: Session, query: OfferQuery, batch: int = 1000) -> Iterator[Offer]:
+    """Every offer matching ``query`` (its page ignored), in the order of ``search_offers``,
+    read ``batch`` at a time, so that a whole catalogue can be streamed. What the database
+    orders is streamed from it; the orders ``search_offers`` makes itself (near a place, or
+    the fuzzy match of a typo on its bounded candidates) are made once, then read in
+    batches."""
+    _check_category(query)
+    if not query.q and not query.near:
+        stmt = _filtered(query, Offer).order_by(*_NEWEST_FIRST)
+        yield from session.scalars(stmt.execution_options(yield_per=batch))
+        return
+    words = query_words(query.q) if query.q else []
+    if words and not query.near:
+        found, hits = _word_hits(words)
+        stmt = (
+            _filtered(query, Offer, hits.label("hits"))
+            .where(found)
+            .order_by(desc("hits"), *_NEWEST_FIRST)
+        )
+        verbatim = False
+        for offer in session.scalars(stmt.execution_options(yield_per=batch)):
+            verbatim = True
+            yield offer
+        if verbatim:
+            return
+    ids, _distances = _ranked(session, query, words)
+    for start in range(0, len(ids), batch):
+        yield from _offers_by_id(session, ids[start : start + batch])
 
 
 def count_offers(session: Session, include_archived: bool = False) -> int:

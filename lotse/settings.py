@@ -176,8 +176,8 @@ class Settings(BaseSettings):
     exports_per_hour: int = Field(
         default=20,
         ge=0,
-        description="Catalogue exports (/v1/offers/export) per hour for one client (its token "
-        "or login, else its address) before 429; 0 = off",
+        description="Catalogue exports (/v1/offers/export, and /hsds lists with format=ndjson) "
+        "per hour for one client (its token or login, else its address) before 429; 0 = off",
     )
 
     # --- web sessions ---

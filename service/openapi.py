@@ -44,6 +44,8 @@ class Operation:
         default_factory=dict
     )
     headers: dict[str, str] = field(default_factory=dict)
+    #: The ``operationId``, when a standard names it (the HSDS operations); else derived.
+    operation_id: str | None = None
 
 
 def operation(summary: str, tag: str, **kwargs: Any) -> Callable[[F], F]:
@@ -126,7 +128,7 @@ def _operation_item(
     item: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": f"{op.tag}_{op.summary}".lower().replace(" ", "_")[:80],
+        "operationId": op.operation_id or f"{op.tag}_{op.summary}".lower().replace(" ", "_")[:80],
     }
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

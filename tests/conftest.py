@@ -20,9 +20,8 @@ from sqlalchemy.engine import make_url
 from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
 from service.schema import migrate, register_tables
+from tests.hsds_schemas import HSDS_DIR, Schemas
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LOTSE_SHARED_DIR", ROOT.parent / "shared"))
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
 
 
@@ -43,9 +42,15 @@ def _fresh_settings() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    assert SHARED.is_dir(), f"shared/ material expected at {SHARED} (set LOTSE_SHARED_DIR)"
-    return SHARED
+def hsds_dir() -> Path:
+    """The HSDS 3.0 schemas and examples the tests use, kept in the repository."""
+    return HSDS_DIR
+
+
+@pytest.fixture(scope="session")
+def hsds_schemas() -> Schemas:
+    """Validators for the HSDS schemas, by name (``tests.hsds_schemas``)."""
+    return Schemas()
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,10 @@ bp.before_request(limit_anonymous_reads)
 class ImportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["csv", "json", "hsds"] | None = Field(
-        None, description="default: csv for text/csv; for JSON, hsds or json by the content"
+    format: Literal["csv", "json", "hsds", "hsds-tabular"] | None = Field(
+        None,
+        description="default: hsds-tabular for a ZIP (an HSDS tabular data package), csv for "
+        "text/csv; for JSON, hsds or json by the content",
     )
     dry_run: bool = Field(False, description="report what would happen, write nothing")
     mode: Literal["atomic", "partial"] = Field(
@@ -66,7 +68,9 @@ class ImportReportOut(BaseModel):
 class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["csv", "json", "hsds"] = "csv"
+    format: Literal["csv", "json", "hsds", "hsds-tabular"] = Field(
+        "csv", description="hsds-tabular: an HSDS tabular data package (a ZIP of CSV files)"
+    )
     # a slug, as every agency id: it also names the file in Content-Disposition
     agency_id: str | None = Field(None, pattern=SLUG.pattern, max_length=63)
 
@@ -76,7 +80,7 @@ class ExportQuery(BaseModel):
     "Import offers in bulk",
     "offers",
     query=ImportQuery,
-    body_types=("text/csv", "application/json"),
+    body_types=("text/csv", "application/json", "application/zip"),
     responses={
         200: ImportReportOut,
         409: "offers of the file were created or changed by someone else meanwhile; retry",
@@ -105,11 +109,12 @@ def import_offers():
 
 @bp.get("/export")
 @operation(
-    "Export active offers (CSV, JSON or HSDS)",
+    "Export active offers (CSV, JSON, HSDS or HSDS tabular)",
     "offers",
     query=ExportQuery,
     responses={
-        200: "The offers as a file (csv; json and hsds: JSON), streamed|text/csv,application/json",
+        200: "The offers as a file (csv; json and hsds: JSON; hsds-tabular: ZIP), streamed"
+        "|text/csv,application/json,application/zip",
         429: "too many exports from this client within the hour",
     },
 )

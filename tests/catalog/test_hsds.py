@@ -11,16 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
+from catalog import taxonomy
 from catalog.exporting import export_offers
 from catalog.hsds import (
     ATTRIBUTE_FIELDS,
+    CATEGORY_TAXONOMY,
+    FIELD_TAXONOMY,
+    TAXONOMIES,
     category_for_term_id,
     category_term_id,
+    field_for_term_id,
     offer_to_hsds_service,
+    offer_to_hsds_service_at_location,
+    service_at_location_id,
+    service_of_location_id,
     service_to_offer,
+    taxonomy_id,
+    taxonomy_record,
+    taxonomy_terms,
 )
 from catalog.importing import import_offers
 from catalog.schema import OFFER_FIELDS, validate_offer
@@ -29,30 +39,15 @@ from lotse.accounts import Principal
 from lotse.db import transaction
 from lotse.errors import RejectedImport
 from tests.factories import offer_data
+from tests.hsds_schemas import assert_valid
 
 ADMIN = Principal(role="admin", name="test")
 WETZLAR = {"latitude": 50.5558, "longitude": 8.5047}
 
 
-@pytest.fixture(scope="session")
-def hsds_schemas(shared_dir: Path) -> dict[str, Draft202012Validator]:
-    """Validators for the compiled HSDS schemas (big files: loaded once per test session)."""
-    out = {}
-    for name in ("service", "service_list"):
-        schema = json.loads((shared_dir / "hsds/schema/compiled" / f"{name}.json").read_text())
-        Draft202012Validator.check_schema(schema)
-        out[name] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return out
-
-
-def assert_valid(validator: Draft202012Validator, doc: Any) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
-    assert not errors, errors[:5]
-
-
 @pytest.fixture
-def example(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "hsds/examples/service_full.json").read_text())
+def example(hsds_dir: Path) -> dict:
+    return json.loads((hsds_dir / "examples/service_full.json").read_text())
 
 
 def in_germany(service: dict) -> dict:
@@ -236,3 +231,66 @@ def test_hsds_export_imports_back_into_another_agency(sessions, hsds_schemas):
         for name in OFFER_FIELDS:
             assert getattr(copied, name) == getattr(original, name), name
     assert set(ATTRIBUTE_FIELDS) <= set(OFFER_FIELDS)
+
+
+@pytest.mark.parametrize("overrides", VARIANTS)
+def test_every_offer_has_a_valid_service_at_location(hsds_schemas, overrides):
+    offer = stored_offer(**overrides)
+    item = offer_to_hsds_service_at_location(offer, nested=False)
+    assert_valid(hsds_schemas["service_at_location_list"], item)
+    assert "addresses" not in item["location"] and "phones" not in item["service"]
+    record = offer_to_hsds_service_at_location(offer)
+    assert_valid(hsds_schemas["raw:service_at_location"], record)
+    assert_valid(hsds_schemas["service"], record["service"])
+    service = offer_to_hsds_service(offer)
+    assert "service_at_locations" not in record["service"]  # no cycle
+    without_service = {k: v for k, v in record.items() if k != "service"}
+    assert service["service_at_locations"] == [without_service]  # the service's own record
+    assert record["service_id"] == offer["id"] == item["service"]["id"]
+
+
+def test_service_at_location_ids_lead_back_to_their_offer():
+    offer_id = str(uuid.uuid4())
+    record_id = service_at_location_id(offer_id)
+    assert record_id != offer_id and uuid.UUID(record_id).version == 4
+    assert service_of_location_id(record_id) == offer_id
+    assert service_of_location_id("not a uuid") is None
+    assert service_at_location_id("not a uuid") == service_at_location_id("not a uuid")
+
+
+def test_taxonomies_and_terms_are_valid_and_linked(hsds_schemas):
+    terms = taxonomy_terms()
+    for term in terms:
+        assert_valid(hsds_schemas["raw:taxonomy_term"], term)
+    for name in TAXONOMIES:
+        assert_valid(hsds_schemas["raw:taxonomy"], taxonomy_record(name))
+    by_code = {t["code"]: t for t in terms if t["taxonomy"] == CATEGORY_TAXONOMY}
+    assert set(by_code) == set(taxonomy.CATEGORIES) | set(taxonomy.PARENTS)
+    for code, term in by_code.items():
+        if code in taxonomy.PARENTS:
+            assert "parent_id" not in term
+        else:
+            assert term["parent_id"] == by_code[taxonomy.parent(code)]["id"]
+        assert term["taxonomy_id"] == taxonomy_id(CATEGORY_TAXONOMY)
+    fields = [t for t in terms if t["taxonomy"] == FIELD_TAXONOMY]
+    assert [t["code"] for t in fields] == list(ATTRIBUTE_FIELDS)
+    assert all(field_for_term_id(t["id"]) == t["code"] for t in fields)
+    # the terms a service carries are these very terms
+    service = offer_to_hsds_service(stored_offer(wheelchair_accessible=True))
+    carried = {a["taxonomy_term_id"]: a["taxonomy_term"] for a in service["attributes"]}
+    listed = {t["id"]: t for t in terms}
+    assert all(listed[term_id] == term for term_id, term in carried.items())
+
+
+def test_the_schemas_accept_the_standards_examples_and_catch_a_fault(hsds_schemas, hsds_dir):
+    """The validators the tests use are not vacuous: the standard's own examples pass, and a
+    record without a required field fails (also through a resolved ``$ref``)."""
+    examples = hsds_dir / "examples"
+    service = json.loads((examples / "service_full.json").read_text())
+    record = json.loads((examples / "service_at_location_full.json").read_text())
+    assert_valid(hsds_schemas["service"], service)
+    assert_valid(hsds_schemas["raw:service_at_location"], record)
+    del record["location"]["location_type"]
+    assert not hsds_schemas["raw:service_at_location"].is_valid(record)
+    del service["name"]
+    assert not hsds_schemas["service"].is_valid(service)

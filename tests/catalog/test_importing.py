@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -429,6 +430,25 @@ def test_cli_export_and_duplicates(runner, tmp_path):
     assert "1 likely duplicate pairs among 2 offers" in result.stderr
     table = runner.invoke(args=["catalog", "duplicates", "--threshold", "0.99"])
     assert "1.00" in table.stdout
+
+
+def test_cli_exports_and_imports_hsds_tabular_packages(runner, tmp_path):
+    path = tmp_path / "offers.csv"
+    rows = [offer_data(external_id="a"), offer_data(external_id="b", title="Sprachcafé")]
+    path.write_text(csv_text(rows))
+    assert runner.invoke(args=["catalog", "import", str(path), "--agency", "vhs"]).exit_code == 0
+    out = tmp_path / "offers.zip"
+    result = runner.invoke(
+        args=["catalog", "export", "--format", "hsds-tabular", "--agency", "vhs", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert zipfile.ZipFile(out).read("datapackage.json").startswith(b"{")
+    piped = runner.invoke(args=["catalog", "export", "--format", "hsds-tabular"])
+    assert piped.exit_code == 0 and piped.stdout_bytes.startswith(b"PK\x03\x04")
+    result = runner.invoke(args=["catalog", "import", str(out), "--agency", "awo"])
+    assert result.exit_code == 0, result.output
+    assert "created 2, updated 0, unchanged 0, rejected 0 rows (written)" in result.output
+    assert "hsds-tabular import of offers.zip" in result.stderr
 
 
 def test_imported_offer_has_the_history_of_a_single_create(sessions):

@@ -12,6 +12,7 @@ from casework.referrals import take_place
 from catalog.importing import import_offers
 from catalog.schema import OFFER_FIELDS, validate_offer
 from catalog.store import (
+    OfferQuery,
     archive_offer,
     create_offer,
     get_offer,
@@ -19,6 +20,7 @@ from catalog.store import (
     offer_fields,
     offer_history,
     patch_offer,
+    search_offers,
 )
 from catalog.tables import OfferChange
 from lotse.accounts import Principal
@@ -116,6 +118,34 @@ def test_history_leads_from_the_created_values_to_the_current_ones(sessions, edi
         assert replayed(history) == {n: jsonable(v) for n, v in offer_fields(offer).items()}
 
 
+def test_search_by_fields_that_have_a_value_organization_and_postcode(sessions):
+    bare = {"capacity_free": None, "capacity_total": None, "min_german_level": None,
+            "max_german_level": None, "target_german_level": None}  # fmt: skip
+    with transaction(sessions) as session:
+        for ext, changed in (
+            ("list", {"genders": ["female"]}),
+            ("bool", {"childcare": True, "organization": "AWO"}),
+            ("text", {"min_german_level": "A1", "postcode": "35390"}),
+            ("number", {"capacity_free": 0}),
+        ):
+            data = offer_data(**{**bare, "external_id": ext, **changed})
+            create_offer(session, ADMIN, "vhs", data)
+
+    def found(**query: Any) -> set[str]:
+        with transaction(sessions) as session:
+            page = search_offers(session, OfferQuery(**query))
+            return {offer.external_id for offer, _distance in page.items}
+
+    assert found(any_field_set=("genders",)) == {"list"}
+    assert found(any_field_set=("childcare",)) == {"bool"}
+    assert found(any_field_set=("min_german_level",)) == {"text"}
+    assert found(any_field_set=("capacity_free",)) == {"number"}  # 0 is a value
+    assert found(any_field_set=("genders", "childcare")) == {"list", "bool"}
+    assert found(any_field_set=("target_groups", "residence_statuses")) == set()
+    assert found(organization="AWO") == {"bool"}
+    assert found(postcode="35390") == {"text"}
+
+
 # --- search ----------------------------------------------------------------------------------
 
 
@@ -152,3 +182,72 @@ def test_search_never_scores_the_whole_catalogue(sessions, monkeypatch):
     assert titles_for("Zyxwvut") == []
     assert titles_for("Kita Sonnenschein")[0] == "Kita Sonnenschein"  # both words first
     assert scored and max(scored) <= 4, scored  # never the 44 offers of the catalogue
+
+
+def test_every_offer_streams_what_search_offers_pages(sessions, monkeypatch):
+    """``every_offer`` (the HSDS lists' ndjson) gives the offers of every page of
+    ``search_offers`` in the same order, for each way a search is ranked (newest first, by
+    words in the database, the fuzzy match of a typo, near a place with and without words),
+    and scores no more than the search does."""
+    from catalog import store
+
+    titles = ["Kita Sonnenschein", "Kita Regenbogen", "Sprachcafé am Dom"]
+    titles += [f"Integrationskurs {n}" for n in range(12)]
+    with transaction(sessions) as session:
+        for n, title in enumerate(titles):
+            place = {"latitude": 50.55 + n / 100, "longitude": 8.5} if n % 4 else {}
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}", title=title,
+                                                           **place))  # fmt: skip
+    scored: list[int] = []
+    cdist = store.process.cdist
+
+    def counting(queries, choices, **kwargs):
+        scored.append(len(choices))
+        return cdist(queries, choices, **kwargs)
+
+    monkeypatch.setattr(store.process, "cdist", counting)
+    near = {"near": (50.55, 8.5), "radius_km": 20.0}
+    for query in (
+        {},
+        {"q": "Kita Sonnenschein"},
+        {"q": "Integrationskurs"},
+        {"q": "Sonnenschien"},
+        {"q": "Zyxwvut"},
+        {**near},
+        {**near, "q": "Integrationskurs"},
+        {**near, "q": "Integrationskrus"},
+    ):
+        with sessions() as session:
+            paged = []
+            for page in range(1, 20):
+                found = search_offers(session, OfferQuery(**query, page=page, per_page=4))
+                paged += [offer.external_id for offer, _ in found.items]
+                if page * 4 >= found.total:
+                    break
+            assert len(paged) == found.total
+            streamed = [o.external_id for o in store.every_offer(session, OfferQuery(**query),
+                                                                 batch=3)]  # fmt: skip
+        assert streamed == paged, query
+    assert scored and max(scored) <= 12, scored  # the typo's candidates, never all 15
+
+
+def test_max_per_page_raises_the_page_size_limit(sessions):
+    with transaction(sessions) as session:
+        for n in range(3):
+            create_offer(session, ADMIN, "vhs", offer_data(external_id=f"o{n}"))
+    with sessions() as session:
+        assert search_offers(session, OfferQuery(per_page=500)).per_page == 100
+        assert search_offers(session, OfferQuery(per_page=500, max_per_page=1000)).per_page == 500
+        found = search_offers(session, OfferQuery(q="Integrationskurs", per_page=2, max_per_page=2))
+        assert (found.per_page, len(found.items), found.total) == (2, 2, 3)
+
+
+def test_texts_in_memory_match_as_offers_do():
+    from catalog.store import match_texts
+
+    names = ["Kita Sonnenschein e.V.", "AWO Kreisverband", "Kita Regenbogen", "VHS Wetzlar"]
+    assert match_texts("kita", names) == [0, 2]
+    assert match_texts("Kita Sonnenschein", names) == [0, 2]  # both words first
+    assert match_texts("Sonnenschien", names) == [0]  # a typo: the fuzzy matcher
+    assert match_texts("Zyxwvut", names) == []
+    assert match_texts("!!", names) == []

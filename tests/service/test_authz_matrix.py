@@ -22,6 +22,13 @@ import pytest
 
 from casework import referrals
 from casework.origin import origin_of_request
+from catalog.hsds import (
+    CATEGORY_TAXONOMY,
+    category_term_id,
+    organization_id,
+    service_at_location_id,
+    taxonomy_id,
+)
 from catalog.store import create_offer, get_offer
 from lotse.accounts import Principal, create_token, create_user, ensure_centre
 from lotse.db import transaction
@@ -143,6 +150,34 @@ MATRIX: list[Cell] = [
     Cell("hsds.api_info", "GET", lambda w: "/hsds/", PUBLIC),
     Cell("hsds.list_services", "GET", lambda w: "/hsds/services", PUBLIC),
     Cell("hsds.get_service", "GET", lambda w: f"/hsds/services/{w.offer}", PUBLIC),
+    Cell("hsds.list_organizations", "GET", lambda w: "/hsds/organizations", PUBLIC),
+    Cell(
+        "hsds.get_organization",
+        "GET",
+        lambda w: f"/hsds/organizations/{organization_id(A, offer_data()['organization'])}",
+        PUBLIC,
+    ),
+    Cell("hsds.list_service_at_locations", "GET", lambda w: "/hsds/service_at_locations", PUBLIC),
+    Cell(
+        "hsds.get_service_at_location",
+        "GET",
+        lambda w: f"/hsds/service_at_locations/{service_at_location_id(w.offer)}",
+        PUBLIC,
+    ),
+    Cell("hsds.list_taxonomies", "GET", lambda w: "/hsds/taxonomies", PUBLIC),
+    Cell(
+        "hsds.get_taxonomy",
+        "GET",
+        lambda w: f"/hsds/taxonomies/{taxonomy_id(CATEGORY_TAXONOMY)}",
+        PUBLIC,
+    ),
+    Cell("hsds.list_taxonomy_terms", "GET", lambda w: "/hsds/taxonomy_terms", PUBLIC),
+    Cell(
+        "hsds.get_taxonomy_term",
+        "GET",
+        lambda w: f"/hsds/taxonomy_terms/{category_term_id('language')}",
+        PUBLIC,
+    ),
     Cell("offers.list_offers", "GET", lambda w: "/v1/offers", PUBLIC),
     Cell("offers.get_offer", "GET", lambda w: f"/v1/offers/{w.offer}", PUBLIC),
     Cell("offers.offer_history", "GET", lambda w: f"/v1/offers/{w.offer}/history", PUBLIC),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 
 import pytest
 
@@ -97,12 +98,12 @@ def test_scope_roles_and_parameters(client, vhs, make_token):
     assert total(client) == 1
 
 
-def test_json_body_and_hsds_category_parameter(client, vhs, shared_dir):
+def test_json_body_and_hsds_category_parameter(client, vhs, hsds_dir):
     items = json.dumps(courses(2))
     headers = {**vhs, "Content-Type": "application/json"}
     resp = client.post("/v1/offers/import", data=items, headers=headers)
     assert resp.status_code == 200 and resp.get_json()["created"] == 2
-    service = json.loads((shared_dir / "hsds/examples/service_full.json").read_text())
+    service = json.loads((hsds_dir / "examples/service_full.json").read_text())
     resp = client.post("/v1/offers/import", data=json.dumps(service), headers=headers)
     assert resp.status_code == 422  # recognised as HSDS by its content
     assert any("pass category=CODE" in r["message"] for r in resp.get_json()["report"]["rejected"])
@@ -139,11 +140,55 @@ def test_export_csv_needs_no_token_and_round_trips(client, vhs):
 def test_openapi_documents_the_bulk_operations(client):
     doc = client.get("/openapi.json").get_json()
     imp = doc["paths"]["/v1/offers/import"]["post"]
-    assert set(imp["requestBody"]["content"]) == {"text/csv", "application/json"}
-    assert {p["name"] for p in imp["parameters"]} >= {"format", "dry_run", "mode", "agency_id"}
+    assert set(imp["requestBody"]["content"]) == {"text/csv", "application/json", "application/zip"}
+    params = {p["name"]: p for p in imp["parameters"]}
+    assert set(params) >= {"format", "dry_run", "mode", "agency_id"}
+    assert "hsds-tabular" in json.dumps(params["format"]["schema"])
     assert imp["security"] == [{"bearer": []}]
     assert "200" in imp["responses"] and "422" in imp["responses"]
-    assert "text/csv" in doc["paths"]["/v1/offers/export"]["get"]["responses"]["200"]["content"]
+    export = doc["paths"]["/v1/offers/export"]["get"]
+    assert {"text/csv", "application/zip"} <= set(export["responses"]["200"]["content"])
+
+
+def test_hsds_tabular_packages_are_exported_and_imported(client, vhs, make_token, hsds_dir):
+    client.post("/v1/offers/import", data=csv_text(courses(2)), headers=vhs)
+    resp = client.get("/v1/offers/export?format=hsds-tabular&agency_id=vhs-wetzlar")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    assert resp.headers["Content-Disposition"].endswith('.hsds.zip"')
+    package = resp.get_data()
+    resp.close()  # a streamed response holds its request's database session until closed
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        services = list(csv.DictReader(io.StringIO(archive.read("services.csv").decode())))
+    assert [s["name"] for s in services] == ["Integrationskurs Nr. 1", "Integrationskurs Nr. 2"]
+
+    awo = {**make_token("agency", agency_id="awo"), "Content-Type": "application/zip"}
+    resp = client.post("/v1/offers/import", data=package, headers=awo)  # recognised as a ZIP
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["created"] == 2 and resp.get_json()["duplicates"]
+    url = "/v1/offers/import?format=hsds-tabular&dry_run=true"
+    resp = client.post(url, data=package, headers=awo)
+    assert resp.get_json()["unchanged"] == 2
+    assert total(client) == 4
+
+    resp = client.post("/v1/offers/import", data=package[:200], headers=awo)
+    assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
+    assert "not a readable ZIP" in resp.get_json()["detail"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("../../services.csv", "id,name\n")
+    resp = client.post("/v1/offers/import?format=hsds-tabular", data=buf.getvalue(), headers=awo)
+    assert resp.status_code == 400 and "unsafe path" in resp.get_json()["detail"]
+    resp = client.post("/v1/offers/import?format=hsds-tabular", data="a,b", headers=awo)
+    assert resp.status_code == 400
+    # the standard's example package: readable, but in Britain and without a Lotse category
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for path in (hsds_dir / "examples/csv").iterdir():
+            archive.write(path, path.name)
+    resp = client.post("/v1/offers/import", data=buf.getvalue(), headers=awo)
+    assert resp.status_code == 422
+    assert {r["field"] for r in resp.get_json()["report"]["rejected"]} >= {"category", "latitude"}
+    assert total(client) == 4
 
 
 def test_csv_download_cannot_run_formulas_and_imports_back(client, vhs):

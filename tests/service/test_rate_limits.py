@@ -155,6 +155,59 @@ def test_exports_are_streamed_and_limited_per_client(servers):
     assert _export(one) == 200
 
 
+#: One read of each of the eleven HSDS operations (unknown ids: a 404 is a read too).
+HSDS_READS = (
+    "/hsds/",
+    "/hsds/services",
+    "/hsds/services/x",
+    "/hsds/organizations",
+    "/hsds/organizations/x",
+    "/hsds/service_at_locations",
+    "/hsds/service_at_locations/x",
+    "/hsds/taxonomies",
+    "/hsds/taxonomies/x",
+    "/hsds/taxonomy_terms",
+    "/hsds/taxonomy_terms/x",
+)
+
+
+def test_every_hsds_operation_counts_as_an_anonymous_read(servers):
+    (app,) = servers(1, anon_reads_per_minute=len(HSDS_READS))
+    client = app.test_client()
+    for url in HSDS_READS:
+        assert client.get(url).status_code in (200, 404), url
+    for url in HSDS_READS:
+        refused = client.get(url)
+        assert refused.status_code == 429 and "Retry-After" in refused.headers, url
+    doc = client.get("/openapi.json").get_json()  # the document is no catalogue read
+    paths = [p for p in doc["paths"] if p.startswith("/hsds/")]
+    assert len(paths) == len(HSDS_READS)
+    for path in paths:
+        assert "429" in doc["paths"][path]["get"]["responses"], path
+
+
+def _read(app, url: str, **kwargs) -> int:
+    """The status of a read, read to its end (a streamed response holds its context)."""
+    resp = app.test_client().get(url, **kwargs)
+    resp.get_data()
+    resp.close()
+    return resp.status_code
+
+
+def test_hsds_ndjson_lists_count_as_exports(servers):
+    """A list with format=ndjson is the whole catalogue without pages: an export."""
+    (app,) = servers(1, exports_per_hour=2, anon_reads_per_minute=0)
+    with transaction(app.extensions["lotse"].sessions) as s:
+        bearer = {"Authorization": "Bearer " + create_token(s, "analyst")}
+    assert _read(app, "/hsds/services?format=ndjson&full=true") == 200
+    assert _read(app, "/hsds/service_at_locations?format=ndjson") == 200
+    refused = app.test_client().get("/hsds/organizations?format=ndjson&full_service=true")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60
+    assert _export(app) == 429  # one allowance with /v1/offers/export
+    assert _read(app, "/hsds/services?per_page=100") == 200  # pages are no export
+    assert _read(app, "/hsds/services?format=ndjson", headers=bearer) == 200  # its own
+
+
 # --- failed logins and tokens ----------------------------------------------------------------
 
 

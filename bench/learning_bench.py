@@ -16,6 +16,8 @@ It prints, per world and size: the oracle ratio of the rule order and of the lea
 (DCG of the true values of the served top 5 over the best top 5 of the eligible offers, on
 300 people never trained on), the gate's decision, the negative controls' decisions, and the
 lowest segment ratio (German level, gender, municipality, parents) against the overall one.
+A model the gate refused is promoted anyway (forced, marked so) to measure it: the learned
+ratio says how good the model is, the decision how well the gate saw it.
 
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
 half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
@@ -124,10 +126,12 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         before = run.judge(judged, phase=1.0)
         version = run.train()
         promoted, answer = run.promote(version["version"])
-        time.sleep(0.5)  # every worker follows the pointer within 0.2 s
-        after = run.judge(judged, phase=1.0) if promoted else before
         decision = (answer.get("comparison") or {}).get("decision")
         why = (answer.get("comparison") or {}).get("why") or answer.get("detail")
+        if not promoted:  # measured anyway (forced), to tell the model from the gate
+            run.promote(version["version"], force=True)
+        time.sleep(0.5)  # every worker follows the pointer within 0.2 s
+        after = run.judge(judged, phase=1.0)
         controls = {}
         for control in ("shuffled-labels", "flipped:distance_km"):
             broken = run.train(control)
@@ -149,6 +153,7 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         "referrals": served["referrals"],
         "rule_ratio": before["ratio"],
         "learned_ratio": after["ratio"],
+        "forced": not promoted,
         "promoted": promoted,
         "decision": decision,
         "why": why,
@@ -205,7 +210,7 @@ def main() -> None:
             )
             print(
                 f"{row['world']:<17} {size:>5} people  rules {row['rule_ratio']:.3f}  "
-                f"learned {row['learned_ratio']:.3f}  "
+                f"learned {row['learned_ratio']:.3f}{' (forced)' if row['forced'] else ''}  "
                 f"{'promoted' if row['promoted'] else 'refused'} ({row['decision']})  "
                 f"worst segment {row['worst_segment']} {row['worst_segment_ratio'] or 0:.3f}  "
                 f"[{controls}]  {row['seconds']} s  → {row['verdict']}",

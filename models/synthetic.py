@@ -30,12 +30,13 @@ def synthetic_frame(
     n_offers: int = 2000,
     days: int = 365,
     seed: int = 0,
-    missing: Sequence[str] = ("completion_rate",),
+    missing: Sequence[str] = ("hours_per_week", "target_level", "level_gap"),
+    categorical: Sequence[str] = ("category", "first_language"),
 ) -> pd.DataFrame:
     """A labelled impressions frame with ``n_impressions`` rows and the given features.
 
-    Like the engine's, features are never missing except those in ``missing`` (unknown
-    completion rates), which are missing for about half the rows.
+    Features are missing only where the engine's may be (``missing``: for about half the
+    rows); ``categorical`` ones are whole category codes 0–19.
     """
     rng = np.random.default_rng(seed)
     n_req = max(1, n_impressions // per_request)
@@ -43,6 +44,8 @@ def synthetic_frame(
     d = len(feature_names)
     X = rng.normal(size=(n, d)).astype(np.float64)
     for j, name in enumerate(feature_names):
+        if name in categorical:
+            X[:, j] = rng.integers(0, 20, n)
         if name in missing:
             X[rng.random(n) < 0.5, j] = np.nan
     weights = rng.normal(0, 1, d) * (rng.random(d) < 0.6)
@@ -63,6 +66,7 @@ def synthetic_frame(
     frame[C.POSITION] = np.tile(np.arange(1, per_request + 1), n_req)
     frame[C.LABEL] = label
     frame[C.STATUS] = pd.Series(label).map(_REFERRAL).to_numpy()
+    frame[C.TAKEN_UP] = label > 0
     for col, values in (
         ("german_level", _LEVELS),
         ("gender", _GENDERS),

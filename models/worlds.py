@@ -463,10 +463,11 @@ class LearningRun:
         body = {"negative_control": negative_control} if negative_control else {}
         return self._call("POST", "/v1/models/train", body, who="analyst")
 
-    def promote(self, version: str) -> tuple[bool, dict[str, Any]]:
+    def promote(self, version: str, *, force: bool = False) -> tuple[bool, dict[str, Any]]:
         """``(promoted, answer)``: the answer carries the comparison and the decision."""
+        body = {"force": True, "reason": "measured anyway"} if force else {}
         status, data = self.api(
-            "POST", f"/v1/models/{version}/promote", {}, token=self.tokens["analyst"]
+            "POST", f"/v1/models/{version}/promote", body, token=self.tokens["analyst"]
         )
         if status not in (200, 409):
             raise ApiError(f"promote answered {status}: {str(data)[:300]}")

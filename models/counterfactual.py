@@ -166,11 +166,13 @@ def _person_sums(
     }
 
 
-def _ci(draws: np.ndarray) -> list[float]:
+def _ci(draws: np.ndarray, level: float = 95) -> list[float]:
+    """The central ``level`` % interval of the bootstrap draws."""
     finite = draws[np.isfinite(draws)]
     if not len(finite):
         return [float("nan"), float("nan")]
-    lo, hi = np.percentile(finite, [2.5, 97.5])
+    tail = (100 - level) / 2
+    lo, hi = np.percentile(finite, [tail, 100 - tail])
     return [round(float(lo), 4), round(float(hi), 4)]
 
 
@@ -234,6 +236,7 @@ def counterfactual_estimates(
                 metric: {
                     "estimate": _round(point[name][metric] - point[reference][metric]),
                     "ci": _ci(sampled[name][metric] - sampled[reference][metric]),
+                    "one_sided": _ci(sampled[name][metric] - sampled[reference][metric], 90),
                 }
                 for metric in point[name]
             }
@@ -258,9 +261,11 @@ def gate(
     estimates: Mapping[str, Any], candidate: str, metric: str = GATE_METRIC
 ) -> tuple[str, str]:
     """The promotion decision on ``estimates`` (with the active version as reference):
-    ``("promote", why)`` when the candidate is better beyond noise (the interval of the
-    difference lies above 0), ``("worse", why)`` when it lies below 0, ``("noise", why)``
-    when it includes 0 or cannot be computed."""
+    ``("promote", why)`` when the candidate is better beyond noise — better with 95 %
+    confidence, one-sided: 95 % of the bootstrap differences lie above 0 —, ``("worse", why)``
+    when it is worse with 95 % confidence, ``("noise", why)`` otherwise or when nothing
+    could be computed. (The question is one-sided: is the candidate better? The reported
+    interval stays the central 95 % one.)"""
     diff = (estimates.get("differences") or {}).get(candidate, {}).get(metric)
     reference = estimates.get("reference")
     if not diff or diff["estimate"] is None or not all(np.isfinite(diff["ci"])):
@@ -269,13 +274,14 @@ def gate(
             f"{reference} (no shown offer in the test data led to a referral)"
         )
     lo, hi = diff["ci"]
+    below, above = diff.get("one_sided", diff["ci"])
     est = diff["estimate"]
     what = (
         f"{candidate} vs {reference}: {metric} difference {est:+.4f} "
         f"(95% interval {lo:+.4f} to {hi:+.4f}, {estimates['people']} people)"
     )
-    if lo > 0:
-        return "promote", f"better beyond noise — {what}"
-    if hi < 0:
-        return "worse", f"worse — {what}"
+    if below > 0:
+        return "promote", f"better beyond noise (95% one-sided) — {what}"
+    if above < 0:
+        return "worse", f"worse (95% one-sided) — {what}"
     return "noise", f"not distinguishable from {reference} — {what}"

@@ -227,8 +227,9 @@ def rank_offers(
     now = now or datetime.now(UTC)
     screening = screen(s, p)
     ctx = _Context(s, p, ranker, lang, cap, history, now)
-    results, policy = _ranked(ctx, screening.eligible, k, exploration, rng)
-    waitlist, _ = _ranked(ctx, screening.waitlist, min(k, WAITLIST_SIZE), None, None)
+    lists = _scored(ctx, (screening.eligible, screening.waitlist), (k, min(k, WAITLIST_SIZE)))
+    results, policy = _ranked(ctx, lists[0], k, exploration, rng)
+    waitlist, _ = _ranked(ctx, lists[1], min(k, WAITLIST_SIZE), None, None)
     return Recommendation(
         request_id=str(uuid.uuid4()),
         model_version=ranker.version,
@@ -367,23 +368,54 @@ class _Context:
     now: datetime
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """One list's shortlisted candidates with what ranking them produced."""
+
+    rows: np.ndarray
+    x: np.ndarray
+    need: np.ndarray
+    d: np.ndarray
+    scores: np.ndarray
+
+
+def _scored(c: _Context, lists: tuple[np.ndarray, ...], ks: tuple[int, ...]) -> list[_Candidates]:
+    """Features and scores of every list's shortlisted candidates, computed in one pass for
+    all lists (results and waitlist): the fixed cost of each step is paid once."""
+    s, p = c.s, c.p
+    rows = np.concatenate(lists) if lists else np.arange(0)
+    bounds = np.cumsum([0, *(len(part) for part in lists)])
+    if not len(rows):
+        empty = np.arange(0)
+        return [_Candidates(empty, np.empty((0, 0)), empty, empty, empty) for _ in lists]
+    d = distances_km(s, rows, p)
+    x = feature_matrix(s, rows, p, distances=d, history=c.history, now=c.now)
+    need = p.need_of_category[s.cat[rows]]
+    pre = prescore(x)
+    keeps = []
+    for part, k in enumerate(ks):
+        lo, hi = bounds[part], bounds[part + 1]
+        # Never cut below what the list shows: each need may fill all k places.
+        cap = None if c.cap is None else max(c.cap, k)
+        keeps.append(lo + shortlist(need[lo:hi], pre[lo:hi], len(p.needs), cap))
+    keep = np.concatenate(keeps)
+    scores = np.empty(len(rows))
+    if len(keep):
+        scores[keep] = np.asarray(c.ranker.score(x[keep][:, columns_for(c.ranker)]), dtype=float)
+    return [_Candidates(rows[kept], x[kept], need[kept], d[kept], scores[kept]) for kept in keeps]
+
+
 def _ranked(
     c: _Context,
-    rows: np.ndarray,
+    cand: _Candidates,
     k: int,
     exploration: Exploration | None,
     rng: random.Random | None,
 ) -> tuple[list[Suggestion], dict[str, Any] | None]:
-    if not len(rows):
+    if not len(cand.rows):
         return [], None
     s, p = c.s, c.p
-    d = distances_km(s, rows, p)
-    x = feature_matrix(s, rows, p, distances=d, history=c.history, now=c.now)
-    need = p.need_of_category[s.cat[rows]]
-    # Never cut below what the list shows: each need may fill all k places.
-    keep = shortlist(need, prescore(x), len(p.needs), None if c.cap is None else max(c.cap, k))
-    rows, x, need, d = rows[keep], x[keep], need[keep], d[keep]
-    scores = np.asarray(c.ranker.score(x[:, columns_for(c.ranker)]), dtype=np.float64)
+    rows, x, need, d, scores = cand.rows, cand.x, cand.need, cand.d, cand.scores
     order = np.lexsort((s.ids[rows], -scores))  # best first; ties by offer id, stable
     picked = cover_needs(need, order, len(p.needs), k)
     placement = [1.0] * len(picked)

@@ -262,8 +262,8 @@ def feature_matrix(
     hist = history if history is not None else _EMPTY_HISTORY
     when = now or datetime.now(UTC)
     start_col = col[HISTORY_FEATURES[0]]
-    x[:, start_col : start_col + len(HISTORY_FEATURES)] = hist.features(
-        s.ids[rows].tolist(), s.orgs[rows].tolist(), s.areas[rows].tolist(), when
+    x[:, start_col : start_col + len(HISTORY_FEATURES)] = hist.features_of(
+        hist.rows_index(s, rows), when
     )
     return x
 

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -208,20 +209,57 @@ class OutcomeHistory:
         keys from ``org_key``/``area_key``), as of ``now``: shape (n, 5).
 
         Rates are 0–1 and never missing; evidence is ``log(1 + decayed referrals)``."""
-        n = len(offer_ids)
-        out = np.empty((n, len(HISTORY_FEATURES)))
+        return self.features_of(self.index(offer_ids, organizations, areas), now)
+
+    def index(
+        self, offer_ids: Sequence[str], organizations: Sequence[str], areas: Sequence[str]
+    ) -> np.ndarray:
+        """Positions of the keys in the history's arrays, shape (n, 3): offer, organisation,
+        area (new keys are registered, with nothing in them). Positions never change, so a
+        caller may keep them (``rows_index``)."""
+        lv = self._levels
+        with self._lock:
+            return np.column_stack(
+                [
+                    lv["offer"].lookup(offer_ids),
+                    lv["organization"].lookup(organizations),
+                    lv["area"].lookup(areas),
+                ]
+            )
+
+    def rows_index(self, snapshot: Any, rows: np.ndarray) -> np.ndarray:
+        """``index`` of snapshot rows, kept with the snapshot: a request looks up only the
+        rows no earlier request of the same snapshot has (a catalogue change makes a new
+        snapshot, which starts empty)."""
+        cache = snapshot.__dict__.setdefault("_history_rows", {})
+        known = cache.get(id(self))
+        if known is None:
+            known = cache[id(self)] = np.full((len(snapshot.ids), 3), -1, dtype=np.int64)
+        found = known[rows]
+        missing = found[:, 0] < 0
+        if missing.any():
+            new = rows[missing]
+            known[new] = self.index(
+                snapshot.ids[new].tolist(),
+                snapshot.orgs[new].tolist(),
+                snapshot.areas[new].tolist(),
+            )
+            found = known[rows]
+        return found
+
+    def features_of(self, idx: np.ndarray, now: datetime) -> np.ndarray:
+        """``features`` for positions from ``index``."""
+        out = np.empty((len(idx), len(HISTORY_FEATURES)))
+        f, o, a = idx[:, 0], idx[:, 1], idx[:, 2]
+        lv = self._levels
+        m = PRIOR_STRENGTH
         with self._lock:
             scale = 1.0
             if self.clock is not None:
                 scale = math.exp(-self.decay_per_second * max(0.0, _seconds(now) - self.clock))
-            m = PRIOR_STRENGTH
             p_all = (self._all_value * scale + m["all"] * BASE_RATE) / (
                 self._all_weight * scale + m["all"]
             )
-            lv = self._levels
-            a = lv["area"].lookup(areas)
-            o = lv["organization"].lookup(organizations)
-            f = lv["offer"].lookup(offer_ids)
             area_w = lv["area"].weight[a] * scale
             p_area = (lv["area"].value[a] * scale + m["area"] * p_all) / (area_w + m["area"])
             org_w = lv["organization"].weight[o] * scale

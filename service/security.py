@@ -109,8 +109,11 @@ class Limiter:
         return window
 
     def peek(self, key: str, seconds: int) -> ratelimits.Window:
-        with transaction(state().sessions) as db:
-            return ratelimits.peek(db, key, seconds, self.clock())
+        """``key``'s count, read in the request's own session: a read needs no transaction
+        of its own (and on every authenticated request, one commit fewer counts)."""
+        from service.db import db
+
+        return ratelimits.peek(db(), key, seconds, self.clock())
 
     def forget(self, key: str) -> None:
         with transaction(state().sessions) as db:

@@ -61,6 +61,7 @@ from lotse.errors import (
     NotFound,
     StaleVersion,
 )
+from lotse.i18n import N_
 from lotse.pseudonyms import person_key
 from matcher.places import municipality_name, municipality_or_none
 from matcher.tables import RecommendationRequest
@@ -87,6 +88,25 @@ ObstacleCode = Literal[
     "motivation",
     "other",
 ]
+
+#: Obstacle labels (English message ids, translated on use).
+OBSTACLE_LABELS: dict[str, str] = {
+    "language_barrier": N_("language barrier"),
+    "childcare_missing": N_("childcare missing"),
+    "no_place_available": N_("no place available"),
+    "waiting_time": N_("waiting time"),
+    "documents_missing": N_("documents missing"),
+    "recognition_pending": N_("recognition pending"),
+    "residence_status": N_("residence status"),
+    "health": N_("health"),
+    "housing": N_("housing"),
+    "transport": N_("transport"),
+    "financial": N_("money"),
+    "schedule_conflict": N_("schedule conflict"),
+    "family_obligations": N_("family obligations"),
+    "motivation": N_("motivation"),
+    "other": N_("other"),
+}
 
 STATUSES: tuple[str, ...] = ("draft", "signed", "closed")
 #: Filters of the counsellor's list: ``open`` is draft and signed.
@@ -1145,7 +1165,10 @@ def printable_agreement(
     centre = session.get(Centre, agreement.centre_id)
     data["centre_name"] = centre.name if centre else agreement.centre_id
     for goal in data["goals"]:
-        goal["labels"] = taxonomy.LABELS.get(goal["category"], (goal["category"],) * 2)
+        goal["labels"] = (
+            taxonomy.label(goal["category"], "de"),
+            taxonomy.label(goal["category"], "en"),
+        )
     return data
 
 

@@ -231,7 +231,7 @@ def _field_attribute(sid: str, name: str, value: Any) -> dict[str, Any]:
 
 
 def _category_attribute(sid: str, code: str) -> dict[str, Any]:
-    german, english = taxonomy.LABELS.get(code, (code, code))
+    german, english = taxonomy.label(code, "de"), taxonomy.label(code, "en")
     term_id = category_term_id(code)
     return {
         "id": derived_id(sid, "attribute", "category"),

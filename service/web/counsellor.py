@@ -84,7 +84,7 @@ def start() -> Any:
 
 def _intake_form(values: dict, errors: dict, status: int = 200):
     return (
-        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels),
+        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels.VOCAB),
         status,
     )
 

@@ -40,9 +40,9 @@ test: $(STAMP)
 ## and list what is still untranslated (docs/pages.md, "Languages")
 TR := lotse/translations
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -c TRANSLATORS: --no-location \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Nn_:1,2 -c TRANSLATORS: --no-location \
 		--sort-output --project=Lotse -o $(TR)/messages.pot .
-	$(BIN)/pybabel extract -F babel-person.cfg -c TRANSLATORS: --no-location \
+	$(BIN)/pybabel extract -F babel-person.cfg -k Nn_:1,2 -c TRANSLATORS: --no-location \
 		--sort-output --project=Lotse -o $(TR)/person.pot .
 	$(BIN)/pybabel update -D messages -i $(TR)/messages.pot -d $(TR) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel update -D person -i $(TR)/person.pot -d $(TR) --no-fuzzy-matching --ignore-obsolete

@@ -10,7 +10,9 @@ English, or one of the person's languages for their printouts (``lotse.i18n``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from babel import Locale
@@ -166,4 +168,43 @@ def reasons_for(
         )
     if f["offer_outcome_evidence"] >= OUTCOME_REASON_EVIDENCE and f["offer_outcome_rate"] >= 0.5:
         out.append(Reason("outcomes", t.gettext("earlier referrals here mostly led to enrolment")))
+    return out
+
+
+def offer_reasons(
+    offer: Mapping[str, Any],
+    goal: str | None,
+    person_language: str,
+    lang: TranslatorLike = "en",
+) -> list[Reason]:
+    """Why an agreed offer suits the person, for their printouts: the goal it serves and what
+    the offer itself offers them (support in their language, childcare, a free place, no
+    cost, step-free access). Reasons that need the intake (distance, level, schedule) are
+    the counsellor's, from ``reasons_for`` while the intake is at hand."""
+    t = as_translator(lang)
+    out: list[Reason] = []
+    if goal:
+        out.append(
+            Reason("goal", t.gettext("for your goal: %(goal)s", goal=taxonomy.label(goal, t)))
+        )
+    if person_language != "de" and person_language in (offer.get("languages") or ()):
+        name = language_name(person_language, t)
+        out.append(Reason("language", t.gettext("support in %(languages)s", languages=name)))
+    if offer.get("childcare"):
+        out.append(Reason("childcare", t.gettext("childcare provided during the offer")))
+    free = offer.get("capacity_free")
+    if free is not None and free > 0:
+        out.append(
+            Reason("capacity", t.ngettext("%(num)s place free", "%(num)s places free", free))
+        )
+    elif free == 0:
+        out.append(Reason("waitlist", t.gettext("no free place now: waitlist")))
+    cost = offer.get("cost_eur")
+    if cost == 0:
+        out.append(Reason("cost", t.gettext("free of charge")))
+    elif cost:
+        amount = t.decimal(cost, "#,##0.00")
+        out.append(Reason("cost", t.gettext("costs %(amount)s euros", amount=amount)))
+    if offer.get("wheelchair_accessible"):
+        out.append(Reason("access", t.gettext("wheelchair accessible")))
     return out

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, get_day_names
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -178,6 +179,10 @@ class Translator:
         """Monday … Sunday, "abbreviated" ("Mo", "Mon") or "wide" ("Montag")."""
         names = get_day_names(width, context="stand-alone", locale=self.locale)
         return tuple(names[i] for i in range(7))
+
+    def list(self, items: list[str]) -> str:
+        """Items as this language lists them ("Mo., Di. und Mi.", Arabic with "،" and "و")."""
+        return format_list(items, style="standard", locale=self.locale) if items else ""
 
     def join(self, items: list[str], last: str | None = None) -> str:
         """Items as a list: "a, b and c" with ``last`` as the final joiner (else commas)."""

@@ -27,7 +27,6 @@ from catalog import taxonomy
 from catalog.vocab import DAYS, TIME_LABELS
 from lotse.accounts import Principal
 from lotse.i18n import (
-    AND,
     N_,
     PERSON_LANGUAGES,
     STAFF_LANGUAGES,
@@ -87,10 +86,10 @@ def next_steps_html(data: dict[str, Any], lang: str) -> str:
 
     def when_days(days: list[str]) -> str:
         names = t.day_names("wide")
-        return ", ".join(names[DAYS.index(d)] for d in DAYS if d in days)
+        return t.list([names[DAYS.index(d)] for d in DAYS if d in days])
 
     def when_times(times: list[str]) -> str:
-        return t.join([t.gettext(TIME_LABELS[x]) for x in TIME_LABELS if x in times], AND)
+        return t.list([t.gettext(TIME_LABELS[x]) for x in TIME_LABELS if x in times])
 
     return render_template(
         "person/next_steps.html",

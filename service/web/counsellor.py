@@ -29,6 +29,7 @@ from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from lotse.i18n import PERSON_LANGUAGES
 from matcher.engine import explain
+from matcher.profile import validate_profile
 from matcher.rules import RULES
 from matcher.serving import replay_recommendation, serve_recommendations
 from service.db import db
@@ -294,7 +295,7 @@ def create_agreement() -> Any:
     goals = [{"category": c, "priority": min(i + 1, 5)} for i, c in enumerate(_goal_codes())]
     data = {
         "person_ref": person_ref,
-        "languages": stored["profile"].get("languages") or [],
+        "languages": _intake_languages(stored["profile"]),
         "goals": goals,
         "steps": [
             {"kind": "referral", "request_id": request_id, "offer_id": o, "consent": consent}
@@ -312,6 +313,14 @@ def create_agreement() -> Any:
         return redirect(url_for(".suggestions"))
     flash(_("A draft agreement was made. Check it, then both sides sign."), "success")
     return redirect(url_for(".agreement", agreement_id=agreement.id))
+
+
+def _intake_languages(profile: dict[str, Any]) -> list[str]:
+    """The intake's languages as the profile understood them (ISO codes, in order)."""
+    try:
+        return list(validate_profile(profile).languages)
+    except InvalidInput:
+        return []
 
 
 def _goal_codes() -> list[str]:

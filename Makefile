@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install clean bench stress
+.PHONY: run test lint install clean bench stress translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,22 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+## make translations: extract every marked text (babel.cfg: staff; babel-person.cfg: the
+## person's printouts), merge it into each language's .po, fill English, compile the .mo files
+## and list what is still untranslated (docs/pages.md, "Languages")
+TR := lotse/translations
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Nn_:1,2 -c TRANSLATORS: --no-location \
+		--sort-output --project=Lotse -o $(TR)/messages.pot .
+	$(BIN)/pybabel extract -F babel-person.cfg -k Nn_:1,2 -c TRANSLATORS: --no-location \
+		--sort-output --project=Lotse -o $(TR)/person.pot .
+	$(BIN)/pybabel update -D messages -i $(TR)/messages.pot -d $(TR) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -D person -i $(TR)/person.pot -d $(TR) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m lotse.i18n english
+	$(BIN)/pybabel compile -D messages -d $(TR) --statistics
+	$(BIN)/pybabel compile -D person -d $(TR) --statistics
+	$(BIN)/python -m lotse.i18n missing || true
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

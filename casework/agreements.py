@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from casework import audit, referrals
+from casework.documents import document_summary, documents_of
 from casework.origin import origin_of_request
 from casework.tables import (
     OPEN_AGREEMENT_INDEX,
@@ -61,6 +62,7 @@ from lotse.errors import (
     NotFound,
     StaleVersion,
 )
+from lotse.i18n import N_, PERSON_LANGUAGES, preferred_person_language
 from lotse.pseudonyms import person_key
 from matcher.places import municipality_name, municipality_or_none
 from matcher.tables import RecommendationRequest
@@ -87,6 +89,25 @@ ObstacleCode = Literal[
     "motivation",
     "other",
 ]
+
+#: Obstacle labels (English message ids, translated on use).
+OBSTACLE_LABELS: dict[str, str] = {
+    "language_barrier": N_("language barrier"),
+    "childcare_missing": N_("childcare missing"),
+    "no_place_available": N_("no place available"),
+    "waiting_time": N_("waiting time"),
+    "documents_missing": N_("documents missing"),
+    "recognition_pending": N_("recognition pending"),
+    "residence_status": N_("residence status"),
+    "health": N_("health"),
+    "housing": N_("housing"),
+    "transport": N_("transport"),
+    "financial": N_("money"),
+    "schedule_conflict": N_("schedule conflict"),
+    "family_obligations": N_("family obligations"),
+    "motivation": N_("motivation"),
+    "other": N_("other"),
+}
 
 STATUSES: tuple[str, ...] = ("draft", "signed", "closed")
 #: Filters of the counsellor's list: ``open`` is draft and signed.
@@ -159,10 +180,31 @@ def _official_municipality(value: str | None) -> str | None:
         raise ValueError(exc.errors[0].message) from None
 
 
+def _person_language(value: str | None) -> str | None:
+    """A language the person's printouts come in (``lotse.i18n.PERSON_LANGUAGES``)."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if code not in PERSON_LANGUAGES:
+        raise ValueError("one of " + ", ".join(PERSON_LANGUAGES))
+    return code
+
+
 class AgreementIn(_In):
     """A new agreement (a draft until both sides sign)."""
 
     person_ref: str = Field(min_length=1, max_length=100)
+    language: str | None = Field(
+        None,
+        max_length=8,
+        description="the person's preferred language for printouts (ar, fa, uk, tr, ru, en, "
+        "de = plain German); default: the first of `languages` that printouts come in, else de",
+    )
+    languages: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="the person's languages from the intake (ISO 639-1, in their order)",
+    )
     centre_id: str | None = Field(None, max_length=64, description="admin only")
     start_date: date | None = None
     municipality: str | None = Field(
@@ -173,11 +215,13 @@ class AgreementIn(_In):
     steps: list[StepIn] = Field(default_factory=list, max_length=50)
 
     _municipality = field_validator("municipality")(_official_municipality)
+    _language = field_validator("language")(_person_language)
 
 
 class AgreementPatch(_In):
     """Changes to an agreement. Goals (replaced as a whole), new steps, removed steps and the
-    start date only in a draft; schedule and municipality until it is closed."""
+    start date only in a draft; schedule, municipality and the person's language until it
+    is closed."""
 
     start_date: date | None = None
     municipality: str | None = Field(
@@ -188,8 +232,12 @@ class AgreementPatch(_In):
     goals: list[GoalIn] | None = Field(None, max_length=20)
     steps: list[StepIn] | None = Field(None, max_length=50)
     remove_steps: list[int] | None = Field(None, max_length=50)
+    language: str | None = Field(
+        None, max_length=8, description="the person's preferred language for printouts"
+    )
 
     _municipality = field_validator("municipality")(_official_municipality)
+    _language = field_validator("language")(_person_language)
 
 
 class SignatureIn(_In):
@@ -415,6 +463,7 @@ def describe_agreement(
         "person_ref": agreement.person_ref,
         "status": agreement.status,
         "binding": agreement.status in ("signed", "closed"),
+        "language": agreement.language,
         "municipality": agreement.municipality,
         "start_date": agreement.start_date,
         "review_every_months": agreement.review_every_months,
@@ -453,6 +502,7 @@ def describe_agreement(
             }
             for r in reviews_of(session, agreement.id)
         ],
+        "documents": [document_summary(d) for d in documents_of(session, agreement.id)],
     }
 
 
@@ -774,6 +824,7 @@ def create_agreement(
         status="draft",
         start_date=data.start_date or _today(today),
         review_every_months=data.review_every_months,
+        language=data.language or preferred_person_language(data.languages),
         version=1,
         created_at=now,
         updated_at=now,
@@ -897,6 +948,8 @@ def update_agreement(
         agreement.start_date = patch.start_date
     if "municipality" in given:
         agreement.municipality = patch.municipality or None
+    if "language" in given and patch.language:
+        agreement.language = patch.language
     goals = goals_of(session, agreement.id)
     if "remove_steps" in given and patch.remove_steps:
         _remove_steps(session, agreement, patch.remove_steps)
@@ -1134,19 +1187,59 @@ def close_agreement(
     return agreement
 
 
-def printable_agreement(
-    session: Session, actor: Principal, agreement_id: str, *, today: date | None = None
-) -> dict[str, Any]:
-    """What the print view shows (audited as ``print``): the agreement, its centre's name and
-    the offers' details. The person appears only by the centre's pseudonymous reference."""
-    agreement = _load(session, actor, agreement_id, for_update=False)
-    _audit(session, actor, "print", agreement)
+OFFER_PRINT_FIELDS: tuple[str, ...] = (
+    "title",
+    "category",
+    "organization",
+    "street",
+    "postcode",
+    "municipality",
+    "online",
+    "languages",
+    "days",
+    "times",
+    "start_date",
+    "end_date",
+    "childcare",
+    "cost_eur",
+    "wheelchair_accessible",
+    "url",
+    "email",
+    "phone",
+    "capacity_free",
+)
+
+
+def print_data(session: Session, agreement: Agreement, today: date | None = None) -> dict[str, Any]:
+    """What the printouts show (no audit entry: the caller's read or signature has one): the
+    agreement, its centre's name, and for each referral step the offer's address, times and
+    contact details. The person appears only by the centre's pseudonymous reference."""
     data = describe_agreement(session, agreement, today)
     centre = session.get(Centre, agreement.centre_id)
     data["centre_name"] = centre.name if centre else agreement.centre_id
-    for goal in data["goals"]:
-        goal["labels"] = taxonomy.LABELS.get(goal["category"], (goal["category"],) * 2)
+    offers = {
+        o.id: o
+        for o in session.scalars(
+            select(Offer).where(
+                Offer.id.in_([s["referral"]["offer_id"] for s in data["steps"] if s["referral"]])
+            )
+        )
+    }
+    for step in data["steps"]:
+        offer = offers.get(step["referral"]["offer_id"]) if step["referral"] else None
+        step["offer"] = (
+            {name: getattr(offer, name) for name in OFFER_PRINT_FIELDS} if offer else None
+        )
     return data
+
+
+def printable_agreement(
+    session: Session, actor: Principal, agreement_id: str, *, today: date | None = None
+) -> dict[str, Any]:
+    """What the print views show (``print_data``), audited as ``print``."""
+    agreement = _load(session, actor, agreement_id, for_update=False)
+    _audit(session, actor, "print", agreement)
+    return print_data(session, agreement, today)
 
 
 __all__ = [

@@ -30,6 +30,7 @@ ACTIONS: tuple[str, ...] = (
     "export",
     "erase",
     "purge",
+    "pdf",
 )
 
 

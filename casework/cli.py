@@ -1,4 +1,5 @@
-"""Casework from the command line: ``lotse casework …`` (housekeeping: the retention purge)
+"""Casework from the command line: ``lotse casework …`` (housekeeping: the retention purge,
+the PDFs of signed agreements still to be made)
 and ``lotse persons …`` (export and erasure of one person, for the data-protection officer).
 """
 
@@ -54,6 +55,32 @@ def purge_command(dry_run: bool, days: int | None) -> None:
         f"{report.requests_anonymised} recommendation request(s)"
         + ("" if dry_run else f"; {report.audit_entries_unlinked} audit entries unlinked")
     )
+
+
+@casework_group.command("render-pdfs")
+def render_pdfs_command() -> None:
+    """Make the PDF of every signed agreement whose PDF is still missing (rendering failed,
+    or the server stopped before it was made), from the print kept with the signatures."""
+    from casework.documents import make_pdf, unfinished
+    from lotse.pdf import html_to_pdf
+
+    try:
+        with transaction(sessions()) as session:
+            ids = unfinished(session)
+        stored = failed = 0
+        for document_id in ids:
+            with transaction(sessions()) as session:
+                doc = make_pdf(session, document_id, html_to_pdf)
+                if doc.status == "stored":
+                    stored += 1
+                else:
+                    failed += 1
+                    click.echo(f"document {document_id}: {doc.error}", err=True)
+    except LotseError as exc:
+        raise fail(exc) from None
+    click.echo(f"{stored} PDF(s) stored, {failed} failed")
+    if failed:
+        raise SystemExit(1)
 
 
 @click.group("persons")

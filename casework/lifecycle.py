@@ -13,6 +13,8 @@ Declined, dropped and rejected need a reason from a short list (plus optional fr
 
 from __future__ import annotations
 
+from lotse.i18n import N_
+
 STATUSES: tuple[str, ...] = (
     "proposed",
     "accepted",
@@ -70,3 +72,33 @@ def allowed_next(status: str) -> frozenset[str]:
 
 def is_legal(current: str, new: str) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
+
+
+# -- labels (English message ids, translated on use) ----------------------------------------
+
+STATUS_LABELS: dict[str, str] = {
+    "proposed": N_("proposed"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined by the person"),
+    "enrolled": N_("enrolled"),
+    "completed": N_("completed"),
+    "dropped": N_("dropped out"),
+    "rejected_by_provider": N_("rejected by the provider"),
+}
+REASON_LABELS: dict[str, str] = {
+    "no_longer_interested": N_("no longer interested"),
+    "schedule_conflict": N_("schedule conflict"),
+    "too_far": N_("too far away"),
+    "childcare_missing": N_("childcare missing"),
+    "found_other_offer": N_("found another offer"),
+    "health": N_("health"),
+    "other": N_("other"),
+    "moved_away": N_("moved away"),
+    "work_started": N_("started work"),
+    "too_difficult": N_("too difficult"),
+    "could_not_contact": N_("could not be contacted"),
+    "not_eligible": N_("not eligible"),
+    "no_capacity": N_("no capacity"),
+    "incomplete_documents": N_("incomplete documents"),
+    "course_cancelled": N_("course cancelled"),
+}

@@ -56,6 +56,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.lifecycle import STATUS_LABELS
 from casework.tables import (
     Agreement,
     AgreementGoal,
@@ -70,6 +71,7 @@ from lotse.accounts import Principal
 from lotse.csvsafe import neutralise
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput
+from lotse.i18n import N_, TranslatorLike, as_translator
 from matcher.places import municipality_or_none
 
 GroupBy = Literal["municipality", "centre", "category"]
@@ -682,9 +684,17 @@ def chart_labels(report: dict[str, Any]) -> list[str]:
     return [r["group"] + (" (suppressed)" if r["suppressed"] else "") for r in report["groups"]]
 
 
-def report_chart(report: dict[str, Any]) -> bytes:
+#: What the report groups by, as the chart's captions name it.
+GROUPING_LABELS: dict[str, str] = {
+    "municipality": N_("municipality"),
+    "centre": N_("counselling centre"),
+    "category": N_("need category"),
+}
+
+
+def report_chart(report: dict[str, Any], lang: TranslatorLike = "en") -> bytes:
     """The report as a PNG: the referral funnel per group, and signed agreements with goals
-    reached or partly reached per group. Withheld numbers get no bar.
+    reached or partly reached per group, captions in ``lang``. Withheld numbers get no bar.
 
     Drawn on a ``Figure`` with the Agg canvas directly, never through ``pyplot``, so no
     global backend or figure state changes in the serving process.
@@ -693,8 +703,10 @@ def report_chart(report: dict[str, Any]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    t = as_translator(lang)
     rows = report["groups"]
     labels = chart_labels(report)
+    by = t.label(GROUPING_LABELS, report["by"])
     x = np.arange(len(rows))
     fig = Figure(figsize=(max(6.0, 1.2 * len(rows) + 2), 7.5), dpi=100)
     FigureCanvasAgg(fig)
@@ -702,29 +714,37 @@ def report_chart(report: dict[str, Any]) -> bytes:
     width = 0.8 / len(FUNNEL)
     for i, stage in enumerate(FUNNEL):
         values = [r[f"referrals_{stage}"] or 0 for r in rows]
-        top.bar(x + (i - 1.5) * width, values, width, label=stage)
-    top.set_title(f"Referral funnel by {report['by']}, {report['period']}")
-    top.set_ylabel("referrals")
+        top.bar(x + (i - 1.5) * width, values, width, label=t.label(STATUS_LABELS, stage))
+    top.set_title(
+        t.gettext("Referral funnel by %(by)s, %(period)s", by=by, period=report["period"])
+    )
+    top.set_ylabel(t.gettext("referrals"))
     top.legend(fontsize="small")
     series = (
-        ("agreements_signed", "agreements signed"),
-        ("goals_reached", "goals reached"),
-        ("goals_partly_reached", "goals partly reached"),
+        ("agreements_signed", t.gettext("agreements signed")),
+        ("goals_reached", t.gettext("goals reached")),
+        ("goals_partly_reached", t.gettext("goals partly reached")),
     )
     width = 0.8 / len(series)
     for i, (name, label) in enumerate(series):
         values = [r[name] or 0 for r in rows]
         bottom.bar(x + (i - 1) * width, values, width, label=label)
-    bottom.set_title(f"Agreements and goals by {report['by']}, {report['period']}")
-    bottom.set_ylabel("count")
+    bottom.set_title(
+        t.gettext("Agreements and goals by %(by)s, %(period)s", by=by, period=report["period"])
+    )
+    bottom.set_ylabel(t.gettext("count"))
     bottom.legend(fontsize="small")
     for axis in (top, bottom):
         axis.set_xticks(x, labels, rotation=30, ha="right", fontsize="small")
     fig.text(
         0.01,
         0.005,
-        f"Numbers about fewer than {report['min_group_size']} people are withheld (no bar); "
-        f"small groups are counted in {OTHER}.",
+        t.gettext(
+            "Numbers about fewer than %(n)s people are withheld (no bar); "
+            "small groups are counted in %(other)s.",
+            n=report["min_group_size"],
+            other=OTHER,
+        ),
         fontsize="x-small",
     )
     fig.tight_layout(rect=(0, 0.02, 1, 1))

@@ -6,6 +6,8 @@ A person is looked up by the centre's pseudonymous reference, turned into ``pers
 Erasure keeps what reports and the ranker need while cutting every link to the person:
 
 - draft agreements (never binding, never counted) are deleted with their goals and steps;
+- the signed records (the print and PDF of what was signed, ``agreement_documents``) are
+  deleted: they name the person and hold the free texts;
 - binding agreements (signed, closed) are anonymised: ``person_ref`` cleared, ``person_key``
   replaced by a random value, every free text (targets, step texts, review notes, successes,
   obstacle texts, closing note) cleared; categories, dates, statuses, obstacle codes and
@@ -26,6 +28,7 @@ and the ranker's person-grouped splits as they were.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,8 +40,10 @@ from sqlalchemy.orm import Session
 
 from casework import audit, intake
 from casework.agreements import centre_for_actor, describe_agreement
+from casework.documents import document_summary, documents_of
 from casework.tables import (
     Agreement,
+    AgreementDocument,
     AgreementGoal,
     AgreementReview,
     AgreementStep,
@@ -160,8 +165,8 @@ def export_person(
     *,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Everything Lotse holds about one person of one centre: agreements (with goals, steps
-    and reviews), referrals with their history, recommendations served with what they
+    """Everything Lotse holds about one person of one centre: agreements (with goals, steps,
+    reviews and the PDF of what was signed, base64), referrals with their history, recommendations served with what they
     showed, and who read or changed the case (audit). The export is audited too."""
     person_ref, centre, key = _person(actor, person_ref, centre_id)
     agreements = session.scalars(
@@ -173,7 +178,14 @@ def export_person(
         )
         .order_by(Agreement.created_at)
     )
-    described = [describe_agreement(session, a, today) for a in agreements]
+    described = []
+    for a in agreements:
+        entry = describe_agreement(session, a, today)
+        entry["documents"] = [
+            {**document_summary(d), "pdf_base64": _base64(d.pdf)}
+            for d in documents_of(session, a.id)
+        ]
+        described.append(entry)
     referral_rows = session.execute(
         select(Referral, Offer)
         .outerjoin(Offer, Offer.id == Referral.offer_id)
@@ -227,10 +239,21 @@ def new_token() -> str:
     return secrets.token_hex(32)
 
 
+def _base64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
+def _delete_documents(session: Session, ids: Sequence[str]) -> None:
+    if ids:
+        session.execute(
+            delete(AgreementDocument).where(AgreementDocument.agreement_id.in_(list(ids)))
+        )
+
+
 def _delete_agreements(session: Session, ids: Sequence[str]) -> None:
     if not ids:
         return
-    for table in (AgreementReview, AgreementStep, AgreementGoal):
+    for table in (AgreementDocument, AgreementReview, AgreementStep, AgreementGoal):
         session.execute(delete(table).where(table.agreement_id.in_(list(ids))))
     session.execute(delete(Agreement).where(Agreement.id.in_(list(ids))))
 
@@ -239,6 +262,7 @@ def _anonymise_agreements(session: Session, ids: Sequence[str], token: str) -> N
     if not ids:
         return
     ids = list(ids)
+    _delete_documents(session, ids)
     session.execute(
         update(Agreement)
         .where(Agreement.id.in_(ids))

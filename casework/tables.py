@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lotse.db import Base, JsonType, utcnow
@@ -124,6 +134,8 @@ class Agreement(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     #: Set when erasure or retention anonymised the agreement; it is then out of casework.
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: The person's preferred language for printouts (``lotse.i18n.PERSON_LANGUAGES``).
+    language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
 
 
 class AgreementGoal(Base):
@@ -182,6 +194,36 @@ class AgreementReview(Base):
     next_review: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+class AgreementDocument(Base):
+    """The record of what was signed: the bilingual agreement as printed at the moment the
+    signature completed it (``html``, kept in the same transaction as the signature), and
+    the PDF made from it with its SHA-256.
+
+    ``status``: ``pending`` until the PDF is stored (``stored``); ``failed`` with ``error``
+    when rendering failed — the signature stands either way, and the PDF can be made again
+    from ``html``, which is what was signed.
+    """
+
+    __tablename__ = "agreement_documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(
+        ForeignKey("agreements.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    html: Mapped[str] = mapped_column(Text)
+    html_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

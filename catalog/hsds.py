@@ -175,7 +175,7 @@ def field_for_term_id(term_id: str) -> str | None:
 
 def category_term(code: str) -> dict[str, Any]:
     """The HSDS taxonomy term of a category code; a leaf's ``parent_id`` is its parent's."""
-    german, english = taxonomy.LABELS.get(code, (code, code))
+    german, english = taxonomy.label(code, "de"), taxonomy.label(code, "en")
     term = {
         "id": category_term_id(code),
         "code": code,

@@ -24,9 +24,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lotse.db import Base, utcnow
 from lotse.errors import FieldError, InvalidInput, NotFound
+from lotse.i18n import N_
 from lotse.passwords import password_problems
 
 ROLES = ("admin", "agency", "counsellor", "analyst")
+ROLE_LABELS: dict[str, str] = {
+    "admin": N_("administrator"),
+    "agency": N_("agency"),
+    "counsellor": N_("counsellor"),
+    "analyst": N_("analyst"),
+}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TOKEN_PREFIX = "lotse_"
 

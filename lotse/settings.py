@@ -236,6 +236,16 @@ class Settings(BaseSettings):
         default="",
         description="Code revision written into model cards when there is no git checkout",
     )
+    chromium: str = Field(
+        default="chromium",
+        description="Chromium (path or command) that prints signed agreements to PDF; "
+        "Debian's `chromium` with `fonts-noto-core` for Arabic and Dari/Farsi",
+    )
+    pdf_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait for one PDF of a signed agreement (seconds)",
+    )
 
     # --- demo ---
     demo_password: SecretStr | None = Field(

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 
 from catalog import taxonomy
 from lotse.errors import FieldError, InvalidInput
+from lotse.i18n import N_, translator
 
 #: A word of a synonym counts as present in a text from this rapidfuzz ratio (0–100).
 WORD_SCORE = 85.0
@@ -159,11 +160,11 @@ FILLER = frozenset(
     )
 )  # fmt: skip
 
-#: Regulated professions in Germany: key → (German label, English label, words naming it,
+#: Regulated professions in Germany: key → (label as an English message id, words naming it,
 #: field words an offer for it would use).
-REGULATED_PROFESSIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+REGULATED_PROFESSIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "nurse": (
-        "Pflegefachkraft", "nurse",
+        N_("nurse"),
         ("krankenschwester", "krankenpfleger", "krankenpflegerin", "pflegefachfrau",
          "pflegefachmann", "pflegefachkraft", "pflegekraft", "altenpfleger", "altenpflegerin",
          "gesundheits krankenpfleger", "kinderkrankenschwester", "nurse", "nursing",
@@ -172,85 +173,85 @@ REGULATED_PROFESSIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...
          "gesundheits", "nursing", "health"),
     ),
     "doctor": (
-        "Ärztin/Arzt", "doctor",
+        N_("doctor"),
         ("arzt", "aerztin", "mediziner", "medizinerin", "doctor", "physician", "medical doctor"),
         ("medizin", "approbation", "heilberufe", "gesundheitsberufe", "aerzte", "medical"),
     ),
     "dentist": (
-        "Zahnärztin/Zahnarzt", "dentist",
+        N_("dentist"),
         ("zahnarzt", "zahnaerztin", "dentist", "zahnmediziner"),
         ("zahnmedizin", "approbation", "heilberufe", "dental"),
     ),
     "pharmacist": (
-        "Apothekerin/Apotheker", "pharmacist",
+        N_("pharmacist"),
         ("apotheker", "apothekerin", "pharmacist", "pharmazeut"),
         ("pharmazie", "apotheke", "approbation", "heilberufe", "pharmacy"),
     ),
     "midwife": (
-        "Hebamme", "midwife",
+        N_("midwife"),
         ("hebamme", "entbindungspfleger", "midwife"),
         ("hebammen", "geburtshilfe", "gesundheitsberufe", "midwifery"),
     ),
     "teacher": (
-        "Lehrkraft", "teacher",
+        N_("teacher"),
         ("lehrer", "lehrerin", "lehrkraft", "teacher", "schoolteacher"),
         ("lehramt", "schule", "lehrkraefte", "paedagogik", "teaching"),
     ),
     "educator": (
-        "Erzieherin/Erzieher", "educator",
+        N_("educator"),
         ("erzieher", "erzieherin", "educator", "kindergarten teacher", "early childhood educator",
          "sozialpaedagoge", "sozialpaedagogin", "sozialarbeiter", "sozialarbeiterin",
          "social worker", "kinderpfleger", "kinderpflegerin"),
         ("erziehung", "paedagogik", "kita", "sozialpaedagogik", "soziale arbeit", "education"),
     ),
     "physiotherapist": (
-        "Physiotherapeut/in", "physiotherapist",
+        N_("physiotherapist"),
         ("physiotherapeut", "physiotherapeutin", "krankengymnast", "physiotherapist"),
         ("physiotherapie", "therapie", "gesundheitsberufe", "physiotherapy"),
     ),
     "occupational_therapist": (
-        "Ergotherapeut/in", "occupational therapist",
+        N_("occupational therapist"),
         ("ergotherapeut", "ergotherapeutin", "occupational therapist"),
         ("ergotherapie", "therapie", "gesundheitsberufe"),
     ),
     "speech_therapist": (
-        "Logopäde/Logopädin", "speech therapist",
+        N_("speech therapist"),
         ("logopaede", "logopaedin", "speech therapist"),
         ("logopaedie", "therapie", "gesundheitsberufe"),
     ),
     "paramedic": (
-        "Notfallsanitäter/in", "paramedic",
+        N_("paramedic"),
         ("notfallsanitaeter", "notfallsanitaeterin", "rettungssanitaeter", "paramedic"),
         ("rettungsdienst", "gesundheitsberufe"),
     ),
     "psychotherapist": (
-        "Psychotherapeut/in", "psychotherapist",
+        N_("psychotherapist"),
         ("psychotherapeut", "psychotherapeutin", "psychotherapist"),
         ("psychotherapie", "approbation", "heilberufe"),
     ),
     "veterinarian": (
-        "Tierärztin/Tierarzt", "veterinarian",
+        N_("veterinarian"),
         ("tierarzt", "tieraerztin", "veterinarian", "veterinaer", "vet"),
         ("tiermedizin", "approbation", "veterinary"),
     ),
     "engineer": (
-        "Ingenieur/in", "engineer",
+        N_("engineer"),
         ("ingenieur", "ingenieurin", "engineer", "bauingenieur", "maschinenbauingenieur"),
         ("ingenieurwesen", "ingenieure", "technik", "engineering"),
     ),
     "architect": (
-        "Architekt/in", "architect",
+        N_("architect"),
         ("architekt", "architektin", "architect"),
         ("architektur", "bauwesen", "architecture"),
     ),
     "lawyer": (
-        "Rechtsanwältin/Rechtsanwalt", "lawyer",
+        N_("lawyer"),
         ("rechtsanwalt", "rechtsanwaeltin", "anwalt", "anwaeltin", "jurist", "juristin",
          "lawyer", "attorney"),
         ("recht", "jura", "rechtswissenschaft", "law"),
     ),
     "tax_advisor": (
-        "Steuerberater/in", "tax advisor",
+        N_("tax advisor"),
         ("steuerberater", "steuerberaterin", "tax advisor", "tax consultant"),
         ("steuern", "steuerrecht"),
     ),
@@ -297,8 +298,8 @@ class Profession:
     """A regulated profession recognised in a profile's words."""
 
     key: str
-    label_de: str
-    label_en: str
+    #: The profession's name: an English message id (``lotse.i18n``).
+    label: str
     field_words: tuple[str, ...]
 
 
@@ -309,12 +310,17 @@ class _Phrase:
     text: str
 
 
+def _label_synonyms(code: str) -> tuple[str, ...]:
+    """A code's label in English and in German (what counsellors see on the pages)."""
+    message = taxonomy.LABELS.get(code)
+    return (message, translator("de").gettext(message)) if message else ()
+
+
 @functools.cache
 def _phrases() -> tuple[_Phrase, ...]:
     out: dict[tuple[str, ...], _Phrase] = {}
     for code, synonyms in SYNONYMS.items():
-        labels = taxonomy.LABELS.get(code, ())
-        for text in (*synonyms, *labels, code.replace("_", " ")):
+        for text in (*synonyms, *_label_synonyms(code), code.replace("_", " ")):
             words = tuple(_content_words(text))
             if words and words not in out:
                 out[words] = _Phrase(words, code, text)
@@ -387,7 +393,7 @@ def suggest_needs(text: str, limit: int = 3) -> list[str]:
 def _profession_phrases() -> tuple[_Phrase, ...]:
     return tuple(
         _Phrase(tuple(_content_words(term)), key, term)
-        for key, (_de, _en, terms, _field) in REGULATED_PROFESSIONS.items()
+        for key, (_label, terms, _field) in REGULATED_PROFESSIONS.items()
         for term in terms
     )
 
@@ -403,8 +409,8 @@ def regulated_profession(text: str | None) -> Profession | None:
     found = _best_match(words, _profession_phrases())
     if found is None:
         return None
-    label_de, label_en, _terms, field = REGULATED_PROFESSIONS[found.code]
-    return Profession(found.code, label_de, label_en, field)
+    label, _terms, field = REGULATED_PROFESSIONS[found.code]
+    return Profession(found.code, label, field)
 
 
 def split_need_text(text: str) -> list[str]:
@@ -440,7 +446,7 @@ def resolve_needs(
         raise InvalidInput(errors)
     prof = profession_of(profession, texts)
     if prof is not None and all(taxonomy.parent(n.category) != RECOGNITION for n in needs):
-        needs.append(Need(profession or prof.label_en, RECOGNITION, derived=True))
+        needs.append(Need(profession or prof.label, RECOGNITION, derived=True))
     return needs
 
 

@@ -3,19 +3,22 @@
 Reasons are built from the same feature values the ranker saw plus the offer's own fields,
 and only for the handful of offers shown — "3.2 km away", "for A2 → B1, your level is A2",
 "childcare for your 2-year-old", "evening classes fit your availability". Each has a stable
-``code`` (for clients and tests) and a text in English or German.
+``code`` (for clients and tests) and a text from the catalogues: the staff's German or
+English, or one of the person's languages for their printouts (``lotse.i18n``).
 """
 
 from __future__ import annotations
 
 import functools
-import gettext
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
 import numpy as np
+from babel import Locale
 
 from catalog import taxonomy
+from lotse.i18n import AND, N_, Translator, TranslatorLike, as_translator
 from matcher.features import COLUMN
 from matcher.profile import ResolvedProfile
 from matcher.rules import (
@@ -23,9 +26,7 @@ from matcher.rules import (
     day_text,
     days_text,
     fitting_children,
-    km,
     level_name,
-    say,
 )
 from matcher.snapshot import TIME_BIT, Snapshot
 
@@ -43,37 +44,39 @@ class Reason:
     text: str
 
 
+def language_name(code: str, lang: TranslatorLike) -> str:
+    """A language's name in ``lang``: "ar" → "Arabic" / "Arabisch" / "العربية" (CLDR through
+    Babel; pycountry's English name for a code CLDR lacks)."""
+    return _language_name(code, as_translator(lang).locale.language)
+
+
 @functools.cache
-def language_name(code: str, lang: str) -> str:
-    """A language's name: "ar" → "Arabic" / "Arabisch" (pycountry and its translations)."""
+def _language_name(code: str, in_language: str) -> str:
+    name = Locale.parse(in_language).languages.get(code)
+    if name:
+        return name
     import pycountry
 
     found = pycountry.languages.get(alpha_2=code)
-    if found is None:
-        return code
-    if lang != "de":
-        return found.name
-    try:
-        de = gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=["de"])
-    except OSError:
-        return found.name
-    return de.gettext(found.name).split(";")[0]
+    return found.name if found is not None else code
 
 
-def _ages(ages: list[int], lang: str) -> str:
+def _ages(ages: list[int], t: Translator) -> str:
     if len(ages) == 1:
-        return say(lang, f"your {ages[0]}-year-old", f"Ihr {ages[0]}-jähriges Kind")
-    joined = say(lang, " and ", " und ").join([", ".join(str(a) for a in ages[:-1]), str(ages[-1])])
-    return say(lang, f"your children aged {joined}", f"Ihre Kinder im Alter von {joined}")
+        return t.gettext("your %(age)s-year-old", age=ages[0])
+    joined = t.join([str(a) for a in ages], AND)
+    return t.gettext("your children aged %(ages)s", ages=joined)
 
 
-TIME_ADJECTIVES = {
-    "en": {"morning": "morning", "afternoon": "afternoon", "evening": "evening"},
-    "de": {"morning": "vormittags", "afternoon": "nachmittags", "evening": "abends"},
+#: The time of day as an adjective before "classes" or "hours" ("morning classes").
+TIME_ADJECTIVES: dict[str, str] = {
+    "morning": N_("morning"),
+    "afternoon": N_("afternoon"),
+    "evening": N_("evening"),
 }
 
 
-def _schedule_reason(s: Snapshot, row: int, p: ResolvedProfile, lang: str) -> Reason | None:
+def _schedule_reason(s: Snapshot, row: int, p: ResolvedProfile, t: Translator) -> Reason | None:
     """Say "evening classes fit your availability" — only when the person gave availability and
     the offer has fixed times that meet it."""
     days, times = int(s.days[row]), int(s.times[row])
@@ -81,138 +84,127 @@ def _schedule_reason(s: Snapshot, row: int, p: ResolvedProfile, lang: str) -> Re
         return None
     slots = times & p.time_bits if p.time_bits else times
     if slots:
-        words = TIME_ADJECTIVES["de" if lang == "de" else "en"]
-        names = [words[t] for t, bit in TIME_BIT.items() if slots & bit]
-        joined = say(lang, " and ", " und ").join(names)
-        noun = (
-            "classes"
-            if taxonomy.PARENT_OF[taxonomy.CATEGORIES[int(s.cat[row])]] == "language"
-            else "hours"
-        )
-        return Reason(
-            "schedule",
-            say(
-                lang,
-                f"{joined} {noun} fit your availability",
-                f"Termine {joined} passen zu Ihrer Verfügbarkeit",
-            ),
-        )
-    when = days_text(days & p.day_bits if p.day_bits else days, lang)
-    return Reason(
-        "schedule",
-        say(lang, f"{when} fits your availability", f"{when} passt zu Ihrer Verfügbarkeit"),
-    )
+        names = [t.gettext(TIME_ADJECTIVES[name]) for name, bit in TIME_BIT.items() if slots & bit]
+        joined = t.join(names, AND)
+        if taxonomy.PARENT_OF[taxonomy.CATEGORIES[int(s.cat[row])]] == "language":
+            return Reason(
+                "schedule", t.gettext("%(times)s classes fit your availability", times=joined)
+            )
+        return Reason("schedule", t.gettext("%(times)s hours fit your availability", times=joined))
+    when = days_text(days & p.day_bits if p.day_bits else days, t)
+    return Reason("schedule", t.gettext("%(days)s fits your availability", days=when))
 
 
 def reasons_for(
-    s: Snapshot, row: int, p: ResolvedProfile, features: np.ndarray, lang: str = "en"
+    s: Snapshot, row: int, p: ResolvedProfile, features: np.ndarray, lang: TranslatorLike = "en"
 ) -> list[Reason]:
     """The reasons offer ``row`` fits profile ``p`` (``features``: its feature row)."""
+    t = as_translator(lang)
     f = {name: float(features[i]) for name, i in COLUMN.items()}
     out: list[Reason] = []
     if f["online"]:
-        out.append(Reason("online", say(lang, "online", "online")))
+        out.append(Reason("online", t.gettext("online")))
     elif np.isfinite(f["distance_km"]):
-        d = km(f["distance_km"], lang)
-        out.append(Reason("distance", say(lang, f"{d} away", f"{d} entfernt")))
+        out.append(
+            Reason("distance", t.gettext("%(distance)s away", distance=t.km(f["distance_km"])))
+        )
     target = int(s.level_target[row])
     if target >= 0:
         to, mine = level_name(target), p.profile.german_level
         if mine == "none":
-            text = say(lang, f"leads to {to}, from scratch", f"führt zu {to}, ohne Vorkenntnisse")
+            text = t.gettext("leads to %(target)s, from scratch", target=to)
         elif target <= p.level:
-            text = say(
-                lang, f"targets {to}, your level is {mine}", f"Ziel {to}, Ihr Niveau ist {mine}"
-            )
+            text = t.gettext("targets %(target)s, your level is %(level)s", target=to, level=mine)
         else:
-            text = say(
-                lang,
-                f"for {mine} → {to}, your level is {mine}",
-                f"für {mine} → {to}, Ihr Niveau ist {mine}",
+            text = t.gettext(
+                "for %(level)s → %(target)s, your level is %(level)s", target=to, level=mine
             )
         out.append(Reason("level", text))
     if CHILDCARE[s.cat[row]] and p.profile.children_ages:
         kids = fitting_children(s, row, p)
         if kids:
-            who = _ages(kids, lang)
-            out.append(
-                Reason("childcare", say(lang, f"childcare for {who}", f"Betreuung für {who}"))
-            )
+            out.append(Reason("childcare", t.gettext("childcare for %(who)s", who=_ages(kids, t))))
     elif f["childcare_fit"]:
-        out.append(
-            Reason(
-                "childcare",
-                say(lang, "childcare provided during the offer", "mit Kinderbetreuung"),
-            )
-        )
-    schedule = _schedule_reason(s, row, p, lang) if f["schedule_overlap"] > 0 else None
+        out.append(Reason("childcare", t.gettext("childcare provided during the offer")))
+    schedule = _schedule_reason(s, row, p, t) if f["schedule_overlap"] > 0 else None
     if schedule is not None:
         out.append(schedule)
     if f["language_shared"]:
         idx = s.language_index(p.support_languages)
         shared = [s.language_codes[j] for j in idx if s.languages[row, j]]
-        names = ", ".join(language_name(c, lang) for c in shared)
-        out.append(
-            Reason("language", say(lang, f"support in {names}", f"Unterstützung auf {names}"))
-        )
+        names = ", ".join(language_name(c, t) for c in shared)
+        out.append(Reason("language", t.gettext("support in %(languages)s", languages=names)))
     start = int(s.start[row])
     if start and f["days_until_start"] > 0:
         n = int(f["days_until_start"])
-        when = day_text(start, lang)
         out.append(
             Reason(
                 "start",
-                say(lang, f"starts in {n} days ({when})", f"beginnt in {n} Tagen ({when})"),
+                t.ngettext(
+                    "starts in %(num)s day (%(date)s)",
+                    "starts in %(num)s days (%(date)s)",
+                    n,
+                    date=day_text(start, t),
+                ),
             )
         )
     elif start and start <= p.today.toordinal():
-        since = date.fromordinal(start)
-        out.append(
-            Reason(
-                "start",
-                say(
-                    lang,
-                    f"running since {since.isoformat()}",
-                    f"läuft seit {day_text(start, lang)}",
-                ),
-            )
-        )
+        out.append(Reason("start", t.gettext("running since %(date)s", date=day_text(start, t))))
     free = int(s.cap_free[row])
     if free > 0:
         out.append(
-            Reason(
-                "capacity",
-                say(
-                    lang,
-                    f"{free} place{'s' if free != 1 else ''} free",
-                    f"{free} {'Plätze' if free != 1 else 'Platz'} frei",
-                ),
-            )
+            Reason("capacity", t.ngettext("%(num)s place free", "%(num)s places free", free))
         )
     elif free == 0:
-        out.append(
-            Reason("waitlist", say(lang, "no free place now: waitlist", "derzeit voll: Warteliste"))
-        )
+        out.append(Reason("waitlist", t.gettext("no free place now: waitlist")))
     if f["profession_similarity"] >= 1.0:
         prof = p.profession
-        label = (prof.label_de if lang == "de" else prof.label_en) if prof else p.profile.profession
+        label = t.gettext(prof.label) if prof else p.profile.profession
         out.append(
             Reason(
                 "profession",
-                say(
-                    lang, f"related to your profession ({label})", f"passt zu Ihrem Beruf ({label})"
-                ),
+                t.gettext("related to your profession (%(profession)s)", profession=label),
             )
         )
     if f["offer_outcome_evidence"] >= OUTCOME_REASON_EVIDENCE and f["offer_outcome_rate"] >= 0.5:
+        out.append(Reason("outcomes", t.gettext("earlier referrals here mostly led to enrolment")))
+    return out
+
+
+def offer_reasons(
+    offer: Mapping[str, Any],
+    goal: str | None,
+    person_language: str,
+    lang: TranslatorLike = "en",
+) -> list[Reason]:
+    """Why an agreed offer suits the person, for their printouts: the goal it serves and what
+    the offer itself offers them (support in their language, childcare, a free place, no
+    cost, step-free access). Reasons that need the intake (distance, level, schedule) are
+    the counsellor's, from ``reasons_for`` while the intake is at hand."""
+    t = as_translator(lang)
+    out: list[Reason] = []
+    if goal:
         out.append(
-            Reason(
-                "outcomes",
-                say(
-                    lang,
-                    "earlier referrals here mostly led to enrolment",
-                    "frühere Vermittlungen führten meist zur Teilnahme",
-                ),
-            )
+            Reason("goal", t.gettext("for your goal: %(goal)s", goal=taxonomy.label(goal, t)))
         )
+    if person_language != "de" and person_language in (offer.get("languages") or ()):
+        name = language_name(person_language, t)
+        out.append(Reason("language", t.gettext("support in %(languages)s", languages=name)))
+    if offer.get("childcare"):
+        out.append(Reason("childcare", t.gettext("childcare provided during the offer")))
+    free = offer.get("capacity_free")
+    if free is not None and free > 0:
+        out.append(
+            Reason("capacity", t.ngettext("%(num)s place free", "%(num)s places free", free))
+        )
+    elif free == 0:
+        out.append(Reason("waitlist", t.gettext("no free place now: waitlist")))
+    cost = offer.get("cost_eur")
+    if cost == 0:
+        out.append(Reason("cost", t.gettext("free of charge")))
+    elif cost:
+        amount = t.decimal(cost, "#,##0.00")
+        out.append(Reason("cost", t.gettext("costs %(amount)s euros", amount=amount)))
+    if offer.get("wheelchair_accessible"):
+        out.append(Reason("access", t.gettext("wheelchair accessible")))
     return out

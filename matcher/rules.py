@@ -1,6 +1,6 @@
 """The hard eligibility rules: an offer that fails any of them is never recommended.
 
-Each rule has a reason code, a sentence in German and English saying what it demands, a
+Each rule has a reason code, a sentence (from the catalogues) saying what it demands, a
 vectorised mask over snapshot rows (``passes(snapshot, rows, profile) -> bool array``) and a
 per-offer explanation that names the values compared ("412.3 km away, beyond your 25 km").
 The same mask decides recommendations and explanations, so the two cannot disagree.
@@ -25,7 +25,15 @@ import numpy as np
 
 from catalog import taxonomy
 from catalog.store import haversine_km
-from catalog.vocab import DAYS, GERMAN_LEVELS, RESIDENCE_STATUSES
+from catalog.vocab import (
+    BENEFIT_LABELS,
+    DAYS,
+    GENDER_LABELS,
+    GERMAN_LEVELS,
+    RESIDENCE_STATUS_LABELS,
+    TIME_LABELS,
+)
+from lotse.i18n import AND, N_, OR, Translator, TranslatorLike, as_translator
 from matcher.profile import ResolvedProfile
 from matcher.snapshot import (
     ALL_GENDERS,
@@ -41,7 +49,7 @@ from matcher.snapshot import (
 )
 
 Mask = Callable[[Snapshot, np.ndarray, ResolvedProfile], np.ndarray]
-Explain = Callable[[Snapshot, int, ResolvedProfile, bool, str], str]
+Explain = Callable[[Snapshot, int, ResolvedProfile, bool, Translator], str]
 
 #: Leaf categories whose age bounds are the child's, not the adult's (trailing False: row
 #: category -1 = unknown).
@@ -50,101 +58,69 @@ CHILDCARE = np.array(
 )
 
 # -- wording --------------------------------------------------------------------------------
-
-DAY_NAMES = {
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-    "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"),
-}
-TIME_NAMES = {
-    "en": {"morning": "mornings", "afternoon": "afternoons", "evening": "evenings"},
-    "de": {"morning": "vormittags", "afternoon": "nachmittags", "evening": "abends"},
-}
-GENDER_NAMES = {
-    "en": {"female": "women", "male": "men", "diverse": "diverse", "unspecified": "unspecified"},
-    "de": {"female": "Frauen", "male": "Männer", "diverse": "divers", "unspecified": "ohne Angabe"},
-}
-STATUS_NAMES = {
-    "en": {s: s.replace("_", " ") for s in RESIDENCE_STATUSES},
-    "de": {
-        "recognised_refugee": "anerkannte Geflüchtete",
-        "asylum_seeker": "Asylsuchende",
-        "tolerated": "Geduldete",
-        "family_reunification": "Familiennachzug",
-        "eu_citizen": "EU-Bürger:innen",
-        "skilled_worker": "Fachkräfte",
-        "resettler": "Spätaussiedler:innen",
-        "other": "sonstiger Status",
-    },
-}
-BENEFIT_NAMES = {
-    "en": {"sgb2": "SGB II (Bürgergeld)", "asylblg": "AsylbLG benefits", "none": "no benefits"},
-    "de": {
-        "sgb2": "SGB II (Bürgergeld)",
-        "asylblg": "AsylbLG-Leistungen",
-        "none": "keine Leistungen",
-    },
-}
+#
+# Texts are English message ids translated through the catalogues (``lotse.i18n``); labels
+# of codes come from each vocabulary's one label table (``catalog.vocab``). ``lang`` is a
+# staff language code ("de", "en") or a ``Translator``.
 
 
-def say(lang: str, en: str, de: str) -> str:
-    """The sentence in the requested language (German for "de", else English)."""
-    return de if lang == "de" else en
-
-
-def km(value: float, lang: str) -> str:
+def km(value: float, lang: TranslatorLike) -> str:
     """A distance: "3.2 km" ("3,2 km" in German); whole limits without decimals ("25 km")."""
-    text = f"{value:g} km" if float(value).is_integer() else f"{value:.1f} km"
-    return text.replace(".", ",") if lang == "de" else text
+    return as_translator(lang).km(value)
 
 
-def level_window(lo: int, hi: int, lang: str) -> str:
+def level_window(lo: int, hi: int, lang: TranslatorLike) -> str:
     """The window as read aloud: "A1–B1", "B2", "up to A2", "from B1"."""
+    t = as_translator(lang)
     top = len(GERMAN_LEVELS) - 1
     if int(lo) == int(hi):
         return level_name(lo)
     if int(lo) <= 0:
-        return say(lang, f"up to {level_name(hi)}", f"bis {level_name(hi)}")
+        return t.gettext("up to %(level)s", level=level_name(hi))
     if int(hi) >= top:
-        return say(lang, f"from {level_name(lo)}", f"ab {level_name(lo)}")
+        return t.gettext("from %(level)s", level=level_name(lo))
     return f"{level_name(lo)}–{level_name(hi)}"
 
 
-def day_text(date_ordinal: int, lang: str) -> str:
-    d = date.fromordinal(int(date_ordinal))
-    return d.strftime("%d.%m.%Y") if lang == "de" else d.isoformat()
+def day_text(date_ordinal: int, lang: TranslatorLike) -> str:
+    """A date as the language writes it (German 12.03.2027, English 2027-03-12)."""
+    return as_translator(lang).date(date.fromordinal(int(date_ordinal)))
 
 
 def level_name(rank: int) -> str:
     return GERMAN_LEVELS[int(rank)]
 
 
-def _names(bits: int, table: dict[str, int], names: dict[str, str]) -> list[str]:
-    return [names[k] for k, bit in table.items() if int(bits) & bit]
+def _names(bits: int, table: dict[str, int], labels: dict[str, str], t: Translator) -> list[str]:
+    return [t.gettext(labels[k]) for k, bit in table.items() if int(bits) & bit]
 
 
-def days_text(bits: int, lang: str) -> str:
+def days_text(bits: int, lang: TranslatorLike) -> str:
     """Days as read aloud: "Mon–Fri", "Mon, Wed", or "any day" for 0 (no fixed days)."""
+    t = as_translator(lang)
     if not bits:
-        return say(lang, "any day", "jeden Tag")
+        return t.gettext("any day")
     idx = [i for i, d in enumerate(DAYS) if int(bits) & DAY_BIT[d]]
-    names = DAY_NAMES["de" if lang == "de" else "en"]
+    names = t.day_names()
     if len(idx) >= 3 and idx == list(range(idx[0], idx[-1] + 1)):
         return f"{names[idx[0]]}–{names[idx[-1]]}"
     return ", ".join(names[i] for i in idx)
 
 
-def times_text(bits: int, lang: str) -> str:
+def times_text(bits: int, lang: TranslatorLike) -> str:
     """Times as read aloud: "mornings and evenings", or "any time" for 0 (no fixed times)."""
+    t = as_translator(lang)
     if not bits:
-        return say(lang, "any time", "zu jeder Zeit")
-    names = _names(bits, TIME_BIT, TIME_NAMES["de" if lang == "de" else "en"])
-    joiner = say(lang, " and ", " und ")
-    return joiner.join(names) if len(names) <= 2 else ", ".join(names)
+        return t.gettext("any time")
+    names = _names(bits, TIME_BIT, TIME_LABELS, t)
+    if len(names) > 2:
+        return ", ".join(names)
+    return t.join(names, AND)
 
 
-def age_range(lo: int, hi: int, lang: str) -> str:
+def age_range(lo: int, hi: int, lang: TranslatorLike) -> str:
     if hi >= NO_MAX_AGE:
-        return say(lang, f"{lo} and older", f"ab {lo}")
+        return as_translator(lang).gettext("%(age)s and older", age=lo)
     return f"{lo}–{hi}"
 
 
@@ -153,61 +129,50 @@ def age_range(lo: int, hi: int, lang: str) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """One hard filter: ``code`` names it in responses; ``en``/``de`` say what it demands."""
+    """One hard filter: ``code`` names it in responses; ``sentence`` says what it demands
+    (an English message id, translated by ``sentence``)."""
 
     code: str
-    en: str
-    de: str
+    message: str
     passes: Mask
     explain: Explain
 
-    def sentence(self, lang: str) -> str:
-        return say(lang, self.en, self.de)
+    def sentence(self, lang: TranslatorLike) -> str:
+        return as_translator(lang).gettext(self.message)
 
 
 def _category(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return p.need_of_category[s.cat[r]] >= 0
 
 
-def _category_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
-    cat = taxonomy.CATEGORIES[int(s.cat[i])]
-    label = taxonomy.LABELS[cat][0 if lang == "de" else 1]
+def _category_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
+    label = taxonomy.label(taxonomy.CATEGORIES[int(s.cat[i])], t)
     if ok:
         need = p.needs[int(p.need_of_category[s.cat[i]])]
         if need.derived:
-            return say(
-                lang,
-                f"{label} serves the recognition your profession ({need.text}) needs",
-                f"{label} dient der Anerkennung, die Ihr Beruf ({need.text}) braucht",
+            return t.gettext(
+                "%(offer)s serves the recognition your profession (%(profession)s) needs",
+                offer=label,
+                profession=need.text,
             )
-        return say(
-            lang,
-            f"{label} serves your need '{need.text}'",
-            f"{label} passt zu Ihrem Bedarf „{need.text}“",
-        )
-    return say(
-        lang,
-        f"{label} is not among your needs",
-        f"{label} gehört zu keinem Ihrer Bedarfe",
-    )
+        return t.gettext("%(offer)s serves your need '%(need)s'", offer=label, need=need.text)
+    return t.gettext("%(offer)s is not among your needs", offer=label)
 
 
 def _active(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return s.active[r] & (s.end[r] >= p.today.toordinal())
 
 
-def _active_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _active_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if s.archived[i]:
-        return say(lang, "the offer has been withdrawn", "das Angebot wurde zurückgezogen")
+        return t.gettext("the offer has been withdrawn")
     if not s.active[i]:
-        return say(lang, "the offer is inactive", "das Angebot ist nicht aktiv")
+        return t.gettext("the offer is inactive")
     if s.end[i] < p.today.toordinal():
-        end = day_text(s.end[i], lang)
-        return say(lang, f"the offer ended on {end}", f"das Angebot endete am {end}")
+        return t.gettext("the offer ended on %(date)s", date=day_text(s.end[i], t))
     if s.end[i] != NO_END:
-        end = day_text(s.end[i], lang)
-        return say(lang, f"active, runs until {end}", f"aktiv, läuft bis {end}")
-    return say(lang, "active", "aktiv")
+        return t.gettext("active, runs until %(date)s", date=day_text(s.end[i], t))
+    return t.gettext("active")
 
 
 def _age(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -215,48 +180,44 @@ def _age(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return CHILDCARE[s.cat[r]] | ((s.min_age[r] <= age) & (age <= s.max_age[r]))
 
 
-def _age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if CHILDCARE[s.cat[i]]:
-        return say(
-            lang,
-            "childcare: the age limits are the child's",
-            "Kinderbetreuung: die Altersgrenzen gelten für das Kind",
-        )
+        return t.gettext("childcare: the age limits are the child's")
     lo, hi, age = int(s.min_age[i]), int(s.max_age[i]), p.profile.age
     if lo == 0 and hi >= NO_MAX_AGE:
-        return say(lang, "no age limit", "keine Altersgrenze")
-    span = age_range(lo, hi, lang)
+        return t.gettext("no age limit")
+    span = age_range(lo, hi, t)
     if ok:
-        return say(lang, f"for ages {span}; you are {age}", f"Alter {span}; Sie sind {age}")
-    return say(lang, f"only for ages {span}; you are {age}", f"nur Alter {span}; Sie sind {age}")
+        return t.gettext("for ages %(span)s; you are %(age)s", span=span, age=age)
+    return t.gettext("only for ages %(span)s; you are %(age)s", span=span, age=age)
 
 
 def _gender(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return (s.genders[r] & p.gender_bit) != 0
 
 
-def _gender_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _gender_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if int(s.genders[i]) == ALL_GENDERS:
-        return say(lang, "open to all genders", "offen für alle Geschlechter")
-    names = ", ".join(_names(s.genders[i], GENDER_BIT, GENDER_NAMES[_l(lang)]))
+        return t.gettext("open to all genders")
+    names = ", ".join(_names(s.genders[i], GENDER_BIT, GENDER_LABELS, t))
     if ok:
-        return say(lang, f"for {names}, which includes you", f"für {names}, das passt")
-    return say(lang, f"only for {names}", f"nur für {names}")
+        return t.gettext("for gender: %(genders)s, which includes you", genders=names)
+    return t.gettext("only for gender: %(genders)s", genders=names)
 
 
 def _status(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return (s.statuses[r] & p.status_bit) != 0
 
 
-def _status_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _status_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if int(s.statuses[i]) == ALL_STATUSES:
-        return say(lang, "open to every residence status", "offen für jeden Aufenthaltsstatus")
-    names = ", ".join(_names(s.statuses[i], STATUS_BIT, STATUS_NAMES[_l(lang)]))
+        return t.gettext("open to every residence status")
+    names = ", ".join(_names(s.statuses[i], STATUS_BIT, RESIDENCE_STATUS_LABELS, t))
     mine = p.profile.residence_status
-    own = STATUS_NAMES[_l(lang)][mine] if mine else say(lang, "not recorded", "nicht erfasst")
+    own = t.label(RESIDENCE_STATUS_LABELS, mine) if mine else t.gettext("not recorded")
     if ok:
-        return say(lang, f"for {names}; yours fits", f"für {names}; Ihrer passt")
-    return say(lang, f"only for {names}; your status: {own}", f"nur für {names}; Ihr Status: {own}")
+        return t.gettext("for %(statuses)s; yours fits", statuses=names)
+    return t.gettext("only for %(statuses)s; your status: %(yours)s", statuses=names, yours=own)
 
 
 def _benefits(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -264,54 +225,40 @@ def _benefits(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return (need == 0) | ((need & p.benefit_bits) != 0)
 
 
-def _benefits_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _benefits_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if not s.benefits[i]:
-        return say(lang, "no benefit entitlement required", "kein Leistungsbezug nötig")
-    names = say(lang, " or ", " oder ").join(
-        _names(s.benefits[i], BENEFIT_BIT, BENEFIT_NAMES[_l(lang)])
-    )
+        return t.gettext("no benefit entitlement required")
+    names = t.join(_names(s.benefits[i], BENEFIT_BIT, BENEFIT_LABELS, t), OR)
     if ok:
-        return say(lang, f"requires {names}, which you receive", f"setzt {names} voraus; das passt")
-    return say(lang, f"requires {names}", f"setzt {names} voraus")
+        return t.gettext("requires %(benefits)s, which you receive", benefits=names)
+    return t.gettext("requires %(benefits)s", benefits=names)
 
 
 def _level(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return (s.level_min[r] <= p.level) & (p.level <= s.level_max[r])
 
 
-def _level_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _level_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     lo, hi = int(s.level_min[i]), int(s.level_max[i])
     mine = p.profile.german_level
     if lo == 0 and hi == len(GERMAN_LEVELS) - 1:
-        return say(lang, "no German level required", "kein Deutschniveau vorausgesetzt")
-    window = level_window(lo, hi, lang)
+        return t.gettext("no German level required")
+    window = level_window(lo, hi, t)
     if ok:
-        return say(
-            lang, f"for German {window}; yours is {mine}", f"für Deutsch {window}; Ihres ist {mine}"
-        )
-    return say(
-        lang,
-        f"needs German {window}; yours is {mine}",
-        f"verlangt Deutsch {window}; Ihres ist {mine}",
-    )
+        return t.gettext("for German %(window)s; yours is %(level)s", window=window, level=mine)
+    return t.gettext("needs German %(window)s; yours is %(level)s", window=window, level=mine)
 
 
 def _literacy(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return ~s.literacy[r] | p.profile.literate
 
 
-def _literacy_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _literacy_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if not s.literacy[i]:
-        return say(
-            lang, "no reading and writing required", "Lesen und Schreiben nicht vorausgesetzt"
-        )
+        return t.gettext("no reading and writing required")
     if ok:
-        return say(
-            lang,
-            "requires reading and writing, which you can",
-            "setzt Lesen und Schreiben voraus; das passt",
-        )
-    return say(lang, "requires reading and writing", "setzt Lesen und Schreiben voraus")
+        return t.gettext("requires reading and writing, which you can")
+    return t.gettext("requires reading and writing")
 
 
 def distances_km(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -324,29 +271,17 @@ def _distance(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return near | (s.online[r] & p.profile.online_ok)
 
 
-def _distance_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _distance_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     d = float(distances_km(s, np.array([i]), p)[0])
-    limit = km(p.profile.max_distance_km, lang)
+    limit = t.km(p.profile.max_distance_km)
     if np.isfinite(d) and d <= p.profile.max_distance_km:
-        return say(
-            lang,
-            f"{km(d, lang)} away, within your {limit}",
-            f"{km(d, lang)} entfernt, innerhalb Ihrer {limit}",
-        )
+        return t.gettext("%(distance)s away, within your %(limit)s", distance=t.km(d), limit=limit)
     if s.online[i] and p.profile.online_ok:
-        return say(lang, "online, which you accept", "online, das passt für Sie")
+        return t.gettext("online, which you accept")
     if s.online[i]:
-        where = say(lang, "online only", "nur online") if not np.isfinite(d) else km(d, lang)
-        return say(
-            lang,
-            f"{where}; you did not accept online offers",
-            f"{where}; Online-Angebote haben Sie nicht gewählt",
-        )
-    return say(
-        lang,
-        f"{km(d, lang)} away, beyond your {limit}",
-        f"{km(d, lang)} entfernt, weiter als Ihre {limit}",
-    )
+        where = t.gettext("online only") if not np.isfinite(d) else t.km(d)
+        return t.gettext("%(where)s; you did not accept online offers", where=where)
+    return t.gettext("%(distance)s away, beyond your %(limit)s", distance=t.km(d), limit=limit)
 
 
 def _overlaps(offer_bits: np.ndarray, person_bits: int) -> np.ndarray:
@@ -359,22 +294,14 @@ def _schedule(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return _overlaps(s.days[r], p.day_bits) & _overlaps(s.times[r], p.time_bits)
 
 
-def _schedule_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
-    when = f"{days_text(s.days[i], lang)}, {times_text(s.times[i], lang)}"
+def _schedule_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
+    when = f"{days_text(s.days[i], t)}, {times_text(s.times[i], t)}"
     if not s.days[i] and not s.times[i]:
-        return say(lang, "no fixed schedule", "keine festen Zeiten")
+        return t.gettext("no fixed schedule")
     if ok:
-        return say(
-            lang,
-            f"runs {when}, when you are available",
-            f"findet {when} statt, wenn Sie Zeit haben",
-        )
-    yours = f"{days_text(p.day_bits, lang)}, {times_text(p.time_bits, lang)}"
-    return say(
-        lang,
-        f"runs {when}; you are available {yours}",
-        f"findet {when} statt; Sie haben {yours} Zeit",
-    )
+        return t.gettext("runs %(when)s, when you are available", when=when)
+    yours = f"{days_text(p.day_bits, t)}, {times_text(p.time_bits, t)}"
+    return t.gettext("runs %(when)s; you are available %(yours)s", when=when, yours=yours)
 
 
 def _start(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -384,23 +311,19 @@ def _start(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return (start == 0) | (start >= p.earliest_start)
 
 
-def _start_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _start_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if not s.start[i]:
-        return say(lang, "no fixed start date", "kein fester Beginn")
-    start = day_text(s.start[i], lang)
+        return t.gettext("no fixed start date")
+    start = day_text(s.start[i], t)
     if not p.earliest_start:
-        return say(lang, f"starts {start}", f"beginnt am {start}")
-    earliest = day_text(p.earliest_start, lang)
+        return t.gettext("starts %(date)s", date=start)
+    earliest = day_text(p.earliest_start, t)
     if ok:
-        return say(
-            lang,
-            f"starts {start}, not before your {earliest}",
-            f"beginnt am {start}, nicht vor Ihrem {earliest}",
+        return t.gettext(
+            "starts %(date)s, not before your %(earliest)s", date=start, earliest=earliest
         )
-    return say(
-        lang,
-        f"starts {start}, before you can begin ({earliest})",
-        f"beginnt am {start}, bevor Sie anfangen können ({earliest})",
+    return t.gettext(
+        "starts %(date)s, before you can begin (%(earliest)s)", date=start, earliest=earliest
     )
 
 
@@ -410,14 +333,14 @@ def _wheelchair(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return s.wheelchair[r] | (s.online[r] & p.profile.online_ok)
 
 
-def _wheelchair_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _wheelchair_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if not p.profile.wheelchair:
-        return say(lang, "no step-free access needed", "kein barrierefreier Zugang nötig")
+        return t.gettext("no step-free access needed")
     if s.wheelchair[i]:
-        return say(lang, "wheelchair accessible", "rollstuhlgerecht")
+        return t.gettext("wheelchair accessible")
     if ok:
-        return say(lang, "taken online, so access is no obstacle", "online, daher kein Hindernis")
-    return say(lang, "not wheelchair accessible", "nicht rollstuhlgerecht")
+        return t.gettext("taken online, so access is no obstacle")
+    return t.gettext("not wheelchair accessible")
 
 
 def _child_age(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -435,148 +358,94 @@ def fitting_children(s: Snapshot, i: int, p: ResolvedProfile) -> list[int]:
     return [a for a in p.profile.children_ages if lo <= a <= hi]
 
 
-def _child_age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _child_age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     if not CHILDCARE[s.cat[i]]:
-        return say(lang, "not a childcare offer", "kein Betreuungsangebot")
-    span = age_range(int(s.min_age[i]), int(s.max_age[i]), lang)
+        return t.gettext("not a childcare offer")
+    span = age_range(int(s.min_age[i]), int(s.max_age[i]), t)
     if not p.profile.children_ages:
-        return say(
-            lang,
-            f"takes children aged {span}; no ages recorded",
-            f"für Kinder von {span} Jahren; kein Alter erfasst",
-        )
+        return t.gettext("takes children aged %(span)s; no ages recorded", span=span)
     kids = fitting_children(s, i, p)
     ages = ", ".join(str(a) for a in (kids or p.profile.children_ages))
     if ok:
-        return say(
-            lang,
-            f"takes children aged {span}: yours aged {ages}",
-            f"für Kinder von {span} Jahren: Ihre im Alter von {ages}",
-        )
-    return say(
-        lang,
-        f"takes children aged {span}; yours are {ages}",
-        f"für Kinder von {span} Jahren; Ihre sind {ages}",
-    )
+        return t.gettext("takes children aged %(span)s: yours aged %(ages)s", span=span, ages=ages)
+    return t.gettext("takes children aged %(span)s; yours are %(ages)s", span=span, ages=ages)
 
 
 def _capacity(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return s.cap_free[r] != 0  # -1 = not reported: assume a place
 
 
-def _capacity_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, lang: str) -> str:
+def _capacity_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     free = int(s.cap_free[i])
     if free < 0:
-        return say(lang, "free places not reported", "freie Plätze nicht gemeldet")
+        return t.gettext("free places not reported")
     if ok:
-        return say(
-            lang,
-            f"{free} free place{'' if free == 1 else 's'}",
-            f"{free} {'freier Platz' if free == 1 else 'freie Plätze'}",
-        )
-    return say(lang, "no free place now (waitlist)", "derzeit kein freier Platz (Warteliste)")
-
-
-def _l(lang: str) -> str:
-    return "de" if lang == "de" else "en"
+        return t.ngettext("%(num)s free place", "%(num)s free places", free)
+    return t.gettext("no free place now (waitlist)")
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(
-        "category",
-        "The offer serves a stated need.",
-        "Das Angebot passt zu einem genannten Bedarf.",
-        _category,
-        _category_text,
-    ),
+    Rule("category", N_("The offer serves a stated need."), _category, _category_text),
     Rule(
         "distance",
-        "The offer is within the maximum distance, or online and online is fine.",
-        "Das Angebot ist nah genug oder online und online ist möglich.",
+        N_("The offer is within the maximum distance, or online and online is fine."),
         _distance,
         _distance_text,
     ),
-    Rule(
-        "active",
-        "The offer is active and has not ended.",
-        "Das Angebot ist aktiv und nicht beendet.",
-        _active,
-        _active_text,
-    ),
-    Rule(
-        "age",
-        "The person's age is within the offer's age limits.",
-        "Das Alter liegt in den Altersgrenzen des Angebots.",
-        _age,
-        _age_text,
-    ),
-    Rule(
-        "gender",
-        "The offer is open to the person's gender.",
-        "Das Angebot steht dem Geschlecht der Person offen.",
-        _gender,
-        _gender_text,
-    ),
+    Rule("active", N_("The offer is active and has not ended."), _active, _active_text),
+    Rule("age", N_("The person's age is within the offer's age limits."), _age, _age_text),
+    Rule("gender", N_("The offer is open to the person's gender."), _gender, _gender_text),
     Rule(
         "residence_status",
-        "The offer is open to the person's residence status.",
-        "Das Angebot steht dem Aufenthaltsstatus offen.",
+        N_("The offer is open to the person's residence status."),
         _status,
         _status_text,
     ),
     Rule(
         "benefits",
-        "The person receives any benefit the offer requires.",
-        "Die Person bezieht die vorausgesetzten Leistungen.",
+        N_("The person receives any benefit the offer requires."),
         _benefits,
         _benefits_text,
     ),
     Rule(
         "german_level",
-        "The person's German level is within the offer's window.",
-        "Das Deutschniveau liegt im Bereich des Angebots.",
+        N_("The person's German level is within the offer's window."),
         _level,
         _level_text,
     ),
     Rule(
         "literacy",
-        "The person can read and write if the offer requires it.",
-        "Die Person kann lesen und schreiben, falls nötig.",
+        N_("The person can read and write if the offer requires it."),
         _literacy,
         _literacy_text,
     ),
     Rule(
         "schedule",
-        "The offer's schedule overlaps the person's availability.",
-        "Die Zeiten des Angebots passen zur Verfügbarkeit.",
+        N_("The offer's schedule overlaps the person's availability."),
         _schedule,
         _schedule_text,
     ),
     Rule(
         "start",
-        "The offer starts on or after the earliest start.",
-        "Das Angebot beginnt frühestens zum möglichen Start.",
+        N_("The offer starts on or after the earliest start."),
         _start,
         _start_text,
     ),
     Rule(
         "wheelchair",
-        "The offer is wheelchair accessible when needed.",
-        "Das Angebot ist bei Bedarf rollstuhlgerecht.",
+        N_("The offer is wheelchair accessible when needed."),
         _wheelchair,
         _wheelchair_text,
     ),
     Rule(
         "child_age",
-        "A childcare offer takes one of the person's children by age.",
-        "Ein Betreuungsangebot passt zum Alter eines Kindes.",
+        N_("A childcare offer takes one of the person's children by age."),
         _child_age,
         _child_age_text,
     ),
     Rule(
         "capacity",
-        "The offer has a free place (otherwise it is a waitlist alternative).",
-        "Das Angebot hat einen freien Platz (sonst Warteliste).",
+        N_("The offer has a free place (otherwise it is a waitlist alternative)."),
         _capacity,
         _capacity_text,
     ),
@@ -638,11 +507,14 @@ class RuleOutcome:
     text: str
 
 
-def check_offer(s: Snapshot, row: int, p: ResolvedProfile, lang: str = "en") -> list[RuleOutcome]:
+def check_offer(
+    s: Snapshot, row: int, p: ResolvedProfile, lang: TranslatorLike = "en"
+) -> list[RuleOutcome]:
     """Every rule for one offer, passed or failed, with the sentence that says why."""
     r = np.array([row], dtype=np.int64)
+    t = as_translator(lang)
     out = []
     for rule in RULES:
         ok = bool(rule.passes(s, r, p)[0])
-        out.append(RuleOutcome(rule.code, ok, rule.explain(s, row, p, ok, lang)))
+        out.append(RuleOutcome(rule.code, ok, rule.explain(s, row, p, ok, t)))
     return out

@@ -1,5 +1,6 @@
 """``/v1/agreements``: integration agreements — goals, agreed steps, signatures, reviews,
-closing, and a printable view (German or English) for both sides to sign.
+closing; the printable agreement (German beside the person's language) for both sides to
+sign, the person's "my next steps" sheet, and the PDF of what was signed.
 
 Counsellors act only within their own centre (another centre's agreement is 403); admin may
 act everywhere. The rules live in ``casework.agreements``; these views parse, call, serialise.
@@ -11,15 +12,17 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from casework import agreements
+from casework import agreements, documents
 from casework.agreements import AgreementIn, AgreementPatch, CloseIn, ReviewIn, SignatureIn
+from lotse.errors import NotFound
 from service.auth import current_principal, require
 from service.db import db
 from service.io import if_match, parse_body, parse_query, respond
 from service.openapi import operation
+from service.printing import agreement_html, finish_record, next_steps_html, sign_and_record
 
 bp = Blueprint("agreements", __name__, url_prefix="/v1/agreements")
 CASEWORKERS = ("counsellor", "admin")
@@ -80,6 +83,22 @@ class ReviewOut(BaseModel):
     by: str
 
 
+class DocumentOut(BaseModel):
+    """The record of what was signed: the print kept with the signature (``html_sha256``)
+    and its PDF (``sha256``) once made. ``status``: pending, stored, or failed (``error``
+    says why; the signature stands and the PDF can be made again)."""
+
+    id: str
+    kind: str
+    language: str
+    status: str
+    sha256: str | None
+    html_sha256: str
+    error: str | None
+    created_at: datetime
+    rendered_at: datetime | None
+
+
 class SignatureOut(BaseModel):
     party: str
     date: dt.date
@@ -94,6 +113,7 @@ class AgreementOut(BaseModel):
     person_ref: str | None
     status: str
     binding: bool
+    language: str
     municipality: str | None
     start_date: date
     review_every_months: int
@@ -111,6 +131,7 @@ class AgreementOut(BaseModel):
     goals: list[GoalOut]
     steps: list[StepOut]
     reviews: list[ReviewOut]
+    documents: list[DocumentOut]
 
 
 class AgreementSummary(BaseModel):
@@ -158,10 +179,24 @@ class AgreementQuery(BaseModel):
     centre_id: str | None = Field(None, max_length=64, description="admin: one centre only")
 
 
+PersonLanguage = Literal["de", "ar", "fa", "uk", "ru", "tr", "en"]
+
+
 class PrintQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lang: Literal["de", "en"] = "de"
+    lang: Literal["de", "en"] = Field("de", description="the first column's language")
+    person: PersonLanguage | Literal["none"] | None = Field(
+        None,
+        description="the person's language beside it (default: the agreement's; de = plain "
+        "German; none: one column)",
+    )
+
+
+class SheetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lang: PersonLanguage | None = Field(None, description="default: the agreement's language")
 
 
 def _out(agreement: Any) -> AgreementOut:
@@ -250,7 +285,8 @@ def patch_agreement(agreement_id: str):
 
 @bp.post("/<agreement_id>/sign")
 @operation(
-    "Sign an agreement (one side)",
+    "Sign an agreement (one side); the signature that completes it stores the signed "
+    "agreement as PDF (see documents)",
     "agreements",
     body=SignatureIn,
     responses={
@@ -264,7 +300,7 @@ def patch_agreement(agreement_id: str):
 def sign_agreement(agreement_id: str):
     body = parse_body(SignatureIn)
     session = db()
-    agreement = agreements.sign_agreement(
+    agreement, document_id = sign_and_record(
         session,
         current_principal(),
         agreement_id,
@@ -272,6 +308,9 @@ def sign_agreement(agreement_id: str):
         body.date,
         expected_version=if_match(False),
     )
+    session.commit()  # the signature, and the print of what was signed, hold from here
+    if document_id is not None:
+        finish_record(session, document_id)
     out = _out(agreement)
     session.commit()
     return respond(out, headers={"ETag": f'"{out.version}"'})
@@ -327,7 +366,7 @@ def close_agreement(agreement_id: str):
 
 @bp.get("/<agreement_id>/print")
 @operation(
-    "Printable agreement (HTML)",
+    "Printable agreement (HTML): German or English beside the person's language",
     "agreements",
     query=PrintQuery,
     responses={200: "the agreement to print and sign|text/html"},
@@ -338,8 +377,69 @@ def print_agreement(agreement_id: str):
     session = db()
     data = agreements.printable_agreement(session, current_principal(), agreement_id)
     session.commit()
-    html = render_template("agreement_print.html", a=data, lang=query.lang)
+    person = data["language"] if query.person is None else query.person
+    html = agreement_html(data, query.lang, None if person == "none" else person)
+    return _html(html, query.lang)
+
+
+@bp.get("/<agreement_id>/next-steps")
+@operation(
+    'The person\'s "my next steps" sheet (HTML), in their language',
+    "agreements",
+    query=SheetQuery,
+    responses={200: "the person's steps, dates, places and contacts|text/html"},
+)
+@require(*CASEWORKERS)
+def next_steps(agreement_id: str):
+    query = parse_query(SheetQuery)
+    session = db()
+    data = agreements.printable_agreement(session, current_principal(), agreement_id)
+    session.commit()
+    lang = query.lang or data["language"]
+    return _html(next_steps_html(data, lang), lang)
+
+
+def _html(html: str, lang: str) -> Response:
     resp = Response(html, mimetype="text/html")
-    resp.headers["Content-Language"] = query.lang
+    resp.headers["Content-Language"] = lang
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.get("/<agreement_id>/documents/<document_id>.pdf")
+@operation(
+    "The PDF of what was signed",
+    "agreements",
+    responses={200: "the signed agreement|application/pdf", 404: "no such document, or no PDF yet"},
+)
+@require(*CASEWORKERS)
+def document_pdf(agreement_id: str, document_id: str):
+    session = db()
+    agreements.printable_agreement(session, current_principal(), agreement_id)  # access, audit
+    doc = documents.get_document(session, agreement_id, document_id)
+    session.commit()
+    if doc.pdf is None:
+        raise NotFound(f"the PDF of document '{document_id}' is {doc.status}")
+    resp = Response(doc.pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="agreement-{agreement_id}.pdf"'
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Digest"] = f"sha-256={doc.sha256}"
+    return resp
+
+
+@bp.post("/<agreement_id>/documents/<document_id>/render")
+@operation(
+    "Make the PDF of what was signed again (after a failure)",
+    "agreements",
+    responses={200: AgreementOut},
+)
+@require(*CASEWORKERS)
+def render_document(agreement_id: str, document_id: str):
+    session = db()
+    agreement = agreements.get_agreement(session, current_principal(), agreement_id)
+    documents.get_document(session, agreement_id, document_id)
+    session.commit()
+    finish_record(session, document_id)
+    out = _out(agreement)
+    session.commit()
+    return respond(out)

@@ -23,7 +23,7 @@ from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework import privacy
-from service.api.agreements import AgreementOut
+from service.api.agreements import AgreementOut, DocumentOut
 from service.auth import current_principal, require
 from service.db import db
 from service.io import parse_body, parse_query, respond
@@ -95,6 +95,16 @@ class AuditOut(BaseModel):
     agreement_id: str | None
 
 
+class ExportedDocument(DocumentOut):
+    """The record of what was signed, with the PDF itself (base64; null until made)."""
+
+    pdf_base64: str | None
+
+
+class ExportedAgreement(AgreementOut):
+    documents: list[ExportedDocument]  # type: ignore[assignment]
+
+
 class PersonExport(BaseModel):
     """Everything held about one person of one centre: agreements, referrals with their
     history, recommendations served, and who read or changed the case."""
@@ -102,7 +112,7 @@ class PersonExport(BaseModel):
     person_ref: str
     centre_id: str
     exported_at: datetime
-    agreements: list[AgreementOut]
+    agreements: list[ExportedAgreement]
     referrals: list[ExportedReferral]
     recommendations: list[ExportedRecommendation]
     audit: list[AuditOut]

@@ -153,7 +153,7 @@ def _render_form(
             offer=offer,
             version=version,
             categories=_category_options(),
-            vocab=labels,
+            vocab=labels.VOCAB,
         ),
         status,
     )

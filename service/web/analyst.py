@@ -41,6 +41,7 @@ from models.registry import models_root, rollback_target
 from service.db import db, state
 from service.ranking import active_ranker
 from service.web.access import current_person, page_blueprint
+from service.web.i18n import page_translator
 
 bp = page_blueprint("analyst", __name__, "/analyst", roles=("analyst", "admin"))
 
@@ -266,7 +267,7 @@ def monitoring_page() -> Any:
 
 @bp.get("/monitoring/chart.png")
 def monitoring_chart() -> Any:
-    return Response(monitoring.report_chart(_report()), mimetype="image/png")
+    return Response(monitoring.report_chart(_report(), page_translator()), mimetype="image/png")
 
 
 @bp.get("/monitoring/report.csv")

@@ -20,17 +20,20 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from casework import agreements as ag
+from casework import documents, lifecycle, referrals
 from casework import intake as drafts
-from casework import lifecycle, referrals
 from casework.origin import origin_of_request
 from casework.tables import Referral
 from catalog import store
 from catalog.tables import Offer
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from lotse.i18n import PERSON_LANGUAGES
 from matcher.engine import explain
+from matcher.profile import validate_profile
 from matcher.rules import RULES
 from matcher.serving import replay_recommendation, serve_recommendations
 from service.db import db
+from service.printing import finish_record, sign_and_record
 from service.ranking import serving_options, snapshot_cache
 from service.sessions import current_session
 from service.web import labels
@@ -84,7 +87,7 @@ def start() -> Any:
 
 def _intake_form(values: dict, errors: dict, status: int = 200):
     return (
-        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels),
+        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels.VOCAB),
         status,
     )
 
@@ -292,6 +295,7 @@ def create_agreement() -> Any:
     goals = [{"category": c, "priority": min(i + 1, 5)} for i, c in enumerate(_goal_codes())]
     data = {
         "person_ref": person_ref,
+        "languages": _intake_languages(stored["profile"]),
         "goals": goals,
         "steps": [
             {"kind": "referral", "request_id": request_id, "offer_id": o, "consent": consent}
@@ -311,6 +315,14 @@ def create_agreement() -> Any:
     return redirect(url_for(".agreement", agreement_id=agreement.id))
 
 
+def _intake_languages(profile: dict[str, Any]) -> list[str]:
+    """The intake's languages as the profile understood them (ISO codes, in order)."""
+    try:
+        return list(validate_profile(profile).languages)
+    except InvalidInput:
+        return []
+
+
 def _goal_codes() -> list[str]:
     """The needs of the suggestions page, as goal categories (one goal per need)."""
     codes = [c for c in request.form.getlist("need") if c]
@@ -326,6 +338,7 @@ def agreement(agreement_id: str) -> Any:
     return render_template(
         "counsel/agreement.html",
         a=data,
+        person_languages={code: lang.name for code, lang in PERSON_LANGUAGES.items()},
         obstacles=ag.OBSTACLES,
         step_statuses=ag.STEP_STATUSES,
         outcomes=ag.OUTCOMES,
@@ -351,10 +364,65 @@ def _agreement_action(agreement_id: str, action, success: str) -> Any:
 def sign(agreement_id: str) -> Any:
     party = request.form.get("party", "")
     on = _date(request.form.get("date"))
+    session_ = db()
+    try:
+        _agreement, document_id = sign_and_record(
+            session_, current_person(), agreement_id, party, on
+        )
+        session_.commit()
+    except (InvalidInput, Conflict, StaleVersion) as exc:
+        session_.rollback()
+        flash(_why(exc), "error")
+        return redirect(url_for(".agreement", agreement_id=agreement_id))
+    flash(_("The signature was recorded."), "success")
+    if document_id is not None:
+        _flash_record(finish_record(session_, document_id))
+    return redirect(url_for(".agreement", agreement_id=agreement_id))
+
+
+def _flash_record(doc: Any) -> None:
+    if doc.status == "stored":
+        flash(
+            _("The signed agreement was stored as PDF (SHA-256 %(hash)s).", hash=doc.sha256),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "The signatures stand, but the PDF could not be made: %(error)s. "
+                "Make it again below.",
+                error=doc.error or doc.status,
+            ),
+            "error",
+        )
+
+
+@bp.post("/agreements/<agreement_id>/documents/<document_id>/render")
+def render_document(agreement_id: str, document_id: str) -> Any:
+    session_ = db()
+    ag.get_agreement(session_, current_person(), agreement_id)
+    documents.get_document(session_, agreement_id, document_id)
+    session_.commit()
+    _flash_record(finish_record(session_, document_id))
+    return redirect(url_for(".agreement", agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<agreement_id>/language")
+def set_language(agreement_id: str) -> Any:
+    language = request.form.get("language") or None
+    version = _int(request.form.get("version"))
+
+    def action(s):
+        return ag.update_agreement(
+            s,
+            current_person(),
+            agreement_id,
+            ag.AgreementPatch(language=language),
+            expected_version=version,
+        )
+
     return _agreement_action(
-        agreement_id,
-        lambda s: ag.sign_agreement(s, current_person(), agreement_id, party, on),
-        _("The signature was recorded."),
+        agreement_id, _validated(action), _("The person's language was saved.")
     )
 
 

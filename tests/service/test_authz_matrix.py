@@ -282,6 +282,24 @@ MATRIX: list[Cell] = [
         api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
     ),
     Cell(
+        "agreements.next_steps",
+        "GET",
+        lambda w: f"/v1/agreements/{w.agreement}/next-steps",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+    ),
+    Cell(
+        "agreements.document_pdf",
+        "GET",
+        lambda w: f"/v1/agreements/{w.agreement}/documents/none.pdf",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+    ),
+    Cell(
+        "agreements.render_document",
+        "POST",
+        lambda w: f"/v1/agreements/{w.agreement}/documents/none/render",
+        api("admin", "counsellor_x", scope_denied=("counsellor_y",)),
+    ),
+    Cell(
         "agreements.patch_agreement",
         "PATCH",
         lambda w: f"/v1/agreements/{w.agreement}",
@@ -530,6 +548,20 @@ MATRIX: list[Cell] = [
         lambda w: f"/counsel/agreements/{w.agreement}/reviews",
         page("counsellor_x", scope_denied=("counsellor_y",)),
         form=lambda w, who: {"note": "page review"},
+    ),
+    Cell(
+        "counsel.set_language",
+        "POST",
+        lambda w: f"/counsel/agreements/{w.agreement}/language",
+        page("counsellor_x", scope_denied=("counsellor_y",)),
+        form=lambda w, who: {"language": "ar"},
+    ),
+    Cell(
+        "counsel.render_document",
+        "POST",
+        lambda w: f"/counsel/agreements/{w.agreement}/documents/none/render",
+        page("counsellor_x", scope_denied=("counsellor_y",)),
+        form=lambda w, who: {},
     ),
     Cell(
         "counsel.sign",

@@ -211,6 +211,105 @@ def test_counsellor_from_intake_to_referral_and_agreement(server, browser):
     page.close()
 
 
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def used_fonts(page, selector: str) -> set[str]:
+    """The fonts Chromium really drew the text of ``selector`` with (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return {f["familyName"] for f in fonts if f["glyphCount"]}
+
+
+@pytest.mark.parametrize(
+    "lang, title, steps_title, script_font",
+    [
+        ("ar", "اتفاقية الاندماج", "خطواتي القادمة", "Arabic"),
+        ("uk", "Угода про інтеграцію", "Мої наступні кроки", "Noto Sans"),
+    ],
+)
+def test_the_persons_agreement_signed_and_stored_in_their_language(
+    server, browser, lang, title, steps_title, script_font
+):
+    """After an intake whose language is Arabic (or Ukrainian): the agreement prints German
+    beside it (right-to-left for Arabic, drawn with a font that has the script), both sides
+    sign, the PDF of what was signed is stored with its hash and holds the title, and "my
+    next steps" prints in the person's language."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    covered = subprocess.run(
+        ["fc-list", f":lang={lang}", "family"], capture_output=True, text=True, check=False
+    ).stdout
+    assert covered.strip(), f"no font covers {lang} (.ci/run installs fonts-noto-core)"
+    page = browser.new_page()
+    log_in(page, server, "berater")
+    page.get_by_role("link", name="Neue Erfassung").first.click()
+    page.get_by_label("Pseudonyme Kennung").fill(f"MBE-{lang.upper()}-1")
+    page.get_by_role("spinbutton", name=re.compile("^Alter")).fill("34")
+    page.get_by_label("Deutschniveau").select_option("A1")
+    page.get_by_label("Gesprochene Sprachen").fill(f"{lang}; en")
+    page.get_by_label("Was die Person braucht").fill("Deutschkurs")
+    page.get_by_label("Wohnort").fill("Wetzlar")
+    page.get_by_role("button", name="Vorschläge anzeigen").click()
+    page.get_by_label(re.compile("Auswählen")).first.check()
+    page.get_by_label(re.compile("Einwilligung erfasst")).check()
+    page.get_by_role("button", name="Vereinbarung mit den gewählten Angeboten entwerfen").click()
+    expect(page.get_by_label("Sprache der Person ändern")).to_have_value(lang)
+    for party in ("person", "counsellor"):
+        page.get_by_label("Wer unterschreibt").select_option(party)
+        page.get_by_role("button", name="Unterschrift erfassen").click()
+        expect(page.get_by_text("Die Unterschrift wurde erfasst.")).to_be_visible()
+    expect(page.get_by_text("als PDF gespeichert")).to_be_visible(timeout=60_000)
+    record = page.locator("#signed-record li").first
+    shown_hash = record.locator("code").inner_text()
+    pdf = page.request.get(server + record.get_by_role("link", name="PDF").get_attribute("href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(pdf.body()).hexdigest() == shown_hash
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"],
+            input=pdf.body(),
+            capture_output=True,
+            check=True,
+        ).stdout.decode("utf-8")
+        assert title in BIDI_CONTROLS.sub("", text) and "Integrationsvereinbarung" in text
+
+    with page.expect_popup() as popup:
+        page.get_by_role("button", name="Vereinbarung drucken").click()
+    sheet = popup.value
+    sheet.wait_for_load_state()
+    person = sheet.locator(f'div[lang="{lang}"]')
+    expect(person.first).to_contain_text(title)
+    direction = "rtl" if lang == "ar" else "ltr"
+    assert person.first.evaluate("e => getComputedStyle(e).direction") == direction
+    german = sheet.locator('div[lang="de"]').first.bounding_box()
+    assert person.first.bounding_box()["x"] > german["x"]  # German first, the person beside
+    header = sheet.locator(f'div[lang="{lang}"] table th').first.bounding_box()
+    value = sheet.locator(f'div[lang="{lang}"] table td').first.bounding_box()
+    assert (header["x"] > value["x"]) == (lang == "ar")  # tables mirrored right-to-left
+    fonts = used_fonts(sheet, f'div[lang="{lang}"] h1')
+    assert fonts and all(script_font in f for f in fonts), fonts
+    shot(sheet, f"person-agreement-{lang}")
+    sheet.close()
+
+    with page.expect_popup() as popup:
+        page.get_by_role("button", name="„Meine nächsten Schritte“ drucken").click()
+    steps = popup.value
+    steps.wait_for_load_state()
+    expect(steps.get_by_role("heading", name=steps_title)).to_be_visible()
+    assert steps.locator("html").get_attribute("dir") == direction
+    assert steps.locator("#step-1").count() == 1
+    shot(steps, f"person-next-steps-{lang}")
+    steps.close()
+    page.close()
+
+
 def test_analyst_sees_models_and_monitoring(server, browser):
     page = browser.new_page()
     log_in(page, server, "analyst")

@@ -56,7 +56,7 @@ from matcher.rules import screen  # noqa: E402
 from matcher.scoring import WEIGHTS, RuleScoreRanker  # noqa: E402
 from matcher.serving import serve_recommendations  # noqa: E402
 from matcher.snapshot import SnapshotCache  # noqa: E402
-from service.schema import migrate  # noqa: E402
+from service.migrations_runner import migrate  # noqa: E402
 
 #: The counselling centre the benchmark asks for (requests name a person, so they need one).
 BENCH_CENTRE = "bench-centre"

@@ -50,7 +50,7 @@ def read_back(
     from matcher.tables import Impression, RecommendationRequest
     from models import columns as C
     from models.training import load_impressions
-    from service.schema import migrate
+    from service.migrations_runner import migrate
 
     folder = Path(tempfile.mkdtemp(prefix="lotse-bench-db-"))
     url = f"sqlite:///{folder / 'bench.db'}"

@@ -21,7 +21,7 @@ header is row 0 and blank lines are skipped (rejected CSV rows also give the ``l
 file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N
 (of ``services.csv`` in a tabular package).
 
-Large CSV files use helper processes (``lotse.helpers``; ``helpers`` > 0): the file is cut at
+Large CSV files use helper processes (``lotse.processes``; ``helpers`` > 0): the file is cut at
 row ends (``catalog.reading.split_csv``), this process reads and validates the first part
 while helpers do the others, and the duplicate comparison (``duplicate_report``) runs in a
 helper while this process writes. Nothing else differs: the same rows, the same report, the same catalogue, and when a
@@ -87,7 +87,7 @@ from lotse.errors import (
     InvalidInput,
     RejectedImport,
 )
-from lotse.helpers import HelperTask, gc_paused, helpers_running, run_beside
+from lotse.processes import HelperTask, gc_paused, helpers_running, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
 #: Formats that carry more than Lotse models (the rest of an HSDS service): stored in

@@ -13,7 +13,6 @@ at 100,000 offers, and a fifth of a bulk import's time).
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Iterator
@@ -49,8 +48,8 @@ from catalog.tables import CatalogState, Offer, OfferChange
 from lotse.accounts import Principal, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
+from lotse.geo import box_degrees, haversine_km
 
-EARTH_RADIUS_KM = 6371.0088
 MAX_PER_PAGE = 100
 #: The least ``text_scores`` value that counts as a match of a search text.
 SEARCH_CUTOFF = 75
@@ -375,15 +374,6 @@ class OfferPage:
     per_page: int
 
 
-def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
-    """Great-circle distance in km; works on floats and numpy arrays alike."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
 def has_value(name: str) -> ColumnElement[bool]:
     """SQL for "the offer field ``name`` has a value": not NULL, and not an empty list, an
     empty text or false."""
@@ -416,8 +406,7 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
         stmt = stmt.where(Offer.last_modified > query.modified_after)
     if query.near and query.radius_km is not None:
         lat, lon = query.near
-        dlat = query.radius_km / 111.0
-        dlon = query.radius_km / max(1e-6, 111.0 * math.cos(math.radians(lat)))
+        dlat, dlon = box_degrees(lat, query.radius_km)
         stmt = stmt.where(
             Offer.latitude.between(lat - dlat, lat + dlat),
             Offer.longitude.between(lon - dlon, lon + dlon),

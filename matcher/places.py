@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from catalog.store import haversine_km
 from lotse.errors import FieldError, InvalidInput
+from lotse.geo import haversine_km
 
 #: A place wins over namesakes only when its population is this many times the next one's
 #: (Hamm in Westphalia over Hamburg-Hamm; not Neustadt an der Weinstraße over Neustadt am

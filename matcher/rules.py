@@ -24,8 +24,8 @@ from datetime import date
 import numpy as np
 
 from catalog import taxonomy
-from catalog.store import haversine_km
 from catalog.vocab import DAYS, GERMAN_LEVELS, RESIDENCE_STATUSES
+from lotse.geo import haversine_km
 from matcher.profile import ResolvedProfile
 from matcher.snapshot import (
     ALL_GENDERS,

@@ -19,7 +19,7 @@ runs) and, unless ``--rules``, makes a learned ranker active (a simulated outcom
   the cap against top-k without it, under a ranker that disagrees with the pre-score (the rule
   score with weights perturbed ±60 %, a stand-in for a learned model): overlap@k and NDCG@k.
 
-Targets at 100,000 offers with the learned ranker active (issue 12): whole in-process
+Targets at 100,000 offers with the learned ranker active: whole in-process
 recommendation p50 ≤ 2 ms and p99 ≤ 6 ms, over HTTP p50 ≤ 4 ms.
 """
 

@@ -375,7 +375,7 @@ def _stored_offers(
 
 def random_uuids(n: int) -> list[str]:
     """``n`` random UUIDs (version 4) as text, like ``str(uuid.uuid4())`` but from one read of
-    the system's random source (a fifth of the time, for the offers of a large import)."""
+    the system's random source, which a large import's offers would otherwise pay for once each."""
     octets = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     octets[:, 6] = octets[:, 6] & 0x0F | 0x40  # version 4
     octets[:, 8] = octets[:, 8] & 0x3F | 0x80  # RFC 4122 variant

@@ -7,8 +7,8 @@ hard-deleted: ``archive_offer`` hides an offer and keeps its history.
 
 A creation's history entry stores no values (``{}``): an offer's first version is its
 current values with every later change undone, which ``offer_history`` does when it reads the
-history. Storing them would keep a second copy of the catalogue in the history table (200 MB
-at 100,000 offers, and a fifth of a bulk import's time).
+history. Storing them would keep a second copy of the catalogue in the history table and
+slow every bulk import (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def next_seq(session: Session) -> int:
     return int(seq)
 
 
-#: Read on every recommendation: as plain SQL it costs a tenth of the ORM statement.
+#: Read on every recommendation, so as plain SQL: the ORM statement costs far more than the read.
 _CURRENT_SEQ = f"SELECT seq FROM {CatalogState.__tablename__} WHERE id = 1"
 
 

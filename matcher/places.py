@@ -173,8 +173,8 @@ class PlaceIndex:
         self.lat = np.array(lat)
         self.lon = np.array(lon)
         self.population = np.array(pop)
-        # Tuples of ints, unlike sets, are untracked by the garbage collector: 50,000 sets
-        # would make every full collection of a serving process tens of ms slower.
+        # Tuples of ints, unlike sets, are untracked by the garbage collector: tens of thousands
+        # of sets would slow every full collection of a serving process.
         self.by_key: dict[str, tuple[int, ...]] = {k: tuple(sorted(v)) for k, v in by_key.items()}
         self.by_prefix: dict[str, tuple[int, ...]] = {
             k: tuple(sorted(v)) for k, v in by_prefix.items()

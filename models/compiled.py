@@ -1,9 +1,10 @@
 """Fast scoring of a fitted histogram gradient-boosting classifier on a few hundred rows.
 
-scikit-learn predicts tree by tree, each call with its own checks and thread pool: about
-40 µs a tree on the 200 candidates of one request, 6 ms for 150 trees — more than the whole
-recommendation may take. Scoring candidates needs none of that generality. ``CompiledTrees``
-turns the fitted trees into arrays once and scores all of them in a few vectorised steps:
+scikit-learn predicts tree by tree, each call with its own checks and thread pool, which on
+the few hundred candidates of one request costs more than the whole recommendation may
+take (figures in ``docs/benchmarks.md``). Scoring candidates needs none of that generality.
+``CompiledTrees`` turns the fitted trees into arrays once and scores all of them in a few
+vectorised steps:
 
 1. every split of every tree is decided for every row at once (numeric: ``x <= threshold``;
    categorical: the category's bit in the split's set; missing values and unknown categories

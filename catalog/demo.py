@@ -277,8 +277,11 @@ class PlacedLocation:
     spread_km: float  # standard deviation of the scatter around an anchor
 
 
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
 def _fold(text: str) -> str:
-    return text.translate(str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}))
+    return text.translate(_UMLAUTS)
 
 
 @functools.cache

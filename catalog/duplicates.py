@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -373,7 +374,9 @@ _SKETCH_COLUMNS = (
 
 
 def catalogue_sketches(
-    session: Session, municipalities: Iterable[str] | None = None, exclude: set[str] = frozenset()
+    session: Session,
+    municipalities: Iterable[str] | None = None,
+    exclude: AbstractSet[str] = frozenset(),
 ) -> list[Sketch]:
     """Sketches of the live (non-archived) catalogue, optionally only in ``municipalities``
     (as written; the blocks fold case and umlauts) and without the offers in ``exclude``."""

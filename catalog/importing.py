@@ -263,7 +263,10 @@ def _checked_in_parts(
                 checked = rows
             else:  # a helper's part, numbered from its own start
                 offset = len(checked)
-                checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
+                checked.extend(
+                    c._replace(row=c.row + offset, line=None if c.line is None else c.line + lines)
+                    for c in rows
+                )
             lines += part_lines
     except (csv.Error, UnicodeDecodeError):
         return None  # read as a whole, the file gets its usual report
@@ -390,8 +393,15 @@ def random_uuids(n: int) -> list[str]:
 class _Planned(NamedTuple):
     valid: _Valid
     offer_id: str
-    stored: _Stored | None
+    stored: _Stored | None  # None: a new offer
     changes: dict[str, list[Any]]
+
+    @property
+    def stored_version(self) -> int:
+        """The version of the stored offer this row changes."""
+        if self.stored is None:
+            raise ValueError(f"offer {self.offer_id} is new: it has no stored version")
+        return self.stored.version
 
 
 def _plan(
@@ -615,7 +625,9 @@ class _Bulk:
         if not rows:
             return 0
         if self.copy_sql:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a checked-out connection has its psycopg connection
+            cursor = driver.cursor()
             with cursor, cursor.copy(self.copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -682,7 +694,7 @@ def _new_rows(
 
 
 def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
-    version = p.stored.version  # type: ignore[union-attr]
+    version = p.stored_version
     row = (p.offer_id, version, *enc.fields(p.valid.values), False, version + 1, plan.seq,
            plan.stamp)  # fmt: skip
     return (*row, enc.column("extra", p.valid.extra)) if fmt in KEEPS_EXTRA else row
@@ -735,7 +747,7 @@ def _write(
         created = enc.history("changes", {})
         history = [(p.offer_id, 1, "import", plan.actor, plan.at, created) for p in new]
         history += [
-            (p.offer_id, p.stored.version + 1, "import", plan.actor, plan.at,  # type: ignore[union-attr]
+            (p.offer_id, p.stored_version + 1, "import", plan.actor, plan.at,
              enc.history("changes", p.changes))
             for p in changed
         ]  # fmt: skip
@@ -871,9 +883,8 @@ def _import(
     if will_write:
         _write(session, actor, new, changed, fmt, agency_id)
         report.written = True
-    report.duplicates = _result(beside) if beside else None
-    if report.duplicates is None:
-        report.duplicates = duplicate_report(*arguments)
+    found = _result(beside) if beside else None  # None: no helper, or it failed
+    report.duplicates = found if found is not None else duplicate_report(*arguments)
     if rejected:
         raise RejectedImport(
             report.as_dict(),

@@ -95,7 +95,7 @@ def offer_fields(offer: Offer) -> dict[str, Any]:
 
 def offer_as_dict(offer: Offer) -> dict[str, Any]:
     """A stored offer with its server-set fields, as the API returns it."""
-    out = {"id": offer.id, "agency_id": offer.agency_id}
+    out: dict[str, Any] = {"id": offer.id, "agency_id": offer.agency_id}
     out.update(offer_fields(offer))
     out.update(
         archived=offer.archived,
@@ -552,7 +552,7 @@ def _ranked(
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
-    chosen = [i for i in order if keep[i]]
+    chosen: list[int] = order[keep[order]].tolist()
     distances = [None if dist is None else float(dist[i]) for i in chosen]
     return [rows[i].id for i in chosen], distances
 

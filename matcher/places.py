@@ -96,8 +96,8 @@ _IM_BREISGAU = re.compile(r"\bi\.\s*br(\.|\b)")
 _AN_DER = re.compile(r"\ba\.\s*d\.?(?=\s)")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONNECTORS = frozenset({"am", "an", "der", "im", "in", "bei", "ob", "auf", "vor", "dem", "den"})
-_PREFIXES = ("kreisfreie stadt ", "landkreis ", "stadtkreis ", "kreis ", "lkr ", "lk ", "stadt ")
-_PREFIXES += ("hansestadt ", "gemeinde ", "markt ")
+_PREFIXES = ("kreisfreie stadt ", "landkreis ", "stadtkreis ", "kreis ", "lkr ", "lk ", "stadt ",
+             "hansestadt ", "gemeinde ", "markt ")  # fmt: skip
 
 
 def _strip_accents(text: str) -> str:

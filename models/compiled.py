@@ -94,11 +94,11 @@ class CompiledTrees:
                     seen = known[int(f_idx_map[int(n["feature_idx"])])]
                     categorical.append((ti, j, column, np.stack([left, seen])))
             for code in range(2**MAX_SPLITS):
-                node = 0
-                while not nodes[node]["is_leaf"]:
-                    went_left = (code >> slot[node]) & 1
-                    node = int(nodes[node]["left"] if went_left else nodes[node]["right"])
-                tables[ti, code] = float(nodes[node]["value"])
+                at = 0  # the node the split decisions of ``code`` lead to, from the root
+                while not nodes[at]["is_leaf"]:
+                    went_left = (code >> slot[at]) & 1
+                    at = int(nodes[at]["left"] if went_left else nodes[at]["right"])
+                tables[ti, code] = float(nodes[at]["value"])
         self.feature = feature.reshape(-1)
         self.threshold = threshold.reshape(-1)
         self.missing_left = missing_left.reshape(-1)

@@ -4,23 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed-run
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
 PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install clean bench stress translations
+.PHONY: run test lint typecheck install lock clean bench stress translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# make run needs the runtime dependencies only; make test adds the test extras.
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Every dependency comes from a lock file, checked against its hashes; then this checkout is
+# installed editable without dependencies, built by the locked setuptools. Our own package never
+# comes from an index: the name lotse on PyPI belongs to another project (docs/operations.md).
+# make run needs the runtime lock only; make test takes the test lock (runtime + test extras).
+define install_locked
+	$(BIN)/pip install --quiet --require-hashes -r $(1)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+endef
+
+$(RUN_STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(call install_locked,$(LOCK))
 	touch $(RUN_STAMP)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(STAMP): $(TEST_LOCK) pyproject.toml | $(BIN)/python
+	$(call install_locked,$(TEST_LOCK))
 	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
@@ -30,9 +40,10 @@ run: $(RUN_STAMP)
 	$(BIN)/lotse demo bootstrap --host $(HOST) --port $(PORT)
 	$(BIN)/lotse serve --host $(HOST) --port $(PORT)
 
-## make test: the whole suite (PostgreSQL too when LOTSE_TEST_POSTGRES_URL is set)
+## make test: ruff, mypy, then the whole suite (PostgreSQL too when LOTSE_TEST_POSTGRES_URL is set)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## make translations: extract every marked text (babel.cfg: staff; babel-person.cfg: the
@@ -52,7 +63,23 @@ translations: $(STAMP)
 	$(BIN)/python -m lotse.i18n missing || true
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+## make typecheck: mypy over the packages [tool.mypy] names (lotse, catalog, matcher, models)
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## make lock: resolve pyproject.toml again into both lock files, with hashes, for CPython 3.11 on
+## Linux x86_64; pins already in the locks are kept unless LOCK_ARGS=--upgrade (or
+## LOCK_ARGS='--upgrade-package NAME'). uv itself is pinned in requirements-tools.txt.
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --group pyproject.toml:build --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-tools.txt
+	$(UV_COMPILE) --extra test -o $(TEST_LOCK)
+	$(UV_COMPILE) --constraint $(TEST_LOCK) -o $(LOCK)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py

@@ -41,7 +41,7 @@ from catalog.importing import ImportReport, import_offers  # noqa: E402
 from lotse.accounts import Principal  # noqa: E402
 from lotse.db import make_engine, make_session_factory, transaction  # noqa: E402
 from lotse.settings import current  # noqa: E402
-from service.schema import migrate  # noqa: E402
+from service.migrations_runner import migrate  # noqa: E402
 
 ACTOR = Principal(role="admin", name="bench")
 AGENCY = "bench"

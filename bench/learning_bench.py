@@ -22,7 +22,7 @@ ratio says how good the model is, the decision how well the gate saw it.
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
 half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
 
-Targets (issue 12): after 1,500 people the gate promotes on its own, the learned order
+Targets: after 1,500 people the gate promotes on its own, the learned order
 reaches an oracle ratio ≥ 0.93 and ≥ +20 % over the rule order where that is below 0.78, no
 segment below 85 % of the overall ratio; after 500 people ≥ 0.88; the negative controls are
 refused in every world.
@@ -166,7 +166,7 @@ def run_world(world, size: int, args) -> dict[str, Any]:
 
 
 def verdict(row: dict[str, Any]) -> str:
-    """Which of the issue's targets a row meets."""
+    """Which of the targets (module docstring) a row meets."""
     bad = []
     rule, learned = row["rule_ratio"], row["learned_ratio"]
     if row["people"] >= 1500:

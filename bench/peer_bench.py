@@ -19,7 +19,7 @@ see the same machine. Before timing, for every profile, the number of offers the
 finds is compared with what Lotse's rules of the same kind (category, distance, active, age,
 gender) leave: they must agree.
 
-Targets (issue 13, 100,000 offers, learned ranker active): Lotse p50 ≤ 0.5 × the peer's p50 in
+Targets (100,000 offers, learned ranker active): Lotse p50 ≤ 0.5 × the peer's p50 in
 the same run, Lotse p99 ≤ 4 ms.
 """
 

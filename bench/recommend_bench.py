@@ -19,7 +19,7 @@ runs) and, unless ``--rules``, makes a learned ranker active (a simulated outcom
   the cap against top-k without it, under a ranker that disagrees with the pre-score (the rule
   score with weights perturbed ±60 %, a stand-in for a learned model): overlap@k and NDCG@k.
 
-Targets at 100,000 offers with the learned ranker active (issue 12): whole in-process
+Targets at 100,000 offers with the learned ranker active: whole in-process
 recommendation p50 ≤ 2 ms and p99 ≤ 6 ms, over HTTP p50 ≤ 4 ms.
 """
 
@@ -56,7 +56,7 @@ from matcher.rules import screen  # noqa: E402
 from matcher.scoring import WEIGHTS, RuleScoreRanker  # noqa: E402
 from matcher.serving import serve_recommendations  # noqa: E402
 from matcher.snapshot import SnapshotCache  # noqa: E402
-from service.schema import migrate  # noqa: E402
+from service.migrations_runner import migrate  # noqa: E402
 
 #: The counselling centre the benchmark asks for (requests name a person, so they need one).
 BENCH_CENTRE = "bench-centre"

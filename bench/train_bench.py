@@ -1,6 +1,6 @@
 """Training and evaluation benchmark: 1,000,000 impressions with the engine's real features.
 
-Budgets (issue 12, on the 2-core reference machine): training ≤ 30 s, a full evaluation
+Budgets (on the 2-core reference machine): training ≤ 30 s, a full evaluation
 report ≤ 3 minutes. "Training" is what ``lotse ranker train`` does after reading the database:
 join impressions with outcomes into labels, split by person and time, fit the held-out copy of
 the take-up × outcome ranker, fit and score the baselines, the naive metrics and the
@@ -50,7 +50,7 @@ def read_back(
     from matcher.tables import Impression, RecommendationRequest
     from models import columns as C
     from models.training import load_impressions
-    from service.schema import migrate
+    from service.migrations_runner import migrate
 
     folder = Path(tempfile.mkdtemp(prefix="lotse-bench-db-"))
     url = f"sqlite:///{folder / 'bench.db'}"

@@ -76,7 +76,7 @@ class ReferralEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-# --- integration agreements (issue 5) ------------------------------------------------------
+# --- integration agreements --------------------------------------------------------------
 #
 # An agreement is the one place that stores the centre's own ``person_ref`` (next to its
 # ``person_key``): the print view and the counsellor's list need a handle the counsellor

@@ -59,7 +59,8 @@ from lotse.accounts import Agency
 from lotse.csvsafe import neutralise
 from lotse.db import utcnow
 from lotse.errors import InvalidInput
-from lotse.helpers import gc_paused
+from lotse.geo import KM_PER_DEGREE
+from lotse.processes import gc_paused
 
 #: Largest catalogue ``lotse demo seed`` builds (the benchmark size).
 MAX_OFFERS = 100_000
@@ -276,8 +277,11 @@ class PlacedLocation:
     spread_km: float  # standard deviation of the scatter around an anchor
 
 
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
 def _fold(text: str) -> str:
-    return text.translate(str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}))
+    return text.translate(_UMLAUTS)
 
 
 @functools.cache
@@ -909,8 +913,8 @@ def _coordinates(
         km = km * np.minimum(1.0, 2.5 * p.spread_km / np.maximum(norm, 1e-9))
         base_lat = anchors[which, 0]
         base_lon = anchors[which, 1]
-        lat[mask] = base_lat + km[:, 0] / 111.2
-        lon[mask] = base_lon + km[:, 1] / (111.2 * np.cos(np.radians(base_lat)))
+        lat[mask] = base_lat + km[:, 0] / KM_PER_DEGREE
+        lon[mask] = base_lon + km[:, 1] / (KM_PER_DEGREE * np.cos(np.radians(base_lat)))
     return np.round(lat, 5).tolist(), np.round(lon, 5).tolist()
 
 

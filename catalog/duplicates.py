@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -69,7 +70,7 @@ def _stems(word: str) -> str:
 def normalise(text: str) -> str:
     """A comparison key: folded, unabbreviated, endings stripped, unique words sorted."""
     text = unicodedata.normalize("NFKC", text).lower()
-    # str.replace is ten times faster than str.translate on non-ASCII text
+    # str.replace, not str.translate: translate is much slower on non-ASCII text
     text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
     stems = " ".join([_STEMS.get(w) or _stems(w) for w in _WORD.findall(text)])
     return " ".join(sorted(set(stems.split())))
@@ -373,7 +374,9 @@ _SKETCH_COLUMNS = (
 
 
 def catalogue_sketches(
-    session: Session, municipalities: Iterable[str] | None = None, exclude: set[str] = frozenset()
+    session: Session,
+    municipalities: Iterable[str] | None = None,
+    exclude: AbstractSet[str] = frozenset(),
 ) -> list[Sketch]:
     """Sketches of the live (non-archived) catalogue, optionally only in ``municipalities``
     (as written; the blocks fold case and umlauts) and without the offers in ``exclude``."""

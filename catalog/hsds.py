@@ -589,7 +589,9 @@ def service_to_offer(
             )
         )
     place = _first_dict(service.get("service_at_locations"))
-    location = place.get("location") if isinstance(place.get("location"), dict) else {}
+    location = place.get("location")
+    if not isinstance(location, dict):
+        location = {}
     addresses = _dicts(location.get("addresses"))
     address = next(
         (a for a in addresses if a.get("address_type") == "physical"), _first_dict(addresses)

@@ -330,7 +330,7 @@ def _catalogue_stamp(session: Session) -> tuple[Any, ...]:
 
 def organization_directory(session: Session) -> Directory:
     """The organizations, read from the offers anew only when the catalogue has changed."""
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     stamp = _catalogue_stamp(session)
     kept = _directories.get(key)
     if kept is not None and kept[0] == stamp:

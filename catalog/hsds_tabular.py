@@ -32,7 +32,7 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -221,7 +221,8 @@ class _Sink(io.RawIOBase):
 
 
 def package_chunks(
-    services: Iterable[dict[str, Any]], records: dict[str, Iterable[dict[str, Any]]] | None = None
+    services: Iterable[dict[str, Any]],
+    records: Mapping[str, Iterable[dict[str, Any]]] | None = None,
 ) -> Iterator[bytes]:
     """An HSDS tabular data package (a ZIP) of these fully nested services, and of more
     ``records`` by kind (e.g. a whole taxonomy), as a stream of bytes. Every table of the
@@ -444,9 +445,9 @@ def read_services(raw: bytes | str) -> list[dict[str, Any]]:
                 raise BadPayload(f"the package has no {paths['service']}; it lists the services")
             rows = {}
             for kind, table in tables().items():
-                info = members.get(paths[kind])
-                if info is not None:
-                    rows[kind] = _read_table(table, info.filename, _unpack(archive, info))
+                member = members.get(paths[kind])
+                if member is not None:
+                    rows[kind] = _read_table(table, member.filename, _unpack(archive, member))
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
         raise BadPayload(
             f"the file is not a readable ZIP ({exc}); an HSDS tabular package is a ZIP of "

@@ -21,7 +21,7 @@ header is row 0 and blank lines are skipped (rejected CSV rows also give the ``l
 file they start on); in a JSON array row N is element N (counting from 1); in HSDS, service N
 (of ``services.csv`` in a tabular package).
 
-Large CSV files use helper processes (``lotse.helpers``; ``helpers`` > 0): the file is cut at
+Large CSV files use helper processes (``lotse.processes``; ``helpers`` > 0): the file is cut at
 row ends (``catalog.reading.split_csv``), this process reads and validates the first part
 while helpers do the others, and the duplicate comparison (``duplicate_report``) runs in a
 helper while this process writes. Nothing else differs: the same rows, the same report, the same catalogue, and when a
@@ -87,7 +87,7 @@ from lotse.errors import (
     InvalidInput,
     RejectedImport,
 )
-from lotse.helpers import HelperTask, gc_paused, helpers_running, run_beside
+from lotse.processes import HelperTask, gc_paused, helpers_running, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
 #: Formats that carry more than Lotse models (the rest of an HSDS service): stored in
@@ -263,7 +263,10 @@ def _checked_in_parts(
                 checked = rows
             else:  # a helper's part, numbered from its own start
                 offset = len(checked)
-                checked.extend(c._replace(row=c.row + offset, line=c.line + lines) for c in rows)
+                checked.extend(
+                    c._replace(row=c.row + offset, line=None if c.line is None else c.line + lines)
+                    for c in rows
+                )
             lines += part_lines
     except (csv.Error, UnicodeDecodeError):
         return None  # read as a whole, the file gets its usual report
@@ -375,7 +378,7 @@ def _stored_offers(
 
 def random_uuids(n: int) -> list[str]:
     """``n`` random UUIDs (version 4) as text, like ``str(uuid.uuid4())`` but from one read of
-    the system's random source (a fifth of the time, for the offers of a large import)."""
+    the system's random source, which a large import's offers would otherwise pay for once each."""
     octets = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     octets[:, 6] = octets[:, 6] & 0x0F | 0x40  # version 4
     octets[:, 8] = octets[:, 8] & 0x3F | 0x80  # RFC 4122 variant
@@ -390,8 +393,15 @@ def random_uuids(n: int) -> list[str]:
 class _Planned(NamedTuple):
     valid: _Valid
     offer_id: str
-    stored: _Stored | None
+    stored: _Stored | None  # None: a new offer
     changes: dict[str, list[Any]]
+
+    @property
+    def stored_version(self) -> int:
+        """The version of the stored offer this row changes."""
+        if self.stored is None:
+            raise ValueError(f"offer {self.offer_id} is new: it has no stored version")
+        return self.stored.version
 
 
 def _plan(
@@ -615,7 +625,9 @@ class _Bulk:
         if not rows:
             return 0
         if self.copy_sql:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a checked-out connection has its psycopg connection
+            cursor = driver.cursor()
             with cursor, cursor.copy(self.copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -682,7 +694,7 @@ def _new_rows(
 
 
 def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
-    version = p.stored.version  # type: ignore[union-attr]
+    version = p.stored_version
     row = (p.offer_id, version, *enc.fields(p.valid.values), False, version + 1, plan.seq,
            plan.stamp)  # fmt: skip
     return (*row, enc.column("extra", p.valid.extra)) if fmt in KEEPS_EXTRA else row
@@ -735,7 +747,7 @@ def _write(
         created = enc.history("changes", {})
         history = [(p.offer_id, 1, "import", plan.actor, plan.at, created) for p in new]
         history += [
-            (p.offer_id, p.stored.version + 1, "import", plan.actor, plan.at,  # type: ignore[union-attr]
+            (p.offer_id, p.stored_version + 1, "import", plan.actor, plan.at,
              enc.history("changes", p.changes))
             for p in changed
         ]  # fmt: skip
@@ -871,9 +883,8 @@ def _import(
     if will_write:
         _write(session, actor, new, changed, fmt, agency_id)
         report.written = True
-    report.duplicates = _result(beside) if beside else None
-    if report.duplicates is None:
-        report.duplicates = duplicate_report(*arguments)
+    found = _result(beside) if beside else None  # None: no helper, or it failed
+    report.duplicates = found if found is not None else duplicate_report(*arguments)
     if rejected:
         raise RejectedImport(
             report.as_dict(),

@@ -15,7 +15,7 @@ import io
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, AnyStr, NamedTuple
 
 from rapidfuzz import process
 
@@ -186,13 +186,12 @@ class CsvParts(NamedTuple):
 
     names: list[str]  # the header's column names, checked
     header_lines: int  # lines up to the first part
-    parts: list[bytes | str]  # whole lines of the file, in order
+    parts: list[bytes] | list[str]  # whole lines of the file, in order
 
 
-def _lines_in(data: bytes | str, start: int, end: int) -> int:
+def _lines_in(data: AnyStr, start: int, end: int, nl: AnyStr, cr: AnyStr) -> int:
     """Line ends in ``data[start:end]`` as the CSV reader counts them (``\n``, ``\r\n``, ``\r``)."""
-    nl, cr, crlf = ("\n", "\r", "\r\n") if isinstance(data, str) else (b"\n", b"\r", b"\r\n")
-    return data.count(nl, start, end) + data.count(cr, start, end) - data.count(crlf, start, end)  # type: ignore[arg-type]
+    return data.count(nl, start, end) + data.count(cr, start, end) - data.count(cr + nl, start, end)
 
 
 def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
@@ -207,11 +206,17 @@ def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
     found out. A line end is one byte that no other UTF-8 character contains, so cutting
     bytes never cuts a character.
     """
-    text = isinstance(data, str)
-    nl, cr, quote = ("\n", "\r", '"') if text else (b"\n", b"\r", b'"')
-    data = data.removeprefix("\ufeff" if text else b"\xef\xbb\xbf")  # type: ignore[arg-type]
-    header_end = data.find(nl)  # type: ignore[arg-type]
-    first_line = data[:header_end].removesuffix(cr)  # type: ignore[arg-type]
+    if isinstance(data, str):
+        return _split_csv(data.removeprefix("\ufeff"), shares, "\n", "\r", '"')
+    return _split_csv(data.removeprefix(b"\xef\xbb\xbf"), shares, b"\n", b"\r", b'"')
+
+
+def _split_csv(
+    data: AnyStr, shares: Sequence[float], nl: AnyStr, cr: AnyStr, quote: AnyStr
+) -> CsvParts | None:
+    """``split_csv`` for text or bytes, with the line-end and quote marks of that kind."""
+    header_end = data.find(nl)
+    first_line = data[:header_end].removesuffix(cr)
     if len(shares) < 2 or header_end < 0 or quote in first_line or cr in first_line:
         return None
     try:
@@ -227,19 +232,19 @@ def split_csv(data: bytes | str, shares: Sequence[float]) -> CsvParts | None:
     cuts = [body_start]
     quotes, counted = 0, 0  # quotes in data[:counted]
     for share in itertools.accumulate(shares[:-1]):
-        end = data.find(nl, max(body_start + int(share * size), cuts[-1]))  # type: ignore[arg-type]
+        end = data.find(nl, max(body_start + int(share * size), cuts[-1]))
         while end >= 0:
-            quotes += data.count(quote, counted, end)  # type: ignore[arg-type]
+            quotes += data.count(quote, counted, end)
             counted = end
             if quotes % 2 == 0:
                 break
-            end = data.find(nl, end + 1)  # type: ignore[arg-type]
+            end = data.find(nl, end + 1)
         if end < 0:
             break
         cuts.append(end + 1)
     cuts.append(len(data))
     pieces = [data[a:b] for a, b in itertools.pairwise(cuts) if b > a]
-    header_lines = _lines_in(data, 0, body_start)
+    header_lines = _lines_in(data, 0, body_start, nl, cr)
     return CsvParts(names, header_lines, pieces) if len(pieces) > 1 else None
 
 

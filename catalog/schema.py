@@ -8,7 +8,7 @@ the demo generator all accept and reject exactly the same offers.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,10 @@ from catalog.vocab import (
     checked_language_codes,
 )
 from lotse.errors import FieldError, InvalidInput
+
+if TYPE_CHECKING:
+    # what pydantic's ValidationError.errors() returns (pydantic re-exports no name for it)
+    from pydantic_core import ErrorDetails
 
 GermanLevel = Literal["none", "A1", "A2", "B1", "B2", "C1", "C2"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -218,7 +222,7 @@ def _cross_field_errors(offer: OfferIn) -> list[FieldError]:
     return errs
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]

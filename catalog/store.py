@@ -7,13 +7,12 @@ hard-deleted: ``archive_offer`` hides an offer and keeps its history.
 
 A creation's history entry stores no values (``{}``): an offer's first version is its
 current values with every later change undone, which ``offer_history`` does when it reads the
-history. Storing them would keep a second copy of the catalogue in the history table (200 MB
-at 100,000 offers, and a fifth of a bulk import's time).
+history. Storing them would keep a second copy of the catalogue in the history table and
+slow every bulk import (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Iterator
@@ -49,8 +48,8 @@ from catalog.tables import CatalogState, Offer, OfferChange
 from lotse.accounts import Principal, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
+from lotse.geo import box_degrees, haversine_km
 
-EARTH_RADIUS_KM = 6371.0088
 MAX_PER_PAGE = 100
 #: The least ``text_scores`` value that counts as a match of a search text.
 SEARCH_CUTOFF = 75
@@ -71,7 +70,7 @@ def next_seq(session: Session) -> int:
     return int(seq)
 
 
-#: Read on every recommendation: as plain SQL it costs a tenth of the ORM statement.
+#: Read on every recommendation, so as plain SQL: the ORM statement costs far more than the read.
 _CURRENT_SEQ = f"SELECT seq FROM {CatalogState.__tablename__} WHERE id = 1"
 
 
@@ -96,7 +95,7 @@ def offer_fields(offer: Offer) -> dict[str, Any]:
 
 def offer_as_dict(offer: Offer) -> dict[str, Any]:
     """A stored offer with its server-set fields, as the API returns it."""
-    out = {"id": offer.id, "agency_id": offer.agency_id}
+    out: dict[str, Any] = {"id": offer.id, "agency_id": offer.agency_id}
     out.update(offer_fields(offer))
     out.update(
         archived=offer.archived,
@@ -375,15 +374,6 @@ class OfferPage:
     per_page: int
 
 
-def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
-    """Great-circle distance in km; works on floats and numpy arrays alike."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
 def has_value(name: str) -> ColumnElement[bool]:
     """SQL for "the offer field ``name`` has a value": not NULL, and not an empty list, an
     empty text or false."""
@@ -416,8 +406,7 @@ def _filtered(query: OfferQuery, *columns: Any) -> Select:
         stmt = stmt.where(Offer.last_modified > query.modified_after)
     if query.near and query.radius_km is not None:
         lat, lon = query.near
-        dlat = query.radius_km / 111.0
-        dlon = query.radius_km / max(1e-6, 111.0 * math.cos(math.radians(lat)))
+        dlat, dlon = box_degrees(lat, query.radius_km)
         stmt = stmt.where(
             Offer.latitude.between(lat - dlat, lat + dlat),
             Offer.longitude.between(lon - dlon, lon + dlon),
@@ -563,7 +552,7 @@ def _ranked(
         rank = np.empty(len(rows), dtype=np.int64)
         rank[order] = np.arange(len(rows))
         order = np.lexsort((rank, -scores))  # by score; ties keep the previous order
-    chosen = [i for i in order if keep[i]]
+    chosen: list[int] = order[keep[order]].tolist()
     distances = [None if dist is None else float(dist[i]) for i in chosen]
     return [rows[i].id for i in chosen], distances
 

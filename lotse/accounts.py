@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lotse.db import Base, utcnow
+from lotse.db import Base, changed_rows, utcnow
 from lotse.errors import FieldError, InvalidInput, NotFound
 from lotse.i18n import N_
 from lotse.passwords import password_problems
@@ -385,8 +385,7 @@ def list_users(session: Session, now: datetime | None = None) -> list[UserInfo]:
 
 def end_sessions(session: Session, user_id: int) -> int:
     """Log the user out everywhere: delete every web session of theirs; returns how many."""
-    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    return int(result.rowcount or 0)
+    return changed_rows(session.execute(delete(WebSession).where(WebSession.user_id == user_id)))
 
 
 def disable_user(session: Session, username: str) -> tuple[int, int]:
@@ -398,14 +397,16 @@ def disable_user(session: Session, username: str) -> tuple[int, int]:
     if user.disabled_at is None:
         user.disabled_at = now
     ended = end_sessions(session, user.id)
-    revoked = session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
+    revoked = changed_rows(
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
     )
     session.flush()
-    return ended, int(revoked.rowcount or 0)
+    return ended, revoked
 
 
 def enable_user(session: Session, username: str) -> None:

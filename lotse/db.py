@@ -23,11 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
 log = logging.getLogger("lotse.db")
@@ -46,6 +47,21 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+    if TYPE_CHECKING:
+        # Every model here maps one Table (none maps a join or a select), so Core statements
+        # (bulk inserts) may take ``Model.__table__``; SQLAlchemy declares the wider FromClause.
+        __table__: ClassVar[Table]
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows the UPDATE or DELETE that gave ``result`` matched (≥ 0).
+
+    ``Session.execute`` is declared to return a plain ``Result``; for those statements it is a
+    ``CursorResult``, which alone carries the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return int(result.rowcount)
 
 
 def utcnow() -> datetime:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from babel import Locale
 from babel.dates import format_date, get_day_names
@@ -152,7 +153,7 @@ class Translator:
         return text % {"num": n, **values}
 
     def pgettext(self, context: str, message: str, **values: object) -> str:
-        text = self.translations.pgettext(context, message)
+        text = str(self.translations.pgettext(context, message))
         return text % values if values else text
 
     def label(self, table: Mapping[str, str], code: str | None) -> str:
@@ -175,16 +176,18 @@ class Translator:
         """A date as this language writes it (German 12.03.2027, English 2027-03-12)."""
         return format_date(value, self.language.date_format, locale=self.locale)
 
-    def day_names(self, width: str = "abbreviated") -> tuple[str, ...]:
+    def day_names(
+        self, width: Literal["abbreviated", "narrow", "short", "wide"] = "abbreviated"
+    ) -> tuple[str, ...]:
         """Monday … Sunday, "abbreviated" ("Mo", "Mon") or "wide" ("Montag")."""
         names = get_day_names(width, context="stand-alone", locale=self.locale)
         return tuple(names[i] for i in range(7))
 
-    def list(self, items: list[str]) -> str:
+    def list(self, items: Sequence[str]) -> str:
         """Items as this language lists them ("Mo., Di. und Mi.", Arabic with "،" and "و")."""
         return format_list(items, style="standard", locale=self.locale) if items else ""
 
-    def join(self, items: list[str], last: str | None = None) -> str:
+    def join(self, items: Sequence[str], last: str | None = None) -> str:
         """Items as a list: "a, b and c" with ``last`` as the final joiner (else commas)."""
         if last is None or len(items) < 2:
             return ", ".join(items)
@@ -286,7 +289,7 @@ def fill_english() -> int:
             if isinstance(message.id, str):
                 if not message.string:
                     message.string, filled = message.id, filled + 1
-            elif not all(message.string):
+            elif isinstance(message.string, tuple | list) and not all(message.string):
                 message.string, filled = tuple(message.id), filled + 1
             message.flags.discard("fuzzy")
         with po.open("wb") as fh:

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Integer, String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lotse.db import Base
+from lotse.db import Base, changed_rows
 
 #: Longest key stored; longer keys are refused (keys are built by the service, not users).
 MAX_KEY = 160
@@ -58,12 +58,16 @@ def count(session: Session, key: str, seconds: int, now: float) -> Window:
     start, end, resets_in = _bounds(now, seconds)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RateCounter).values(key=key, window_start=start, count=1, expires_at=end)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[RateCounter.key, RateCounter.window_start],
-        set_={"count": RateCounter.count + 1},
-    ).returning(RateCounter.count)
-    return Window(int(session.execute(stmt).scalar_one()), resets_in)
+    upsert = (
+        insert(RateCounter)
+        .values(key=key, window_start=start, count=1, expires_at=end)
+        .on_conflict_do_update(
+            index_elements=[RateCounter.key, RateCounter.window_start],
+            set_={"count": RateCounter.count + 1},
+        )
+        .returning(RateCounter.count)
+    )
+    return Window(int(session.execute(upsert).scalar_one()), resets_in)
 
 
 def peek(session: Session, key: str, seconds: int, now: float) -> Window:
@@ -82,5 +86,6 @@ def forget(session: Session, key: str) -> None:
 
 def purge_expired(session: Session, now: float) -> int:
     """Delete the rows of windows that have ended; returns how many."""
-    result = session.execute(delete(RateCounter).where(RateCounter.expires_at <= int(now)))
-    return int(result.rowcount or 0)
+    return changed_rows(
+        session.execute(delete(RateCounter).where(RateCounter.expires_at <= int(now)))
+    )

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lotse.accounts import Principal, User, WebSession, principal_of
+from lotse.db import changed_rows
 
 #: What ``new_id`` makes: 43 URL-safe characters. Anything else in a cookie is not looked up.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -143,5 +144,4 @@ def end(session: Session, id_hash: str) -> None:
 
 def purge_expired(session: Session, now: datetime) -> int:
     """Delete every session that has ended; returns how many (one indexed delete)."""
-    result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-    return int(result.rowcount or 0)
+    return changed_rows(session.execute(delete(WebSession).where(WebSession.expires_at <= now)))

@@ -342,7 +342,7 @@ def _word_present(word: str, text_words: list[str]) -> float:
 
 
 def _best_match(words: list[str], phrases: tuple[_Phrase, ...]) -> _Phrase | None:
-    best: tuple[float, int, int] | None = None
+    best: tuple[int, float, int] | None = None  # (words, score, letters)
     found = None
     for phrase in phrases:
         score = min(_word_present(w, words) for w in phrase.words)

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from catalog.store import haversine_km
 from lotse.errors import FieldError, InvalidInput
+from lotse.geo import haversine_km
 
 #: A place wins over namesakes only when its population is this many times the next one's
 #: (Hamm in Westphalia over Hamburg-Hamm; not Neustadt an der Weinstraße over Neustadt am
@@ -96,8 +96,8 @@ _IM_BREISGAU = re.compile(r"\bi\.\s*br(\.|\b)")
 _AN_DER = re.compile(r"\ba\.\s*d\.?(?=\s)")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONNECTORS = frozenset({"am", "an", "der", "im", "in", "bei", "ob", "auf", "vor", "dem", "den"})
-_PREFIXES = ("kreisfreie stadt ", "landkreis ", "stadtkreis ", "kreis ", "lkr ", "lk ", "stadt ")
-_PREFIXES += ("hansestadt ", "gemeinde ", "markt ")
+_PREFIXES = ("kreisfreie stadt ", "landkreis ", "stadtkreis ", "kreis ", "lkr ", "lk ", "stadt ",
+             "hansestadt ", "gemeinde ", "markt ")  # fmt: skip
 
 
 def _strip_accents(text: str) -> str:
@@ -173,8 +173,8 @@ class PlaceIndex:
         self.lat = np.array(lat)
         self.lon = np.array(lon)
         self.population = np.array(pop)
-        # Tuples of ints, unlike sets, are untracked by the garbage collector: 50,000 sets
-        # would make every full collection of a serving process tens of ms slower.
+        # Tuples of ints, unlike sets, are untracked by the garbage collector: tens of thousands
+        # of sets would slow every full collection of a serving process.
         self.by_key: dict[str, tuple[int, ...]] = {k: tuple(sorted(v)) for k, v in by_key.items()}
         self.by_prefix: dict[str, tuple[int, ...]] = {
             k: tuple(sorted(v)) for k, v in by_prefix.items()

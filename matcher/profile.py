@@ -63,14 +63,17 @@ class Location(BaseModel):
 
     @model_validator(mode="after")
     def _place_or_coordinates(self) -> Location:
-        has_lat, has_lon = self.latitude is not None, self.longitude is not None
-        if has_lat != has_lon:
+        lat, lon = self.latitude, self.longitude
+        if (lat is None) != (lon is None):
             raise ValueError("latitude and longitude come together")
-        if not has_lat and self.place is None:
+        if lat is None and self.place is None:
             raise ValueError('give {"place": "Wetzlar"} or {"latitude": …, "longitude": …}')
-        if has_lat and not (
-            GERMANY_LAT[0] <= self.latitude <= GERMANY_LAT[1]  # type: ignore[operator]
-            and GERMANY_LON[0] <= self.longitude <= GERMANY_LON[1]  # type: ignore[operator]
+        if (
+            lat is not None
+            and lon is not None
+            and not (
+                GERMANY_LAT[0] <= lat <= GERMANY_LAT[1] and GERMANY_LON[0] <= lon <= GERMANY_LON[1]
+            )
         ):
             raise ValueError("the coordinates are far outside Germany")
         return self

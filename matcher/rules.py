@@ -24,7 +24,6 @@ from datetime import date
 import numpy as np
 
 from catalog import taxonomy
-from catalog.store import haversine_km
 from catalog.vocab import (
     BENEFIT_LABELS,
     DAYS,
@@ -33,6 +32,7 @@ from catalog.vocab import (
     RESIDENCE_STATUS_LABELS,
     TIME_LABELS,
 )
+from lotse.geo import haversine_km
 from lotse.i18n import AND, N_, OR, Translator, TranslatorLike, as_translator
 from matcher.profile import ResolvedProfile
 from matcher.snapshot import (

@@ -37,6 +37,7 @@ from catalog.store import current_seq
 from catalog.tables import Offer
 from catalog.vocab import BENEFITS, DAYS, GENDERS, LEVEL_RANK, RESIDENCE_STATUSES, TARGET_GROUPS
 from catalog.vocab import TIMES as TIME_SLOTS
+from lotse.geo import box_degrees
 from matcher.history import (
     LOOKBACK_EVENTS,
     EventFeed,
@@ -65,7 +66,6 @@ LOOKBACK_SECONDS = 30.0
 COMPACT_DEAD_SHARE = 0.2
 #: Grid cell size in degrees for the spatial index (about 22 × 14 km in Germany).
 CELL_DEGREES = 0.2
-KM_PER_DEGREE = 111.2
 _CELL_STRIDE = 100_000
 
 #: Columns an offer row needs; read with one SELECT (no ORM objects for 100,000 rows).
@@ -444,9 +444,7 @@ class Grid:
 
     def near(self, lat: float, lon: float, radius_km: float) -> np.ndarray:
         """Rows whose place lies in the bounding box of a circle (a superset of the circle)."""
-        dlat = radius_km / KM_PER_DEGREE
-        coslat = max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
-        dlon = radius_km / (KM_PER_DEGREE * coslat)
+        dlat, dlon = box_degrees(lat, radius_km)
         lo_i, hi_i = int(self._cell(lat - dlat)), int(self._cell(lat + dlat))
         lo_j, hi_j = int(self._cell(lon - dlon)), int(self._cell(lon + dlon))
         base = np.arange(lo_i, hi_i + 1, dtype=np.int64) + 1000

@@ -1,9 +1,10 @@
 """Fast scoring of a fitted histogram gradient-boosting classifier on a few hundred rows.
 
-scikit-learn predicts tree by tree, each call with its own checks and thread pool: about
-40 µs a tree on the 200 candidates of one request, 6 ms for 150 trees — more than the whole
-recommendation may take. Scoring candidates needs none of that generality. ``CompiledTrees``
-turns the fitted trees into arrays once and scores all of them in a few vectorised steps:
+scikit-learn predicts tree by tree, each call with its own checks and thread pool, which on
+the few hundred candidates of one request costs more than the whole recommendation may
+take (figures in ``docs/benchmarks.md``). Scoring candidates needs none of that generality.
+``CompiledTrees`` turns the fitted trees into arrays once and scores all of them in a few
+vectorised steps:
 
 1. every split of every tree is decided for every row at once (numeric: ``x <= threshold``;
    categorical: the category's bit in the split's set; missing values and unknown categories
@@ -93,11 +94,11 @@ class CompiledTrees:
                     seen = known[int(f_idx_map[int(n["feature_idx"])])]
                     categorical.append((ti, j, column, np.stack([left, seen])))
             for code in range(2**MAX_SPLITS):
-                node = 0
-                while not nodes[node]["is_leaf"]:
-                    went_left = (code >> slot[node]) & 1
-                    node = int(nodes[node]["left"] if went_left else nodes[node]["right"])
-                tables[ti, code] = float(nodes[node]["value"])
+                at = 0  # the node the split decisions of ``code`` lead to, from the root
+                while not nodes[at]["is_leaf"]:
+                    went_left = (code >> slot[at]) & 1
+                    at = int(nodes[at]["left"] if went_left else nodes[at]["right"])
+                tables[ti, code] = float(nodes[at]["value"])
         self.feature = feature.reshape(-1)
         self.threshold = threshold.reshape(-1)
         self.missing_left = missing_left.reshape(-1)

@@ -116,7 +116,7 @@ def position_bias_from_swaps(frame: pd.DataFrame) -> PositionBias | None:
         a, b = kept.get(j, []), moved.get(j, [])
         if sum(a) < MIN_SWAP_TAKE_UPS or sum(b) < MIN_SWAP_TAKE_UPS:
             break
-        theta.append(theta[-1] * (np.mean(b) / np.mean(a)))
+        theta.append(theta[-1] * float(np.mean(b) / np.mean(a)))
     if len(theta) < 2:
         return None
     return PositionBias(tuple(float(t) for t in theta), "randomised swaps")

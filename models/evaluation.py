@@ -63,8 +63,9 @@ IMPORTANCE_MAX_REQUESTS = 4000
 
 def ranking_metrics(
     frame: pd.DataFrame, scores: np.ndarray, *, catalogue_size: int | None = None
-) -> dict[str, float]:
-    """The headline metrics of one scoring of ``frame`` (each 0..1, higher is better).
+) -> dict[str, float | None]:
+    """The headline metrics of one scoring of ``frame`` (each 0..1, higher is better; None
+    where no request could say, e.g. none with a success).
 
     Offline, a model can only re-rank the offers that were shown (at most ``k`` per
     request, usually 10), so recall and coverage are taken at cut-offs below the list
@@ -242,14 +243,15 @@ def position_bias(frame: pd.DataFrame, max_position: int = 20) -> list[dict[str,
     table = grouped.agg(
         impressions=(C.LABEL, "size"), taken_up=("_taken", "mean"), success=("_success", "mean")
     )
+    columns = (table.index, table["impressions"], table["taken_up"], table["success"])
     return [
         {
             "position": int(p),
-            "impressions": int(r.impressions),
-            "taken_up_rate": _round(r.taken_up),
-            "success_rate": _round(r.success),
+            "impressions": int(n),
+            "taken_up_rate": _round(taken),
+            "success_rate": _round(success),
         }
-        for p, r in table.iterrows()
+        for p, n, taken, success in zip(*(c.tolist() for c in columns), strict=True)
     ]
 
 
@@ -265,14 +267,14 @@ def permutation_importance(
     """Mean drop in NDCG@10 when one feature's values are shuffled across the test rows
     (``n_repeats`` shuffles), best first. Near zero: the model does not rely on it."""
     rng = np.random.default_rng(seed)
-    requests = pd.unique(test[C.QUERY])
+    requests = test[C.QUERY].unique()
     if len(requests) > max_requests:
         keep = set(rng.choice(requests, size=max_requests, replace=False).tolist())
         test = test[test[C.QUERY].isin(keep)]
     X = feature_matrix(test, feature_names)
     rel, q = test[C.LABEL].to_numpy(), test[C.QUERY].to_numpy()
     base = ndcg_at_k(rel, score(X), query=q, k=10)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j, name in enumerate(feature_names):
         drops = []
         for _ in range(n_repeats):

@@ -103,8 +103,8 @@ def arm_requests(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
 
 
 def _per_request_outcomes(requests: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    best = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
-    best = best.groupby("request_id")["label"].max()
+    labelled = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
+    best = labelled.groupby("request_id")["label"].max()
     frame = requests.copy()
     frame["taken_up"] = frame["request_id"].isin(best.index).astype(float)
     label = frame["request_id"].map(best)

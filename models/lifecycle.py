@@ -163,13 +163,14 @@ class Workspace:
     def frame(self, since: Any = None, until: Any = None) -> pd.DataFrame:
         """The labelled training frame of impressions served in ``[since, until)``."""
         with self.sessions() as session:
-            impressions = self.impressions(session, since, until)  # type: ignore[misc]
+            assert self.impressions is not None  # __post_init__ supplies the default
+            impressions = self.impressions(session, since, until)
             outcomes = self.outcomes(session, since, None)
         return build_training_frame(impressions, outcomes, since=since, until=until)
 
     def n_offers(self) -> int | None:
         with self.sessions() as session:
-            return self.catalogue_size(session) if self.catalogue_size else None  # type: ignore[misc]
+            return self.catalogue_size(session) if self.catalogue_size else None
 
 
 def _iso(value: Any) -> str | None:
@@ -299,9 +300,10 @@ def train_version(
         schema_hash=ws.schema_hash,
         flipped=flipped,
     )
+    created_by = actor or default_actor()
     card = {
         "created_at": utcnow().isoformat(),
-        "created_by": actor or default_actor(),
+        "created_by": created_by,
         "code_revision": code_revision(),
         "training_window": {"since": _iso(since), "until": _iso(until), **window_of(frame)},
         "split": {**split.spec.as_dict(), "test_share": TEST_SHARE},
@@ -342,7 +344,7 @@ def train_version(
             ws.data_dir,
             artifact,
             card,
-            card["created_by"],
+            created_by,
             parent,
             heldout=heldout,
             crossfit=crossfit,

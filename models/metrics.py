@@ -19,6 +19,7 @@ a million impressions take well under a second.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,9 @@ def _discount(position: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(position + 2.0)
 
 
-def _finish(r: _Ranked, values: np.ndarray, usable: np.ndarray, per_query: bool):
+def _finish(
+    r: _Ranked, values: np.ndarray, usable: np.ndarray, per_query: bool
+) -> float | pd.Series:
     series = pd.Series(values[usable], index=r.queries[usable], name="value")
     if per_query:
         return series
@@ -111,6 +114,34 @@ def graded_gain(relevance: ArrayLike) -> np.ndarray:
     return np.exp2(np.asarray(relevance, dtype=float)) - 1.0
 
 
+# The mean is a float; ``per_query=True`` gives each usable query's value instead.
+@overload
+def ndcg_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    per_query: Literal[False] = ...,
+) -> float: ...
+@overload
+def ndcg_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    per_query: Literal[True],
+) -> pd.Series: ...
+@overload
+def ndcg_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    per_query: bool = ...,
+) -> float | pd.Series: ...
 def ndcg_at_k(
     relevance: ArrayLike,
     scores: ArrayLike,
@@ -140,6 +171,37 @@ def ndcg_at_k(
     return _finish(r, values, usable, per_query)
 
 
+# The mean is a float; ``per_query=True`` gives each usable query's value instead.
+@overload
+def recall_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: Literal[False] = ...,
+) -> float: ...
+@overload
+def recall_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: Literal[True],
+) -> pd.Series: ...
+@overload
+def recall_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: bool = ...,
+) -> float | pd.Series: ...
 def recall_at_k(
     relevance: ArrayLike,
     scores: ArrayLike,
@@ -164,6 +226,37 @@ def recall_at_k(
     return _finish(r, values, usable, per_query)
 
 
+# The mean is a float; ``per_query=True`` gives each usable query's value instead.
+@overload
+def map_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: Literal[False] = ...,
+) -> float: ...
+@overload
+def map_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: Literal[True],
+) -> pd.Series: ...
+@overload
+def map_at_k(
+    relevance: ArrayLike,
+    scores: ArrayLike,
+    *,
+    query: ArrayLike,
+    k: int = ...,
+    relevant_from: float = ...,
+    per_query: bool = ...,
+) -> float | pd.Series: ...
 def map_at_k(
     relevance: ArrayLike,
     scores: ArrayLike,

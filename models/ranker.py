@@ -461,10 +461,10 @@ class _SuccessClassifier(BaseEstimator):
             StandardScaler(),
             LogisticRegression(C=self.C, max_iter=500, random_state=self.random_state),
         )
+        self.constant_: float | None = None
         if success.min() == success.max():  # one class: a constant answer, like the prior
             self.constant_ = float(success.mean())
         else:
-            self.constant_ = None
             self.pipeline_.fit(X, success)
         return self
 

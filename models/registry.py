@@ -38,7 +38,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lotse.db import utcnow
+from lotse.db import changed_rows, utcnow
 from lotse.errors import Conflict, NotFound
 from models.tables import ModelExperiment, ModelPromotion, ModelState, ModelVersion
 
@@ -193,7 +193,7 @@ def set_experiment(session: Session, experiment: ModelExperiment | None) -> None
         )
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if changed_rows(moved) != 1:
         _pointer_moved(*active_pointer(session), read=generation)
 
 
@@ -429,7 +429,7 @@ def _move_pointer(
         .values(active_version=version, generation=generation + 1, changed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if changed_rows(moved) != 1:
         _pointer_moved(*active_pointer(session), read=generation)
 
 

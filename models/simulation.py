@@ -200,8 +200,9 @@ def draw_people(places: Sequence[Place], n: int, rng: np.random.Generator) -> li
         # people live within a few km of the place's centre
         lat = place.latitude + float(rng.normal(0, 0.03))
         lon = place.longitude + float(rng.normal(0, 0.045))
+        person_ref = f"sim-{i:06d}-{uuid.UUID(int=int(rng.integers(0, 2**63))).hex[:8]}"
         profile = {
-            "person_ref": f"sim-{i:06d}-{uuid.UUID(int=int(rng.integers(0, 2**63))).hex[:8]}",
+            "person_ref": person_ref,
             "age": age,
             "gender": gender,
             "location": {"latitude": round(lat, 5), "longitude": round(lon, 5)},
@@ -219,7 +220,7 @@ def draw_people(places: Sequence[Place], n: int, rng: np.random.Generator) -> li
         }
         people.append(
             SimulatedPerson(
-                person_ref=profile["person_ref"],
+                person_ref=person_ref,
                 profile=profile,
                 motivation=float(rng.normal(0, 0.6)),
                 tolerance_km=float(rng.uniform(4, 14)) * (0.6 if young else 1.0),
@@ -641,7 +642,8 @@ def simulate_history(
                                 o.request_id, o.offer_id, SIM_CENTRE, key, tuple(o.history)
                             )
                         )
-                        statuses[o.status] = statuses.get(o.status, 0) + 1  # type: ignore[index]
+                        last = o.history[-1].status
+                        statuses[last] = statuses.get(last, 0) + 1
             counts["referrals"] += record_referrals(session, referrals)
         counts["requests"] += len(batch)
         batch.clear()

@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import joblib
 import numpy as np
@@ -79,6 +79,10 @@ OUTCOME_COLUMNS: tuple[str, ...] = ("request_id", "offer_id", "status", "updated
 OutcomeSource = Callable[[Session, datetime | None, datetime | None], pd.DataFrame]
 
 
+@overload
+def _utc(value: None) -> None: ...
+@overload
+def _utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp: ...
 def _utc(value: datetime | str | pd.Timestamp | None) -> pd.Timestamp | None:
     if value is None:
         return None
@@ -201,7 +205,9 @@ def split_by_person_and_time(
     times = pd.to_datetime(frame[C.TIME], utc=True)
     if cutoff is None:
         per_request = times.groupby(frame[C.QUERY]).min()
-        cut = per_request.quantile(1 - test_share)
+        # pandas-stubs declare Series.quantile for numbers only (np.floating); on datetimes
+        # pandas returns a Timestamp
+        cut: pd.Timestamp = per_request.quantile(1 - test_share)  # type: ignore[misc, assignment]
     else:
         cut = _utc(cutoff)
     holdout = held_out_people(frame[C.PERSON], holdout_fraction, seed)
@@ -319,12 +325,12 @@ def load_impressions(
     schema are read, since other schemas' columns mean something else. Requests and their
     impressions are read apart and joined here, so each request's context is parsed once.
     """
-    from sqlalchemy import Text, cast, select
+    from sqlalchemy import ColumnElement, Text, cast, select
 
     from matcher.tables import Impression, RecommendationRequest
 
     R = RecommendationRequest
-    wanted = [R.person_key.is_not(None)]
+    wanted: list[ColumnElement[bool]] = [R.person_key.is_not(None)]
     lo, hi = _utc(since), _utc(until)
     if lo is not None:
         wanted.append(R.served_at >= lo.to_pydatetime())

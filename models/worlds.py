@@ -52,6 +52,7 @@ import numpy as np
 
 from catalog import taxonomy
 from catalog.vocab import LEVEL_RANK
+from lotse.geo import distance_km
 from models.simulation import Place, SimulatedPerson, draw_people
 
 REJECTED = 0.08
@@ -60,14 +61,6 @@ GAINS = {"declined": 0.0, "rejected_by_provider": 0.0, "accepted": 1.0, "dropped
          "enrolled": 3.0, "completed": 7.0}  # fmt: skip
 COURSES = frozenset({"language", "work", "recognition"})
 TIMES = ("morning", "afternoon", "evening")
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (the world's own, not the engine's)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _hidden(name: str, key: str, seed: int) -> float:
@@ -105,7 +98,7 @@ def situation(person: SimulatedPerson, offer: Mapping[str, Any]) -> Situation:
     loc = prof["location"]
     online = bool(offer.get("online")) and bool(prof.get("online_ok"))
     if offer.get("latitude") is not None:
-        km = _km(loc["latitude"], loc["longitude"], offer["latitude"], offer["longitude"])
+        km = distance_km(loc["latitude"], loc["longitude"], offer["latitude"], offer["longitude"])
     else:
         km = 0.0
     if online and km > float(prof.get("max_distance_km") or 25):

@@ -41,7 +41,7 @@ DEMO_USERS = (
 def bootstrap_command(offers: int, seed: int, host: str, port: int) -> None:
     """Prepare a local demo: secrets, database, catalogue, demo logins and tokens."""
     from service.cli import demo_password
-    from service.schema import migrate
+    from service.migrations_runner import migrate
     from service.server import port_problem
 
     problem = port_problem(host, port)

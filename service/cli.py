@@ -41,7 +41,7 @@ main = FlaskGroup(
 @click.command("init")
 def init_command() -> None:
     """Create the database or migrate it to the newest schema."""
-    from service.schema import migrate
+    from service.migrations_runner import migrate
 
     url = current().database
     migrate(url)

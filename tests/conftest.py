@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
-from service.schema import migrate, register_tables
+from service.migrations_runner import migrate, register_tables
 from tests.hsds_schemas import HSDS_DIR, Schemas
 
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")

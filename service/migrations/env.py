@@ -1,10 +1,10 @@
-"""Alembic environment: runs migrations against the URL set by ``lotse.db.alembic_config``."""
+"""Alembic environment: runs migrations against the URL set by ``service.migrations_runner.alembic_config``."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from lotse.db import SQLITE_PAGE_SIZE, Base
-from service.schema import register_tables
+from service.migrations_runner import register_tables
 
 config = context.config
 register_tables()

@@ -21,12 +21,13 @@ from catalog.demo import (
 )
 from catalog.duplicates import DUPLICATE_THRESHOLD, offer_key, similarity
 from catalog.schema import OFFER_FIELDS, validate_offer
-from catalog.store import current_seq, haversine_km, offer_history
+from catalog.store import current_seq, offer_history
 from catalog.tables import Offer, OfferChange
 from catalog.taxonomy import CATEGORIES
 from lotse.accounts import Agency
 from lotse.csvsafe import restore
 from lotse.db import transaction
+from lotse.geo import haversine_km
 
 TODAY = date(2026, 1, 5)
 DRAMA_NUMBERS = (

@@ -20,7 +20,7 @@ from lotse.db import (
     transaction,
     utcnow,
 )
-from service.schema import migrate
+from service.migrations_runner import migrate
 
 
 def test_a_new_sqlite_database_gets_large_pages_wal_and_foreign_keys(tmp_path):

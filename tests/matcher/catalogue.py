@@ -1,4 +1,4 @@
-"""A small hand-made catalogue around Wetzlar and the Syrian-nurse profile of issue 3.
+"""A small hand-made catalogue around Wetzlar and the Syrian-nurse profile of the demo scenario.
 
 ``SCENARIO`` holds offers by key; each test bends one of them. ``snapshot_of`` builds a
 snapshot without a database; ``store_offers`` writes offers through the catalogue's own API.

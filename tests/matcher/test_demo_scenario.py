@@ -1,4 +1,4 @@
-"""Issue 3's acceptance scenario on the demo catalogue: the Syrian nurse in Wetzlar gets
+"""The acceptance scenario on the demo catalogue: the Syrian nurse in Wetzlar gets
 sensible offers for all three needs, each with reasons, and explain says why a course in
 Hamburg or a C1 course was left out."""
 

@@ -107,7 +107,7 @@ def haversine(lat1, lon1, lat2, lon2):
 
 
 def reference(o: dict, prof, today: date) -> dict[str, bool]:
-    """Each rule read literally from the issue, one offer at a time."""
+    """Each rule read literally from its description (docs/matching.md), one offer at a time."""
     leaves = {leaf for need in prof.needs for leaf in taxonomy.expand(need)}
     childcare = taxonomy.PARENT_OF[o["category"]] == "childcare"
     lo, hi = o["min_age"] or 0, 200 if o["max_age"] is None else o["max_age"]

@@ -10,8 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.store import archive_offer, create_offer, haversine_km, patch_offer
+from catalog.store import archive_offer, create_offer, patch_offer
 from lotse.db import transaction
+from lotse.geo import haversine_km
 from matcher.engine import explain, recommend
 from matcher.history import EventFeed, OutcomeEvent
 from matcher.snapshot import COLUMNS, Grid, Snapshot, SnapshotCache, load_offers

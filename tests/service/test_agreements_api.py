@@ -1,4 +1,4 @@
-"""``/v1/agreements`` over HTTP: the whole journey of issue 5 (suggestions → agreement →
+"""``/v1/agreements`` over HTTP: the whole casework journey (suggestions → agreement →
 print → signatures → enrolment → review → closing → report → training data), scope (403
 for another centre on every endpoint, 401 without a token), and the print view."""
 

@@ -38,7 +38,7 @@ def seed_demo(url: str, offers: int = 200) -> None:
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with the demo catalogue and users, made once per worker."""
-    from service.schema import migrate
+    from service.migrations_runner import migrate
 
     path = tmp_path_factory.mktemp("web-seed") / "lotse.db"
     url = f"sqlite:///{path}"

@@ -2,7 +2,7 @@
 
 ``ix_offers_agency_id`` repeats the first column of the unique (agency_id, external_id)
 index, which serves every lookup by agency; ``ix_offers_archived`` indexes a flag that nearly
-every offer shares. Each cost every insert and update of an offer (a tenth of a bulk import).
+every offer shares. Each cost time on every insert and update of an offer.
 
 Revision ID: 0006
 Revises: 0005

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lotse import helpers
+from lotse import processes
 
 
 def _pid_and(value):
@@ -21,20 +21,20 @@ def _fail(message):
 
 
 def test_work_runs_in_another_process_and_comes_back_whole(monkeypatch):
-    monkeypatch.setattr(helpers, "_last_done", None)
-    assert not helpers.helpers_running()
+    monkeypatch.setattr(processes, "_last_done", None)
+    assert not processes.helpers_running()
     value = {"rows": [(1, "Straße", date(2027, 1, 11), ["de", "ar"], None)] * 3, "n": 2.5}
-    task = helpers.run_beside(1, _pid_and, value)
+    task = processes.run_beside(1, _pid_and, value)
     folder = Path(task._folder.name)
     assert folder.is_dir()  # the arguments wait there
     pid, back = task.result()
     assert pid != os.getpid() and back == value
-    assert helpers.helpers_running()  # the next work starts at once
+    assert processes.helpers_running()  # the next work starts at once
     assert not folder.exists()  # its files are gone
 
 
 def test_an_error_in_the_helper_is_raised_to_the_caller():
-    task = helpers.run_beside(1, _fail, "no such row")
+    task = processes.run_beside(1, _fail, "no such row")
     folder = Path(task._folder.name)
     with pytest.raises(ValueError, match="no such row"):
         task.result()

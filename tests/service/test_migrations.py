@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from lotse.db import Base
-from service.schema import register_tables
+from service.migrations_runner import register_tables
 
 
 def test_migrations_match_the_table_classes(db_url):
@@ -28,7 +28,7 @@ def test_the_upgrade_names_people_with_two_open_agreements_instead_of_guessing(t
     from alembic import command
     from sqlalchemy import text
 
-    from service.schema import alembic_config
+    from service.migrations_runner import alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0006")

@@ -1,4 +1,5 @@
-"""The database schema as a whole: every table module, and migrating a database to head.
+"""Migrating the database: every table module (the schema as a whole), and upgrading a database
+to the newest migration.
 
 Only ``service`` may import every package, so the list of table modules lives here; Alembic's
 environment and ``lotse init`` use it.

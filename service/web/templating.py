@@ -33,9 +33,13 @@ def _when(value: Any) -> str:
     return str(value)
 
 
-def _number(value: Any, digits: int = 1) -> str:
+def _number(value: Any, digits: int = 1, fixed: bool = False) -> str:
+    """A number in the page's notation, rounded to ``digits``; ``fixed`` keeps trailing
+    zeros (estimates side by side read as 0,810 and 0,795, not 0,81 and 0,795)."""
     if value is None:
         return "–"
+    if fixed and digits > 0:
+        return format_decimal(float(value), format="#,##0." + "0" * digits)
     return format_decimal(round(float(value), digits))
 
 

@@ -165,7 +165,7 @@ _EXTERNAL_ID = OFFER_FIELDS.index("external_id")
 _MUNICIPALITY = OFFER_FIELDS.index("municipality")
 
 
-class _Valid(NamedTuple):
+class _ValidRow(NamedTuple):
     row: int
     values: tuple[Any, ...]  # in ``OFFER_FIELDS`` order
     extra: dict[str, Any] | None
@@ -182,7 +182,7 @@ def _friendlier(err: FieldError, data: dict[str, Any], fmt: str) -> FieldError:
     return FieldError(err.field, message) if message != err.message else err
 
 
-class _Checked(NamedTuple):
+class _CheckedRow(NamedTuple):
     """One row validated on its own: its values when valid, else its problems."""
 
     row: int
@@ -192,7 +192,7 @@ class _Checked(NamedTuple):
     errors: list[FieldError]
 
 
-def _check(src: SourceRow, fmt: str) -> _Checked:
+def _check(src: SourceRow, fmt: str) -> _CheckedRow:
     """Validate one row on its own (``validate_offer``, as the API does); a row that could
     not even be read is also validated, so that its report names all of its problems."""
     if not src.problems:  # the common case: a row that could be read
@@ -202,7 +202,7 @@ def _check(src: SourceRow, fmt: str) -> _Checked:
             errors = [_friendlier(e, src.data, fmt) for e in exc.errors]
         else:
             # a validated model's __dict__ holds exactly its fields, without model_dump's copies
-            return _Checked(src.row, src.line, _fields_of(clean.__dict__), src.extra, [])
+            return _CheckedRow(src.row, src.line, _fields_of(clean.__dict__), src.extra, [])
     else:
         errors = list(src.problems)
         if src.data:  # report its other problems too
@@ -213,12 +213,12 @@ def _check(src: SourceRow, fmt: str) -> _Checked:
                 errors += [
                     _friendlier(e, src.data, fmt) for e in exc.errors if e.field not in known
                 ]
-    return _Checked(src.row, src.line, None, None, list(dict.fromkeys(errors)))
+    return _CheckedRow(src.row, src.line, None, None, list(dict.fromkeys(errors)))
 
 
 def check_csv_part(
     part: bytes | str, names: list[str], lines_before: int = 0
-) -> tuple[list[_Checked], int]:
+) -> tuple[list[_CheckedRow], int]:
     """Read and validate one part of a CSV file (``split_csv``): its rows, numbered from 1
     within the part, and how many lines it has. Runs in a helper process; a ``csv.Error`` or
     ``UnicodeDecodeError`` means the part cannot be read alone."""
@@ -234,14 +234,14 @@ class _HelperFailed(Exception):
 
 def _checked_in_parts(
     split: CsvParts, helpers: int, progress: Progress | None
-) -> list[_Checked] | None:
+) -> list[_CheckedRow] | None:
     """The rows of a split CSV file, checked here (the first part) and in ``helpers`` helper
     processes (the others), numbered through; None when a part could not be read alone or a
     helper failed, so that the caller reads the whole file here instead."""
     first, *rest = split.parts
     tasks = [run_beside(helpers, check_csv_part, part, split.names) for part in rest]
 
-    def parts() -> Iterator[tuple[list[_Checked], int]]:
+    def parts() -> Iterator[tuple[list[_CheckedRow], int]]:
         yield check_csv_part(first, split.names, split.header_lines)
         for task in tasks:
             try:
@@ -251,11 +251,11 @@ def _checked_in_parts(
             except Exception as exc:
                 raise _HelperFailed(type(exc).__name__) from exc
 
-    steps: Iterable[tuple[list[_Checked], int]] = parts()
+    steps: Iterable[tuple[list[_CheckedRow], int]] = parts()
     if progress is not None:
         n = len(split.parts)
         steps = progress(steps, total=n, desc=f"validating in {n} processes")
-    checked: list[_Checked] = []
+    checked: list[_CheckedRow] = []
     lines = split.header_lines  # of the file before the part
     try:
         for k, (rows, part_lines) in enumerate(steps):
@@ -281,7 +281,7 @@ def _checked_in_parts(
 
 def _checked_rows(
     raw: bytes | str, fmt: str, category: str | None, helpers: int, progress: Progress | None
-) -> list[_Checked]:
+) -> list[_CheckedRow]:
     """Every row of the file validated on its own, in file order; ``BadPayload`` when the
     file cannot be read. A large CSV file is read in parts, some in helper processes."""
     if fmt == "csv" and helpers > 0 and len(raw) >= PARALLEL_FROM_SIZE:
@@ -300,10 +300,10 @@ def _checked_rows(
     return [_check(src, fmt) for src in items]
 
 
-def _accept(checked: list[_Checked], report: ImportReport) -> list[_Valid]:
+def _accept(checked: list[_CheckedRow], report: ImportReport) -> list[_ValidRow]:
     """The rows that can be imported; the others are reported. Besides its own validity, a
     row needs an ``external_id`` that no earlier row of the file has."""
-    valid: list[_Valid] = []
+    valid: list[_ValidRow] = []
     first_row: dict[str, int] = {}
     for c in checked:
         errors = c.errors
@@ -326,13 +326,13 @@ def _accept(checked: list[_Checked], report: ImportReport) -> list[_Valid]:
                 ]
             else:
                 first_row[ext] = c.row
-                valid.append(_Valid(c.row, c.values, c.extra))
+                valid.append(_ValidRow(c.row, c.values, c.extra))
                 continue
         report.reject(c.row, errors, c.line)
     return valid
 
 
-class _Stored(NamedTuple):
+class _StoredOffer(NamedTuple):
     id: str
     version: int
     archived: bool
@@ -346,7 +346,7 @@ _LIST_AT = tuple(i for i, name in enumerate(OFFER_FIELDS) if name in LIST_FIELDS
 
 def _stored_offers(
     session: Session, agency_id: str, external_ids: list[str], with_extra: bool
-) -> dict[str, _Stored]:
+) -> dict[str, _StoredOffer]:
     """The agency's stored offers with these external ids.
 
     List fields are read as JSON text and compared as text: parsing 700,000 small JSON
@@ -358,7 +358,7 @@ def _stored_offers(
     ]
     extra = Offer.extra if with_extra else literal(None)
     stmt = select(Offer.id, Offer.version, Offer.archived, extra, *cols)
-    found: dict[str, _Stored] = {}
+    found: dict[str, _StoredOffer] = {}
     ext_at = 4 + OFFER_FIELDS.index("external_id")
     stored = session.scalar(select(func.count()).where(Offer.agency_id == agency_id)) or 0
     if stored <= len(external_ids):  # all of the agency's offers, in one query
@@ -372,7 +372,7 @@ def _stored_offers(
     for rows in batches:
         for r in rows:
             if r[ext_at] in wanted:
-                found[r[ext_at]] = _Stored(r[0], r[1], r[2], r[3], tuple(r[4:]))
+                found[r[ext_at]] = _StoredOffer(r[0], r[1], r[2], r[3], tuple(r[4:]))
     return found
 
 
@@ -390,10 +390,10 @@ def random_uuids(n: int) -> list[str]:
     ]
 
 
-class _Planned(NamedTuple):
-    valid: _Valid
+class _PlannedWrite(NamedTuple):
+    valid: _ValidRow
     offer_id: str
-    stored: _Stored | None  # None: a new offer
+    stored: _StoredOffer | None  # None: a new offer
     changes: dict[str, list[Any]]
 
     @property
@@ -405,8 +405,8 @@ class _Planned(NamedTuple):
 
 
 def _plan(
-    valid: list[_Valid], stored: dict[str, _Stored], fmt: str, report: ImportReport
-) -> tuple[list[_Planned], list[_Planned], list[_Planned]]:
+    valid: list[_ValidRow], stored: dict[str, _StoredOffer], fmt: str, report: ImportReport
+) -> tuple[list[_PlannedWrite], list[_PlannedWrite], list[_PlannedWrite]]:
     """Split accepted rows into (new, changed, unchanged), with each change listed."""
     new, changed, same = [], [], []
     ids = iter(random_uuids(len(valid)))
@@ -415,7 +415,7 @@ def _plan(
     for v in valid:
         old = stored.get(v.values[_EXTERNAL_ID])
         if old is None:
-            new.append(_Planned(v, next(ids), None, {}))
+            new.append(_PlannedWrite(v, next(ids), None, {}))
             continue
         values = list(v.values)
         for i in _LIST_AT:
@@ -426,7 +426,7 @@ def _plan(
             values[i] = text
         extra_same = keep_extra or old.extra == v.extra
         if tuple(values) == old.values and extra_same and not old.archived:
-            same.append(_Planned(v, old.id, old, {}))
+            same.append(_PlannedWrite(v, old.id, old, {}))
             continue
         before = list(old.values)
         for i in _LIST_AT:
@@ -440,7 +440,7 @@ def _plan(
             changes["extra"] = [old.extra, v.extra]
         if old.archived:
             changes["archived"] = [True, False]
-        changed.append(_Planned(v, old.id, old, changes))
+        changed.append(_PlannedWrite(v, old.id, old, changes))
     report.created, report.updated, report.unchanged = len(new), len(changed), len(same)
     return new, changed, same
 
@@ -456,7 +456,7 @@ class _DupRow(NamedTuple):
     sketched: tuple[Any, ...]  # the values of ``_SKETCHED``, the start date as ISO text
 
     @classmethod
-    def many(cls, planned: Iterable[_Planned]) -> list[tuple[Any, ...]]:
+    def many(cls, planned: Iterable[_PlannedWrite]) -> list[tuple[Any, ...]]:
         shared: dict[Any, Any] = {}
 
         def one(value: Any) -> Any:
@@ -485,7 +485,11 @@ class _DuplicateCheck:
     needs no database, so a large import runs it in a helper process while it writes."""
 
     def __init__(
-        self, session: Session, new: list[_Planned], matched: list[_Planned], threshold: float
+        self,
+        session: Session,
+        new: list[_PlannedWrite],
+        matched: list[_PlannedWrite],
+        threshold: float,
     ) -> None:
         self.threshold = threshold
         self.rows = _DupRow.many((*new, *matched)) if new else []
@@ -680,7 +684,7 @@ class _WritePlan(NamedTuple):
 
 
 def _new_rows(
-    enc: _Encoder, plan: _WritePlan, batch: list[_Planned], fmt: str
+    enc: _Encoder, plan: _WritePlan, batch: list[_PlannedWrite], fmt: str
 ) -> list[tuple[Any, ...]]:
     fields = enc.fields
     if fmt not in KEEPS_EXTRA:  # CSV and JSON carry no extra: the same tail for every row
@@ -693,7 +697,7 @@ def _new_rows(
     ]  # fmt: skip
 
 
-def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tuple[Any, ...]:
+def _changed_row(enc: _Encoder, plan: _WritePlan, p: _PlannedWrite, fmt: str) -> tuple[Any, ...]:
     version = p.stored_version
     row = (p.offer_id, version, *enc.fields(p.valid.values), False, version + 1, plan.seq,
            plan.stamp)  # fmt: skip
@@ -703,8 +707,8 @@ def _changed_row(enc: _Encoder, plan: _WritePlan, p: _Planned, fmt: str) -> tupl
 def _write(
     session: Session,
     actor: Principal,
-    new: list[_Planned],
-    changed: list[_Planned],
+    new: list[_PlannedWrite],
+    changed: list[_PlannedWrite],
     fmt: str,
     agency_id: str,
 ) -> None:

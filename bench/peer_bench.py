@@ -43,17 +43,19 @@ sys.path.insert(0, str(ROOT))
 from casework.outcomes import REFERRAL_EVENTS  # noqa: E402
 from catalog import taxonomy  # noqa: E402
 from lotse.db import make_engine, make_session_factory  # noqa: E402
+from lotse.geo import EARTH_RADIUS_KM  # noqa: E402
 from matcher.engine import recommend  # noqa: E402
 from matcher.profile import resolve_profile, validate_profile  # noqa: E402
 from matcher.rules import RULES  # noqa: E402
 from matcher.snapshot import SnapshotCache, load_offers  # noqa: E402
 
 SHARED_RULES = ("category", "distance", "active", "age", "gender")
+CHILDCARE = [c for c in taxonomy.CATEGORIES if taxonomy.parent(c) == "childcare"]
 PEER_SQL = """
 SELECT id, earth_distance(ll_to_earth(%(lat)s, %(lon)s), ll_to_earth(latitude, longitude)) AS d
 FROM peer_offers
 WHERE category = ANY(%(cats)s) AND active
-  AND min_age <= %(age)s AND max_age >= %(age)s
+  AND (category = ANY(%(childcare)s) OR (min_age <= %(age)s AND max_age >= %(age)s))
   AND (genders = '{}' OR %(gender)s = ANY(genders))
   AND earth_box(ll_to_earth(%(lat)s, %(lon)s), %(radius)s) @> ll_to_earth(latitude, longitude)
   AND earth_distance(ll_to_earth(%(lat)s, %(lon)s), ll_to_earth(latitude, longitude))
@@ -88,6 +90,12 @@ def load_peer(pg_url: str, offers: list[dict[str, Any]]) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS cube")
         conn.execute("CREATE EXTENSION IF NOT EXISTS earthdistance")
+        # the same sphere as Lotse (earthdistance's documented way: redefine earth(), before
+        # the index is built), so both sides measure the same kilometres
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION earth() RETURNS float8 LANGUAGE SQL IMMUTABLE "
+            f"PARALLEL SAFE AS 'SELECT {EARTH_RADIUS_KM * 1000.0}::float8'"
+        )
         conn.execute("DROP TABLE IF EXISTS peer_offers")
         conn.execute(
             "CREATE TABLE peer_offers (id text PRIMARY KEY, category text, active boolean, "
@@ -118,6 +126,9 @@ def peer_inputs(profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "lon": r.longitude,
                 "cats": cats,
                 "age": r.profile.age,
+                # a childcare offer's age limits are the child's (Lotse's child_age rule,
+                # which the peer has no counterpart for): the adult's age is not checked
+                "childcare": CHILDCARE,
                 "gender": r.profile.gender,
                 "radius": r.profile.max_distance_km * 1000.0,
             }

@@ -42,6 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from casework import audit, referrals
 from casework.documents import document_summary, documents_of
 from casework.origin import origin_of_request
+from casework.register import note_case
 from casework.tables import (
     OPEN_AGREEMENT_INDEX,
     Agreement,
@@ -52,7 +53,7 @@ from casework.tables import (
 )
 from catalog import taxonomy
 from catalog.tables import Offer
-from lotse.accounts import Centre, Principal, ensure_centre
+from lotse.accounts import Centre, Principal, User, ensure_centre
 from lotse.db import utcnow
 from lotse.errors import (
     Conflict,
@@ -138,7 +139,8 @@ class GoalIn(_In):
 
     category: str = Field(min_length=1, max_length=64)
     priority: int = Field(1, ge=1, le=5)
-    target: str = Field("", max_length=500, description='e.g. "reach B1 by June 2027"')
+    target: str = Field("", max_length=500, description='what is to be reached, e.g. "B1"')
+    target_by: date | None = Field(None, description="by when (the month counts)")
 
     @field_validator("category")
     @classmethod
@@ -258,11 +260,22 @@ class ObstacleIn(_In):
     text: str = Field("", max_length=1000)
 
 
+class ReferralOutcomeIn(_In):
+    """A referral step's referral moved on at a review (declined, dropped … with a reason
+    from ``casework.lifecycle.REASONS``, as through the referral API)."""
+
+    step_id: int
+    status: Literal["accepted", "declined", "enrolled", "completed", "dropped"]
+    reason: str | None = Field(None, max_length=40)
+
+
 class ReviewIn(_In):
-    """A joint review: per-step statuses, a note, successes and obstacles."""
+    """A joint review: per-step statuses, a note, successes and obstacles; and the
+    referrals that moved on since the last one."""
 
     date: dt.date | None = None
     steps: list[StepReviewIn] = Field(default_factory=list, max_length=50)
+    referrals: list[ReferralOutcomeIn] = Field(default_factory=list, max_length=50)
     note: str = Field("", max_length=4000)
     successes: str = Field("", max_length=4000)
     obstacles: list[ObstacleIn] = Field(default_factory=list, max_length=30)
@@ -474,6 +487,8 @@ def describe_agreement(
         "signed_on": agreement.signed_on,
         "closed_on": agreement.closed_on,
         "closing_note": agreement.closing_note,
+        "counsellor_username": agreement.counsellor_username,
+        "counsellor_name": counsellor_name(session, agreement),
         "version": agreement.version,
         "created_at": agreement.created_at,
         "updated_at": agreement.updated_at,
@@ -484,6 +499,7 @@ def describe_agreement(
                 "category": g.category,
                 "priority": g.priority,
                 "target": g.target or "",
+                "target_by": g.target_by,
                 "outcome": g.outcome,
             }
             for g in goals_of(session, agreement.id)
@@ -767,6 +783,7 @@ def _replace_goals(
             category=g.category,
             priority=g.priority,
             target=g.target or None,
+            target_by=g.target_by,
         )
         for i, g in enumerate(goals)
     ]
@@ -829,6 +846,7 @@ def create_agreement(
         created_at=now,
         updated_at=now,
         created_by=actor.actor,
+        counsellor_username=actor.username,
     )
     session.add(agreement)
     try:
@@ -841,6 +859,7 @@ def create_agreement(
             "this person already has an open agreement, created just now by someone else; "
             "read the centre's agreements, then change or close that one"
         ) from None
+    note_case(session, centre_id, data.person_ref)
     goals = _replace_goals(session, agreement, data.goals)
     _add_steps(session, actor, agreement, data.steps, goals)
     _audit(session, actor, "create", agreement)
@@ -1060,6 +1079,9 @@ def sign_agreement(
             raise Conflict(f"the {party} has already signed")
         _lost_race(session, agreement, expected_version)
     session.refresh(agreement)
+    if party == "counsellor" and actor.username:
+        agreement.counsellor_username = actor.username
+        session.flush()
     if agreement.status == "signed":
         # this signature completed it (the statement moved it from draft, and the row is
         # ours until commit): schedule the first review
@@ -1112,10 +1134,23 @@ def add_review(
             )
     if review.next_review is not None and review.next_review <= held:
         errors.append(FieldError("next_review", "must come after the review"))
+    for i, r in enumerate(review.referrals):
+        if r.step_id not in steps or steps[r.step_id].referral_id is None:
+            errors.append(
+                FieldError(f"referrals.{i}.step_id", f"step {r.step_id} is no referral step")
+            )
     if errors:
         raise InvalidInput(errors)
+    _check_done_referrals(session, review, steps)
     _check_version(agreement, expected_version)
     _claim(session, agreement, expected_version)
+    for i, r in enumerate(review.referrals):
+        referral_id = steps[r.step_id].referral_id
+        assert referral_id is not None
+        try:
+            referrals.change_status(session, actor, referral_id, r.status, r.reason)
+        except InvalidInput as exc:
+            raise InvalidInput(_prefixed(exc.errors, f"referrals.{i}")) from None
     for s in review.steps:
         steps[s.step_id].status = s.status
     next_review = review.next_review or add_months(held, agreement.review_every_months)
@@ -1135,6 +1170,33 @@ def add_review(
     session.flush()
     _audit(session, actor, "review", agreement)
     return agreement
+
+
+def _check_done_referrals(
+    session: Session, review: ReviewIn, steps: dict[int, AgreementStep]
+) -> None:
+    """A referral step is done only once the agency has at least accepted its referral: a
+    step marked done while its referral is still proposed (also after the review's own
+    referral changes) would contradict the referral."""
+    moved = {r.step_id: r.status for r in review.referrals}
+    errors = []
+    for i, s in enumerate(review.steps):
+        step = steps[s.step_id]
+        if s.status != "done" or step.referral_id is None:
+            continue
+        status = moved.get(s.step_id) or session.scalar(
+            select(Referral.status).where(Referral.id == step.referral_id)
+        )
+        if status == "proposed":
+            errors.append(
+                FieldError(
+                    f"steps.{i}.status",
+                    "a referral step is done only once its referral is accepted, enrolled or "
+                    "completed; it is still proposed",
+                )
+            )
+    if errors:
+        raise InvalidInput(errors)
 
 
 def close_agreement(
@@ -1187,6 +1249,16 @@ def close_agreement(
     return agreement
 
 
+def counsellor_name(session: Session, agreement: Agreement) -> str | None:
+    """The display name (or user name) of the agreement's counsellor, if known."""
+    if not agreement.counsellor_username:
+        return None
+    user = session.scalar(select(User).where(User.username == agreement.counsellor_username))
+    if user is None:
+        return None
+    return user.display_name or user.username
+
+
 OFFER_PRINT_FIELDS: tuple[str, ...] = (
     "title",
     "category",
@@ -1217,6 +1289,9 @@ def print_data(session: Session, agreement: Agreement, today: date | None = None
     data = describe_agreement(session, agreement, today)
     centre = session.get(Centre, agreement.centre_id)
     data["centre_name"] = centre.name if centre else agreement.centre_id
+    data["centre_address"] = [
+        line.strip() for line in (centre.address if centre else "").splitlines() if line.strip()
+    ]
     offers = {
         o.id: o
         for o in session.scalars(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from casework.register import note_case
 from lotse.db import Base, JsonType, utcnow
 from lotse.pseudonyms import person_key
 
@@ -56,6 +57,9 @@ def save_draft(
     draft.content = content
     draft.updated_at = utcnow()
     session.flush()
+    if draft.person_key is not None:
+        # an intake that names the person opens their case (or marks it as worked on)
+        note_case(session, centre_id, content["profile"]["person_ref"])
 
 
 def load_draft(session: Session, session_hash: str, centre_id: str) -> dict[str, Any] | None:

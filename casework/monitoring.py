@@ -694,7 +694,8 @@ GROUPING_LABELS: dict[str, str] = {
 
 def report_chart(report: dict[str, Any], lang: TranslatorLike = "en") -> bytes:
     """The report as a PNG: the referral funnel per group, and signed agreements with goals
-    reached or partly reached per group, captions in ``lang``. Withheld numbers get no bar.
+    reached or partly reached per group, captions in ``lang``. Withheld numbers get no bar;
+    a report without any group is a note, not empty axes.
 
     Drawn on a ``Figure`` with the Agg canvas directly, never through ``pyplot``, so no
     global backend or figure state changes in the serving process.
@@ -708,6 +709,16 @@ def report_chart(report: dict[str, Any], lang: TranslatorLike = "en") -> bytes:
     labels = chart_labels(report)
     by = t.label(GROUPING_LABELS, report["by"])
     x = np.arange(len(rows))
+    if not rows:
+        fig = Figure(figsize=(6.0, 2.0), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.axis("off")
+        empty = t.gettext("No referrals or agreements in %(period)s.", period=report["period"])
+        ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=13)
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+        return out.getvalue()
     fig = Figure(figsize=(max(6.0, 1.2 * len(rows) + 2), 7.5), dpi=100)
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1)

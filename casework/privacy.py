@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from casework import audit, intake
 from casework.agreements import centre_for_actor, describe_agreement
 from casework.documents import document_summary, documents_of
+from casework.register import erase_case
 from casework.tables import (
     Agreement,
     AgreementDocument,
@@ -374,6 +375,7 @@ def erase_person(
     _anonymise_referrals(session, referral_ids, token)
     _anonymise_requests(session, request_ids, token)
     intake.erase_drafts(session, centre, key)
+    erase_case(session, centre, key)
     report.agreements_deleted = len(drafts)
     report.agreements_anonymised = len(binding)
     report.referrals_anonymised = len(referral_ids)
@@ -457,6 +459,15 @@ def purge_expired(
         _anonymise_referrals(session, referral_ids, token)
         _anonymise_requests(session, requests, token)
         report.audit_entries_unlinked += audit.unlink_agreements(session, ids)
+        live = session.scalar(
+            select(Agreement.id).where(
+                Agreement.centre_id == centre,
+                Agreement.person_key == key,
+                Agreement.anonymised_at.is_(None),
+            )
+        )
+        if live is None:
+            erase_case(session, centre, key)
         for agreement_id in ids:
             audit.record(session, actor, "purge", centre_id=centre, agreement_id=agreement_id)
     if not dry_run:

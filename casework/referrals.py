@@ -153,6 +153,10 @@ def _check_reason(status: str, reason: str | None) -> None:
         )
 
 
+class NoFreePlace(Conflict):
+    """Enrolment refused: the offer has no free place left."""
+
+
 def take_place(session: Session, actor: Principal, offer_id: str) -> None:
     """Take one free place of an offer, atomically; ``Conflict`` when none is left.
 
@@ -176,7 +180,7 @@ def take_place(session: Session, actor: Principal, offer_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict("the offer has no free place left; the referral stays as it was")
+        raise NoFreePlace("the offer has no free place left; the referral stays as it was")
     session.refresh(offer)
     record_change(
         session,
@@ -252,7 +256,13 @@ def referral_events(session: Session, referral_id: str) -> list[ReferralEvent]:
 
 
 def agency_referrals(
-    session: Session, actor: Principal, status: str | None = None, since: datetime | None = None
+    session: Session,
+    actor: Principal,
+    status: str | None = None,
+    since: datetime | None = None,
+    *,
+    offer_id: str | None = None,
+    referral_id: str | None = None,
 ) -> list[tuple[Referral, Offer]]:
     """Referrals to the actor's agency's offers, newest first (no personal data)."""
     if actor.role == "agency":
@@ -266,6 +276,10 @@ def agency_referrals(
         stmt = stmt.where(Referral.agency_id == agency_id)
     if status:
         stmt = stmt.where(Referral.status == status)
+    if offer_id:
+        stmt = stmt.where(Referral.offer_id == offer_id)
+    if referral_id:
+        stmt = stmt.where(Referral.id == referral_id)
     if since:
         stmt = stmt.where(Referral.updated_at > since)
     return [
@@ -274,7 +288,12 @@ def agency_referrals(
 
 
 def centre_referrals(
-    session: Session, actor: Principal, person_ref: str | None = None, limit: int = 200
+    session: Session,
+    actor: Principal,
+    person_ref: str | None = None,
+    limit: int = 200,
+    *,
+    status: str | None = None,
 ) -> list[tuple[Referral, Offer]]:
     """The actor's centre's referrals with their offers, newest change first; optionally only
     one person's (found by their key, never by a stored reference)."""
@@ -287,5 +306,7 @@ def centre_referrals(
     )
     if person_ref:
         stmt = stmt.where(Referral.person_key == person_key(actor.centre_id, person_ref))
+    if status:
+        stmt = stmt.where(Referral.status == status)
     stmt = stmt.order_by(Referral.updated_at.desc()).limit(limit)
     return [(r, o) for r, o in session.execute(stmt)]

@@ -128,6 +128,9 @@ class Agreement(Base):
     signed_on: Mapped[date | None] = mapped_column(Date, index=True)
     closed_on: Mapped[date | None] = mapped_column(Date, index=True)
     closing_note: Mapped[str | None] = mapped_column(Text)
+    #: The web user who counsels the person (who drafted, or who signed for the centre);
+    #: the print view names them. None for agreements made through the API.
+    counsellor_username: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -151,6 +154,8 @@ class AgreementGoal(Base):
     category: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=1)
     target: Mapped[str | None] = mapped_column(Text)
+    #: By when the target is to be reached ("B1 by June 2027": target "B1", this date).
+    target_by: Mapped[date | None] = mapped_column(Date)
     #: reached, partly_reached or not_reached; set when the agreement is closed.
     outcome: Mapped[str | None] = mapped_column(String(16))
 
@@ -239,3 +244,21 @@ class AuditEntry(Base):
     centre_id: Mapped[str | None] = mapped_column(String(64), index=True)
     agreement_id: Mapped[str | None] = mapped_column(String(36), index=True)
     person_key: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Case(Base):
+    """The centre's register of the people it counsels: one row per centre and person.
+
+    It holds the centre's own pseudonymous ``person_ref`` next to ``person_key`` (as an
+    agreement does), so that the case list can be searched by reference and referral lists
+    can name whose referral it is; every other record of the person keeps only the key.
+    A case is opened by the first intake or agreement that names the reference and erased
+    with the person (``casework.privacy``)."""
+
+    __tablename__ = "cases"
+
+    centre_id: Mapped[str] = mapped_column(ForeignKey("centres.id"), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_ref: Mapped[str] = mapped_column(String(100), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

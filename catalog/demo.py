@@ -597,11 +597,20 @@ SPECS: tuple[CategorySpec, ...] = (
         "recognition_procedure", 15, "av", "office",
         (("hwk", 1), ("ihk", 1), ("landesamt", 1)),
         (
-            Variant("Anerkennungsverfahren für Handwerksberufe", 3, provider="hwk"),
-            Variant("Anerkennung ausländischer Abschlüsse in IHK-Berufen", 3, provider="ihk"),
-            Variant("Anerkennung als Pflegefachfrau / Pflegefachmann", 2, provider="landesamt"),
-            Variant("Approbation für Ärztinnen und Ärzte", 1, provider="landesamt"),
-            Variant("Anerkennung von Gesundheitsfachberufen", 1, provider="landesamt"),
+            Variant("Anerkennungsverfahren für Handwerksberufe", 3, provider="hwk",
+                    fields={"professions": ("Handwerksberufe",)}),
+            Variant("Anerkennung ausländischer Abschlüsse in IHK-Berufen", 3, provider="ihk",
+                    fields={"professions": ("IHK-Berufe",)}),
+            # the state authorities decide for the whole federal state
+            Variant("Anerkennung als Pflegefachfrau / Pflegefachmann", 2, provider="landesamt",
+                    fields={"professions": ("Pflegefachkraft",), "service_area_type": "state"}),
+            Variant("Approbation für Ärztinnen und Ärzte", 1, provider="landesamt",
+                    fields={"professions": ("Arzt", "Zahnarzt", "Apotheker"),
+                            "service_area_type": "state"}),
+            Variant("Anerkennung von Gesundheitsfachberufen", 1, provider="landesamt",
+                    fields={"professions": ("Hebamme", "Physiotherapeut", "Ergotherapeut",
+                                            "Logopäde", "Notfallsanitäter"),
+                            "service_area_type": "state"}),
         ),
         "Feststellung der Gleichwertigkeit eines ausländischen Berufsabschlusses nach dem "
         "Berufsqualifikationsfeststellungsgesetz; Entscheidung in der Regel in drei bis vier "
@@ -1233,6 +1242,10 @@ def _generate(n: int, seed: int, today: date) -> list[tuple[str, dict]]:
             "email": f"{provider.mailbox}@{domain}",
             "phone": f"{loc.phone_prefix}-{phone_ext[i]:03d}",
             "status": "inactive" if u_status[i] < 0.03 else "active",
+            "service_area_type": static.get("service_area_type"),
+            "service_area": loc.state if static.get("service_area_type") == "state" else None,
+            "professions": list(static.get("professions", ())),
+            "location_approximate": False,
         }
         out.append((agency, offer))
     return out

@@ -33,7 +33,7 @@ from typing import Any
 from catalog import taxonomy
 from catalog.schema import LIST_FIELDS
 from catalog.store import offer_as_dict
-from catalog.vocab import DAYS
+from catalog.vocab import DAYS, DISTRICTS, GERMAN_STATES
 from lotse.db import utcnow
 from lotse.errors import FieldError
 
@@ -60,6 +60,10 @@ ATTRIBUTE_FIELDS: tuple[str, ...] = (
     "capacity_free",
     "childcare",
     "wheelchair_accessible",
+    "service_area_type",
+    "service_area",
+    "professions",
+    "location_approximate",
 )
 #: Where each natively mapped offer field comes from in an HSDS service (for error messages).
 SOURCE_OF: dict[str, str] = {
@@ -88,7 +92,16 @@ SOURCE_OF: dict[str, str] = {
 }
 #: Top-level service fields that map to offer fields completely (not kept in ``extra``).
 _MAPPED_KEYS = frozenset(
-    {"id", "name", "description", "url", "email", "status", "minimum_age", "maximum_age"}
+    {
+        "id",
+        "name",
+        "description",
+        "url",
+        "email",
+        "status",
+        "minimum_age",
+        "maximum_age",
+    }
 )
 #: Free-text service fields an imported service may carry; exported again from ``extra``.
 _PASSTHROUGH_TEXT = (
@@ -397,6 +410,8 @@ def offer_to_hsds_service(offer: Any, *, nested: bool = True) -> dict[str, Any]:
             "amount": cost,
         }
     ]
+    if o.get("service_area_type"):
+        service["service_areas"] = [_service_area(sid, o)]
     attributes = [_category_attribute(sid, o["category"])]
     attributes += [
         _field_attribute(sid, name, o.get(name))
@@ -405,6 +420,40 @@ def offer_to_hsds_service(offer: Any, *, nested: bool = True) -> dict[str, Any]:
     ]
     service["attributes"] = attributes
     return service
+
+
+#: How a service area's kind is said in its HSDS description (German, as the names are).
+_AREA_WORDS = {
+    "municipality": "Gemeinde",
+    "district": "Kreis",
+    "state": "Bundesland",
+    "country": "Staat",
+}
+
+
+def _service_area(sid: str, o: Mapping[str, Any]) -> dict[str, Any]:
+    kind = o["service_area_type"]
+    name = o.get("service_area") or "Deutschland"
+    return {
+        "id": derived_id(sid, "service_area"),
+        "service_id": sid,
+        "name": name,
+        "description": f"{_AREA_WORDS[kind]} {name}",
+    }
+
+
+def _area_from_hsds(areas: list[dict[str, Any]]) -> dict[str, Any]:
+    """A publisher's first service area as Lotse's kind and name when it names a federal
+    state, all Germany or a listed district; any other area (free text) is kept as it came,
+    in ``extra``, and the offer keeps its radius."""
+    name = str(_first_dict(areas).get("name") or "").strip()
+    if name in GERMAN_STATES:
+        return {"service_area_type": "state", "service_area": name}
+    if name.casefold() in ("deutschland", "germany", "bundesweit"):
+        return {"service_area_type": "country"}
+    if name in DISTRICTS:
+        return {"service_area_type": "district", "service_area": name}
+    return {}
 
 
 def _offer_mapping(offer: Any) -> dict[str, Any]:
@@ -621,6 +670,7 @@ def service_to_offer(
     data["cost_eur"], cost_problem = _cost(_dicts(service.get("cost_options")))
     if cost_problem:
         problems.append(cost_problem)
+    data.update(_area_from_hsds(_dicts(service.get("service_areas"))))
     for attribute in attributes:
         if _is_lotse_field(attribute):
             value = attribute.get("value")

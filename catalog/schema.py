@@ -21,6 +21,8 @@ from pydantic import (
 
 from catalog import taxonomy
 from catalog.vocab import (
+    DISTRICTS,
+    GERMAN_STATES,
     GERMANY_LAT,
     GERMANY_LON,
     LEVEL_RANK,
@@ -49,6 +51,7 @@ ResidenceStatus = Literal[
 Benefit = Literal["sgb2", "asylblg", "none"]
 TargetGroup = Literal["parents", "youth", "women", "literacy", "second_script", "disability"]
 OfferStatus = Literal["active", "inactive"]
+ServiceAreaType = Literal["municipality", "district", "state", "country"]
 
 
 def _split_list(value: Any) -> Any:
@@ -87,10 +90,11 @@ OFFER_FIELDS: tuple[str, ...] = (
     "max_german_level", "target_german_level", "literacy_required", "target_groups", "days",
     "times", "start_date", "end_date", "hours_per_week", "capacity_total", "capacity_free",
     "childcare", "cost_eur", "wheelchair_accessible", "url", "email", "phone", "status",
+    "service_area_type", "service_area", "professions", "location_approximate",
 )  # fmt: skip
 LIST_FIELDS = frozenset(
     {"languages", "genders", "residence_statuses", "benefits_required", "target_groups",
-     "days", "times"}
+     "days", "times", "professions"}
 )  # fmt: skip
 SERVER_FIELDS: tuple[str, ...] = ("id", "agency_id", "version", "created_at", "last_modified")
 
@@ -149,6 +153,13 @@ class OfferIn(BaseModel):
     email: str | None = Field(None, max_length=200, pattern=_pattern("email"))
     phone: str | None = Field(None, max_length=40, pattern=_pattern("phone"))
     status: OfferStatus = "active"
+    #: The area the offer is responsible for, instead of a radius around its address.
+    service_area_type: ServiceAreaType | None = None
+    service_area: str | None = Field(None, min_length=1, max_length=100)
+    #: Professions a recognition offer serves ("Pflegefachkraft", "nurse"); empty: any.
+    professions: Annotated[list[str], Listed] = Field(default_factory=list, max_length=30)
+    #: The coordinates are the municipality's, not the address's own.
+    location_approximate: bool = False
 
     @field_validator("cost_eur", mode="before")
     @classmethod
@@ -217,9 +228,29 @@ def _cross_field_errors(offer: OfferIn) -> list[FieldError]:
             errs.append(FieldError("latitude", f"{offer.latitude} is far outside Germany"))
         if not (GERMANY_LON[0] <= offer.longitude <= GERMANY_LON[1]):
             errs.append(FieldError("longitude", f"{offer.longitude} is far outside Germany"))
-    elif not offer.online:
+    elif not offer.online and not offer.service_area_type:
         errs.append(FieldError("latitude", "an offer that is not online needs coordinates"))
+    errs.extend(_service_area_errors(offer))
     return errs
+
+
+def _service_area_errors(offer: OfferIn) -> list[FieldError]:
+    kind, name = offer.service_area_type, offer.service_area
+    if kind is None:
+        return (
+            [FieldError("service_area_type", "give the kind of area the name belongs to")]
+            if name
+            else []
+        )
+    if kind == "country":
+        return []
+    if not name:
+        return [FieldError("service_area", f"name the {kind} the offer serves")]
+    if kind == "state" and name not in GERMAN_STATES:
+        return [FieldError("service_area", "one of: " + ", ".join(GERMAN_STATES))]
+    if kind == "district" and name not in DISTRICTS:
+        return [FieldError("service_area", "a known district: " + ", ".join(DISTRICTS))]
+    return []
 
 
 def _message(err: ErrorDetails) -> str:
@@ -256,8 +287,10 @@ _CROSS_FIELD_INPUTS: dict[str, frozenset[str]] = {
     "capacity_free": frozenset({"capacity_free", "capacity_total"}),
     "end_date": frozenset({"start_date", "end_date"}),
     "max_german_level": frozenset({"min_german_level", "max_german_level"}),
-    "latitude": frozenset({"latitude", "longitude", "online"}),
+    "latitude": frozenset({"latitude", "longitude", "online", "service_area_type"}),
     "longitude": frozenset({"latitude", "longitude", "online"}),
+    "service_area": frozenset({"service_area_type", "service_area"}),
+    "service_area_type": frozenset({"service_area_type", "service_area"}),
 }
 #: Stand-ins for required fields that failed, so the other fields can still be cross-checked.
 _STAND_INS = {"title": "stand-in", "category": "integration_course", "organization": "-",
@@ -272,6 +305,7 @@ _OPTIONAL: tuple[str, ...] = (
     "external_id", "street", "postcode", "latitude", "longitude", "min_age", "max_age",
     "min_german_level", "max_german_level", "target_german_level", "start_date", "end_date",
     "hours_per_week", "capacity_total", "capacity_free", "cost_eur", "url", "email", "phone",
+    "service_area_type", "service_area",
 )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -45,7 +45,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from catalog import taxonomy
 from catalog.schema import LIST_FIELDS, OFFER_FIELDS, OfferIn, validate_offer
 from catalog.tables import CatalogState, Offer, OfferChange
-from lotse.accounts import Principal, ensure_agency
+from lotse.accounts import Principal, User, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
 from lotse.geo import box_degrees, haversine_km
@@ -169,7 +169,12 @@ def get_offer(session: Session, offer_id: str) -> Offer:
 
 
 def record_change(
-    session: Session, offer: Offer, action: str, actor: str, changes: dict[str, list[Any]]
+    session: Session,
+    offer: Offer,
+    action: str,
+    actor: str,
+    changes: dict[str, list[Any]],
+    username: str | None = None,
 ) -> None:
     session.add(
         OfferChange(
@@ -177,6 +182,7 @@ def record_change(
             version=offer.version,
             action=action,
             actor=actor,
+            username=username,
             at=offer.last_modified,
             changes=changes,
         )
@@ -212,7 +218,9 @@ def create_offer(
     )
     session.add(offer)
     session.flush()
-    record_change(session, offer, action, actor.actor, {})  # values: see offer_history
+    record_change(
+        session, offer, action, actor.actor, {}, actor.username
+    )  # values: see offer_history
     return offer
 
 
@@ -240,7 +248,7 @@ def apply_offer(
         offer.last_modified = utcnow()
         offer.seq = seq if seq is not None else next_seq(session)
         session.flush()
-    record_change(session, offer, action, actor.actor, changes)
+    record_change(session, offer, action, actor.actor, changes, actor.username)
     return changes
 
 
@@ -286,7 +294,9 @@ def archive_offer(session: Session, actor: Principal, offer_id: str, if_match: i
         offer.last_modified = utcnow()
         offer.seq = next_seq(session)
         session.flush()
-    record_change(session, offer, "archive", actor.actor, {"archived": [False, True]})
+    record_change(
+        session, offer, "archive", actor.actor, {"archived": [False, True]}, actor.username
+    )
     return offer
 
 
@@ -312,6 +322,8 @@ class HistoryEntry:
     actor: str
     at: datetime
     changes: dict[str, list[Any]]
+    #: The web user who made the change; only ``agency_offer_history`` fills it in.
+    username: str | None = None
 
 
 def offer_history(session: Session, offer_id: str) -> list[HistoryEntry]:
@@ -321,6 +333,28 @@ def offer_history(session: Session, offer_id: str) -> list[HistoryEntry]:
         select(OfferChange).where(OfferChange.offer_id == offer_id).order_by(OfferChange.id)
     )
     return with_created_values(list(entries), offer_fields(offer))
+
+
+def agency_offer_history(session: Session, actor: Principal, offer_id: str) -> list[HistoryEntry]:
+    """The history of one of the actor's agency's own offers, newest first, each change
+    naming the colleague who made it in the pages by their display name (or user name);
+    other changes keep ``public_actor``'s label. ``Forbidden`` for another agency's offer."""
+    offer = get_offer(session, offer_id)
+    if not actor.may_edit_agency(offer.agency_id):
+        raise Forbidden("another agency's offer")
+    entries = offer_history(session, offer_id)
+    names = {
+        u.username: (u.display_name or u.username)
+        for u in session.scalars(
+            select(User).where(
+                User.username.in_({e.username for e in entries if e.username}),
+                User.agency_id == offer.agency_id,
+            )
+        )
+    }
+    out = [replace(e, username=names.get(e.username or "")) if e.username else e for e in entries]
+    out.reverse()
+    return out
 
 
 def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> list[HistoryEntry]:
@@ -339,7 +373,9 @@ def with_created_values(entries: list[OfferChange], current: dict[str, Any]) -> 
         else:
             changes = {name: [None, value] for name, value in values.items() if value is not None}
         actor = public_actor(entry.actor)
-        out.append(HistoryEntry(entry.version, entry.action, actor, entry.at, changes))
+        out.append(
+            HistoryEntry(entry.version, entry.action, actor, entry.at, changes, entry.username)
+        )
     out.reverse()
     return out
 
@@ -561,6 +597,13 @@ def _offers_by_id(session: Session, ids: list[str]) -> list[Offer]:
     """The offers with these ids, in this order."""
     by_id = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(ids)))}
     return [by_id[i] for i in ids]
+
+
+def offers_by_id(session: Session, ids: list[str]) -> dict[str, Offer]:
+    """``{id: offer}`` for the given ids (archived ones too; unknown ids left out)."""
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(set(ids))))}
 
 
 def search_offers(session: Session, query: OfferQuery) -> OfferPage:

@@ -80,6 +80,11 @@ class Offer(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="active")
+    #: HSDS service area: municipality, district, state or country, and its name.
+    service_area_type: Mapped[str | None] = mapped_column(String(16))
+    service_area: Mapped[str | None] = mapped_column(String(100))
+    professions: Mapped[list] = mapped_column(JsonType, default=list)
+    location_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
 
     #: Fields from an import source that Lotse does not model (e.g. the rest of an HSDS
     #: service), kept so that nothing an agency sent is lost.
@@ -109,6 +114,8 @@ class OfferChange(Base):
     version: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(16))  # create, update, archive, import
     actor: Mapped[str] = mapped_column(String(100))
+    #: The web user who made the change (username), when it was made in the pages.
+    username: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: ``{field: [old, new]}``; JSON-safe values (dates as ISO strings).
     changes: Mapped[dict] = mapped_column(JsonType, default=dict)

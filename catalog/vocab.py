@@ -116,3 +116,100 @@ def checked_language_codes(values: list[str]) -> list[str]:
     if bad:
         raise ValueError(f"unknown ISO 639-1 language code(s): {', '.join(bad)}")
     return cleaned
+
+
+#: Languages spoken by many who arrive in Germany: listed first where languages are chosen.
+COMMON_LANGUAGES: tuple[str, ...] = (
+    "ar", "fa", "ps", "ku", "ti", "so", "uk", "ru", "tr", "en", "fr", "ro", "bg", "pl",
+    "sq", "sr", "es", "it", "am", "ur", "hi", "vi", "zh",
+)  # fmt: skip
+
+
+@functools.cache
+def language_names(locale: str = "de") -> dict[str, str]:
+    """``{ISO 639-1 code: name}`` in ``locale`` ("de" or "en"), sorted by name; the name is
+    the first of pycountry's (and its translations') names ("Paschtu; Afghanisch" → "Paschtu")."""
+    import gettext
+
+    import pycountry
+
+    translate = (
+        gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=[locale]).gettext
+        if locale != "en"
+        else str
+    )
+    names = {
+        lang.alpha_2: translate(lang.name).split(";")[0].strip()
+        for lang in pycountry.languages
+        if hasattr(lang, "alpha_2")
+    }
+    return dict(sorted(names.items(), key=lambda kv: kv[1].casefold()))
+
+
+def language_code(text: str) -> str:
+    """A language typed by code or by name, German or English ("Arabisch", "arabic", "ar"),
+    as its ISO 639-1 code; the text itself (lower-cased) when no name matches, so the
+    validator names it."""
+    value = text.strip()
+    lowered = value.casefold()
+    if lowered in language_codes():
+        return lowered
+    for locale in ("de", "en"):
+        for code, name in language_names(locale).items():
+            if name.casefold() == lowered:
+                return code
+    return lowered
+
+
+#: How far an offer's responsibility reaches when it is not a radius around its address
+#: (HSDS ``service_area``): one municipality, a district, a federal state, or all Germany.
+SERVICE_AREA_TYPES: tuple[str, ...] = ("municipality", "district", "state", "country")
+GERMAN_STATES: tuple[str, ...] = (
+    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
+    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz",
+    "Saarland", "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen",
+)  # fmt: skip
+#: Districts (Landkreise) an offer may name as its area, with their larger municipalities:
+#: the model project's districts. A municipality not listed here counts as outside.
+DISTRICTS: dict[str, tuple[str, ...]] = {
+    "Lahn-Dill-Kreis": (
+        "Wetzlar", "Dillenburg", "Herborn", "Haiger", "Solms", "Aßlar", "Braunfels",
+        "Ehringshausen", "Leun", "Hüttenberg", "Lahnau", "Schöffengrund", "Sinn",
+        "Mittenaar", "Eschenburg", "Dietzhölztal", "Breitscheid", "Driedorf", "Greifenstein",
+    ),
+    "Landkreis Mayen-Koblenz": (
+        "Mayen", "Andernach", "Bendorf", "Mülheim-Kärlich", "Vallendar", "Weißenthurm",
+        "Polch", "Kottenheim", "Münstermaifeld",
+    ),
+    "Landkreis Stendal": (
+        "Stendal", "Tangermünde", "Havelberg", "Osterburg", "Tangerhütte", "Bismark",
+    ),
+    "Landkreis Göttingen": (
+        "Göttingen", "Hann. Münden", "Duderstadt", "Osterode am Harz", "Bovenden",
+        "Rosdorf",
+    ),
+    "Main-Taunus-Kreis": (
+        "Hofheim am Taunus", "Bad Soden am Taunus", "Eschborn", "Flörsheim am Main",
+        "Hattersheim am Main", "Kelkheim", "Schwalbach am Taunus", "Sulzbach", "Kriftel",
+    ),
+}  # fmt: skip
+
+
+def district_of(municipality: str | None) -> str | None:
+    """The listed district a municipality lies in, or None."""
+    if not municipality:
+        return None
+    for district, places in DISTRICTS.items():
+        if municipality in places:
+            return district
+    return None
+
+
+def area_key(name: str | None) -> int:
+    """A service area's name as a stable number (CRC-32 of the folded name; 0: none), so
+    that offers and places compare as integer arrays."""
+    import zlib
+
+    if not name:
+        return 0
+    return zlib.crc32(name.strip().casefold().encode("utf-8")) or 1

@@ -46,6 +46,8 @@ class Agency(Base):
     __tablename__ = "agencies"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Postal address as printed (lines separated by newlines); empty until an admin sets it.
+    address: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -55,6 +57,8 @@ class Centre(Base):
     __tablename__ = "centres"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Postal address as the print view shows it (lines separated by newlines).
+    address: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -79,6 +83,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
+    #: The name colleagues know the user by ("Anna Weber"); shown in histories and print views.
+    display_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
     centre_id: Mapped[str | None] = mapped_column(ForeignKey("centres.id"))
@@ -120,6 +126,11 @@ class Principal:
         """A short, non-personal label for history and audit logs, e.g. ``agency:vhs-wetzlar``."""
         scope = self.agency_id or self.centre_id
         return f"{self.role}:{scope}" if scope else (self.name or self.role)
+
+    @property
+    def username(self) -> str | None:
+        """The web user acting (``user:<name>``), or None for tokens and the command line."""
+        return self.name[5:] if self.name.startswith("user:") else None
 
     def may_edit_agency(self, agency_id: str) -> bool:
         return self.role == "admin" or (self.role == "agency" and self.agency_id == agency_id)
@@ -261,6 +272,7 @@ def create_user(
     role: str,
     agency_id: str | None = None,
     centre_id: str | None = None,
+    display_name: str = "",
 ) -> User:
     """Create a web user with an Argon2id password hash; the password must pass
     ``lotse.passwords`` (12 characters or more, not a common one, not the user name)."""
@@ -280,6 +292,7 @@ def create_user(
     user = User(
         username=username,
         password_hash=_hasher.hash(password),
+        display_name=display_name.strip()[:200],
         role=role,
         agency_id=agency_id,
         centre_id=centre_id,
@@ -287,6 +300,50 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_display_name(session: Session, username: str, display_name: str) -> None:
+    """The name colleagues know the user by (shown in histories and print views)."""
+    name = display_name.strip()
+    if len(name) > 200:
+        raise InvalidInput([FieldError("display_name", "at most 200 characters")])
+    _user_named(session, username).display_name = name
+    session.flush()
+
+
+def list_organisations(session: Session) -> tuple[list[Agency], list[Centre]]:
+    """Every agency and every counselling centre, by id."""
+    return (
+        list(session.scalars(select(Agency).order_by(Agency.id))),
+        list(session.scalars(select(Centre).order_by(Centre.id))),
+    )
+
+
+def describe_organisation(
+    session: Session, kind: str, org_id: str, name: str, address: str
+) -> Agency | Centre:
+    """Give an agency or a centre (``kind``) its display name and postal address (lines);
+    the print views and the referral inbox show them."""
+    row: Agency | Centre | None
+    if kind == "agency":
+        row = session.get(Agency, org_id)
+    elif kind == "centre":
+        row = session.get(Centre, org_id)
+    else:
+        raise NotFound(f"no kind {kind!r}")
+    if row is None:
+        raise NotFound(f"no {kind} {org_id!r}")
+    errors = []
+    if not name.strip() or len(name.strip()) > 200:
+        errors.append(FieldError("name", "1 to 200 characters"))
+    if len(address) > 1000:
+        errors.append(FieldError("address", "at most 1000 characters"))
+    if errors:
+        raise InvalidInput(errors)
+    row.name = name.strip()
+    row.address = "\n".join(line.strip() for line in address.splitlines() if line.strip())
+    session.flush()
+    return row
 
 
 def password_errors(password: str, username: str = "") -> list[FieldError]:
@@ -345,6 +402,7 @@ class UserInfo:
     disabled_at: datetime | None
     sessions: int
     tokens: int
+    display_name: str = ""
 
 
 def list_users(session: Session, now: datetime | None = None) -> list[UserInfo]:
@@ -378,6 +436,7 @@ def list_users(session: Session, now: datetime | None = None) -> list[UserInfo]:
             u.disabled_at,
             n_sessions or 0,
             n_tokens or 0,
+            u.display_name or "",
         )
         for u, n_sessions, n_tokens in rows
     ]

@@ -24,6 +24,7 @@ the same catalogues through flask-babel (``service.web.i18n``).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 from collections.abc import Mapping, Sequence
@@ -175,6 +176,10 @@ class Translator:
     def date(self, value: date) -> str:
         """A date as this language writes it (German 12.03.2027, English 2027-03-12)."""
         return format_date(value, self.language.date_format, locale=self.locale)
+
+    def month(self, value: dt.date) -> str:
+        """A month as a deadline is written: "Juni 2027", "June 2027"."""
+        return format_date(value, "LLLL yyyy", locale=self.locale)
 
     def day_names(
         self, width: Literal["abbreviated", "narrow", "short", "wide"] = "abbreviated"

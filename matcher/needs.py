@@ -293,6 +293,10 @@ class Need:
         return taxonomy.expand(self.category)
 
 
+#: Each regulated profession as one bit, for offers that name the professions they serve.
+PROFESSION_BIT: dict[str, int] = {key: 1 << i for i, key in enumerate(REGULATED_PROFESSIONS)}
+
+
 @dataclass(frozen=True)
 class Profession:
     """A regulated profession recognised in a profile's words."""
@@ -418,6 +422,102 @@ def split_need_text(text: str) -> list[str]:
     return [part for part in _SPLIT.split(text) if part and part.strip()]
 
 
+#: Regulated professions that also name a service a person may need: "Zahnarzt" is a
+#: dentist to treat someone, or the recognition of a dentist's qualification.
+SERVICE_OF_PROFESSION: dict[str, str] = {
+    "doctor": "health",
+    "dentist": "health",
+    "midwife": "health",
+    "physiotherapist": "health",
+    "pharmacist": "health",
+    "psychotherapist": "psychosocial_support",
+    "lawyer": "legal_advice",
+}
+#: Words that make such a text the service: care for the person or a relative.
+SERVICE_CUES = frozenset(
+    {"behandlung", "termin", "untersuchung", "praxis", "sprechstunde", "vorsorge",
+     "tochter", "sohn", "kind", "kinder", "baby", "schwangerschaft", "schwanger",
+     "treatment", "appointment", "checkup", "daughter", "son", "child", "pregnancy"}
+)  # fmt: skip
+#: Words that make it the profession: its recognition, or working in it.
+PROFESSION_CUES = frozenset(
+    {"anerkennung", "anerkennen", "approbation", "beruf", "berufserlaubnis", "arbeiten",
+     "arbeit", "abschluss", "studium", "recognition", "profession", "work", "degree"}
+)  # fmt: skip
+#: The shortest head of a compound that is read on its own ("Kinder|arzt").
+MIN_HEAD = 4
+
+
+class AmbiguousNeed(ValueError):
+    """A need text names both a profession and a service."""
+
+
+def _service_reading(text: str, profession: Profession, own: Profession | None) -> str | None:
+    """The service category ``text`` stands for when it names ``profession`` as a service;
+    None when it stands for the profession (recognition). ``AmbiguousNeed`` when the
+    words leave both readings open: then the counsellor is asked, never guessed for."""
+    service = SERVICE_OF_PROFESSION.get(profession.key)
+    if service is None:
+        return None
+    words = set(normalise(text).split())
+    if words & PROFESSION_CUES or (own is not None and own.key == profession.key):
+        return None
+    if words & SERVICE_CUES:
+        return service
+    raise AmbiguousNeed(service)
+
+
+def _compound_head(text: str) -> tuple[str, str] | None:
+    """``(head, code)`` for a single word whose head (its last part, as German compounds
+    go) names a need: "Kinderarzt" → arzt, health; "Kinderkrippe" → krippe, daycare.
+    A profession head counts as the service: a modifier ("Kinder-", "Frauen-") says whom
+    it is for."""
+    words = _content_words(text)
+    if len(words) != 1:
+        return None
+    word = words[0]
+    for start in range(1, len(word) - MIN_HEAD + 1):
+        head = word[start:]
+        code = _exact_phrases().get((head,))
+        if code is not None:
+            return head, code
+        profession = regulated_profession(head)
+        if profession is not None and head in _profession_words():
+            service = SERVICE_OF_PROFESSION.get(profession.key)
+            if service is not None:
+                return head, service
+    return None
+
+
+@functools.cache
+def _profession_words() -> frozenset[str]:
+    return frozenset(w for p in _profession_phrases() if len(p.words) == 1 for w in p.words)
+
+
+def understand_need(text: str, own_profession: str | None = None) -> str:
+    """The code one need text stands for: a category or synonym ("Kita", "Platz in der Kita
+    für meine Tochter"), a compound's head ("Kinderarzt"), or a profession (its recognition,
+    or the service it names when the words say so). ``AmbiguousNeed`` for a word that names
+    a profession and a service alike ("Zahnarzt"); ``LookupError`` when nothing fits."""
+    own = regulated_profession(own_profession)
+    profession = regulated_profession(text)
+    if profession is not None and SERVICE_OF_PROFESSION.get(profession.key):
+        service = _service_reading(text, profession, own)
+        if service is not None:
+            return service
+        code = match_need(text)
+        return code if code is not None and taxonomy.parent(code) == RECOGNITION else RECOGNITION
+    code = match_need(text)
+    if code is not None:
+        return code
+    if profession is not None:
+        return RECOGNITION  # "Krankenschwester": practising needs recognition
+    head = _compound_head(text)
+    if head is not None:
+        return head[1]
+    raise LookupError(text)
+
+
 def resolve_needs(
     texts: list[str], profession: str | None = None, field_prefix: str = ""
 ) -> list[Need]:
@@ -428,9 +528,22 @@ def resolve_needs(
     errors: list[FieldError] = []
     for i, text in enumerate(texts):
         for part in split_need_text(text) or [text]:
-            code = match_need(part)
-            if code is None and regulated_profession(part) is not None:
-                code = RECOGNITION  # "Krankenschwester": practising needs recognition
+            try:
+                code: str | None = understand_need(part, profession)
+            except AmbiguousNeed as exc:
+                name = part.strip()
+                errors.append(
+                    FieldError(
+                        f"{field_prefix}needs.{i}",
+                        f"'{name}' names a profession and a service: write "
+                        f"'Anerkennung als {name}' for the recognition of the profession "
+                        f"(recognition), or 'Termin: {name}' or '{name} für meine Tochter' for care "
+                        f"({exc.args[0]})",
+                    )
+                )
+                continue
+            except LookupError:
+                code = None
             if code is None:
                 hint = suggest_needs(part)
                 errors.append(
@@ -457,6 +570,18 @@ def profession_of(profession: str | None, need_texts: Sequence[str] = ()) -> Pro
     if found is None:
         for text in need_texts:
             found = regulated_profession(text)
-            if found is not None:
+            if found is not None and _names_the_profession(text, found):
                 break
+            found = None
     return found
+
+
+def _names_the_profession(text: str, profession: Profession) -> bool:
+    """Whether a need text naming ``profession`` means the person's own profession, not a
+    service for them ("Zahnarzt für meine Tochter", "Kinderarzt")."""
+    if SERVICE_OF_PROFESSION.get(profession.key) is None:
+        return True
+    words = set(normalise(text).split())
+    if words & PROFESSION_CUES:
+        return True
+    return not (words & SERVICE_CUES or _compound_head(text) is not None)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from catalog.vocab import district_of
 from lotse.errors import FieldError, InvalidInput
 from lotse.geo import haversine_km
 
@@ -132,6 +133,15 @@ def _query_keys(name: str) -> list[str]:
             keys.append(keys[-1][: -len(suffix)])
             break
     return keys
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a place lies, as offers' service areas name it."""
+
+    municipality: str
+    district: str | None
+    state: str | None
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,15 @@ class PlaceIndex:
         shown = ", ".join(self.candidate_label(i) for i in ids[:MAX_CANDIDATES])
         return InvalidInput([FieldError(field, f"'{text}' is ambiguous; did you mean {shown}?")])
 
+    def region(self, latitude: float, longitude: float) -> Region:
+        """The municipality, district (when listed) and federal state of the nearest place
+        of 1,000+ inhabitants to the coordinates."""
+        towns = np.flatnonzero(self.population >= 1000)
+        d = haversine_km(latitude, longitude, self.lat[towns], self.lon[towns])
+        i = int(towns[int(np.argmin(d))])
+        municipality = self.municipality_label(i)
+        return Region(municipality, district_of(municipality), STATES.get(self.states[i]))
+
     def nearest(self, latitude: float, longitude: float) -> str:
         """The name of the nearest place of 1,000+ inhabitants (to echo coordinates back)."""
         towns = np.flatnonzero(self.population >= 1000)
@@ -358,6 +377,43 @@ def resolve_place(text: str, field: str = "location.place") -> ResolvedPlace:
         return _resolve_cached(text.strip())
     except InvalidInput as exc:
         raise InvalidInput([FieldError(field, e.message) for e in exc.errors]) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def region_of(latitude: float, longitude: float) -> Region:
+    """The municipality, district and state at the coordinates (memoised)."""
+    return place_index().region(latitude, longitude)
+
+
+def approximate_location(municipality: str) -> tuple[float, float] | None:
+    """The coordinates of a municipality's centre, for an offer given with an address but
+    without coordinates; None when the name is unknown or ambiguous."""
+    try:
+        place = resolve_place(municipality, field="municipality")
+    except InvalidInput:
+        return None
+    return place.latitude, place.longitude
+
+
+def with_approximate_location(offer: dict) -> dict:
+    """An offer given with an address (municipality, perhaps street and postcode) but no
+    coordinates gets its municipality's centre and ``location_approximate``; one with
+    coordinates is exact. Other offers (an unknown municipality) are returned unchanged, so
+    the validator names what is missing."""
+    out = dict(offer)
+    lat, lon = out.get("latitude"), out.get("longitude")
+    if lat not in (None, "") or lon not in (None, ""):
+        out["location_approximate"] = False
+        return out
+    found = (
+        approximate_location(str(out.get("municipality") or ""))
+        if out.get("municipality")
+        else None
+    )
+    if found is not None:
+        out["latitude"], out["longitude"] = round(found[0], 5), round(found[1], 5)
+        out["location_approximate"] = True
+    return out
 
 
 def resolve_coordinates(latitude: float, longitude: float) -> ResolvedPlace:

@@ -31,10 +31,17 @@ from catalog.schema import (
     Time,
     pydantic_field_errors,
 )
-from catalog.vocab import GERMANY_LAT, GERMANY_LON, LEVEL_RANK, checked_language_codes
+from catalog.vocab import GERMANY_LAT, GERMANY_LON, LEVEL_RANK, area_key, checked_language_codes
 from lotse.errors import FieldError, InvalidInput
-from matcher.needs import Need, Profession, normalise, profession_of, resolve_needs
-from matcher.places import ResolvedPlace, resolve_coordinates, resolve_place
+from matcher.needs import (
+    PROFESSION_BIT,
+    Need,
+    Profession,
+    normalise,
+    profession_of,
+    resolve_needs,
+)
+from matcher.places import Region, ResolvedPlace, region_of, resolve_coordinates, resolve_place
 from matcher.snapshot import (
     BENEFIT_BIT,
     CATEGORY_INDEX,
@@ -189,6 +196,22 @@ class ResolvedProfile:
     @property
     def longitude(self) -> float:
         return self.place.longitude
+
+    @functools.cached_property
+    def region(self) -> Region:
+        """The person's municipality, district and state, as offers' service areas name them."""
+        return region_of(self.place.latitude, self.place.longitude)
+
+    @functools.cached_property
+    def area_keys(self) -> tuple[int, int, int]:
+        """``area_key`` of the person's municipality, district and state (0: unknown)."""
+        r = self.region
+        return area_key(r.municipality), area_key(r.district), area_key(r.state)
+
+    @functools.cached_property
+    def profession_bit(self) -> int:
+        """The person's regulated profession as a bit (0: none known)."""
+        return PROFESSION_BIT[self.profession.key] if self.profession else 0
 
     @functools.cached_property
     def gender_bit(self) -> int:

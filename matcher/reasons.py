@@ -23,10 +23,12 @@ from matcher.features import COLUMN
 from matcher.profile import ResolvedProfile
 from matcher.rules import (
     CHILDCARE,
+    area_phrase,
     day_text,
     days_text,
     fitting_children,
     level_name,
+    serves_area,
 )
 from matcher.snapshot import TIME_BIT, Snapshot
 
@@ -102,6 +104,13 @@ def reasons_for(
     t = as_translator(lang)
     f = {name: float(features[i]) for name, i in COLUMN.items()}
     out: list[Reason] = []
+    if s.area_level[row] > 0 and bool(serves_area(s, np.array([row]), p)[0]):
+        out.append(Reason("service_area", area_phrase(s, row, p, t)))
+    if p.profession is not None and s.prof_listed[row]:
+        name = t.gettext(p.profession.label)
+        out.append(
+            Reason("profession", t.gettext("for the profession %(profession)s", profession=name))
+        )
     if f["online"]:
         out.append(Reason("online", t.gettext("online")))
     elif np.isfinite(f["distance_km"]):

@@ -17,6 +17,7 @@ offered as a waitlist alternative.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -27,10 +28,13 @@ from catalog import taxonomy
 from catalog.vocab import (
     BENEFIT_LABELS,
     DAYS,
+    DISTRICTS,
     GENDER_LABELS,
     GERMAN_LEVELS,
+    GERMAN_STATES,
     RESIDENCE_STATUS_LABELS,
     TIME_LABELS,
+    area_key,
 )
 from lotse.geo import haversine_km
 from lotse.i18n import AND, N_, OR, Translator, TranslatorLike, as_translator
@@ -266,14 +270,58 @@ def distances_km(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     return haversine_km(p.latitude, p.longitude, s.lat[r], s.lon[r])
 
 
+def serves_area(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
+    """Whether each row's offer is responsible for the person's place by its service area
+    (its municipality, district or federal state, or all Germany)."""
+    level = s.area_level[r]
+    key = s.area_key[r]
+    municipality, district, state = p.area_keys
+    return (
+        (level == 4)
+        | ((level == 3) & (key == state) & (state != 0))
+        | ((level == 2) & (key == district) & (district != 0))
+        | ((level == 1) & (key == municipality) & (municipality != 0))
+    )
+
+
 def _distance(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
     near = distances_km(s, r, p) <= p.profile.max_distance_km  # NaN compares False
-    return near | (s.online[r] & p.profile.online_ok)
+    return near | (s.online[r] & p.profile.online_ok) | serves_area(s, r, p)
+
+
+@functools.cache
+def _area_names() -> dict[int, str]:
+    """Names of the states and listed districts by ``area_key``."""
+    return {area_key(name): name for name in (*GERMAN_STATES, *DISTRICTS)}
+
+
+def area_phrase(s: Snapshot, i: int, p: ResolvedProfile, lang: TranslatorLike) -> str:
+    """The service area of row ``i`` as a phrase: "zuständig für ganz Hessen"."""
+    t = as_translator(lang)
+    level = int(s.area_level[i])
+    key = int(s.area_key[i])
+    region = p.region
+    mine = {1: region.municipality, 2: region.district, 3: region.state}.get(level)
+    name = mine if mine and area_key(mine) == key else _area_names().get(key, "…")
+    if level == 4:
+        return t.gettext("responsible for all of Germany")
+    if level == 3:
+        return t.gettext("responsible for all of %(area)s", area=name)
+    if level == 2:
+        return t.gettext("responsible for the district %(area)s", area=name)
+    return t.gettext("responsible for %(area)s", area=name)
 
 
 def _distance_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
     d = float(distances_km(s, np.array([i]), p)[0])
     limit = t.km(p.profile.max_distance_km)
+    if s.area_level[i] > 0 and bool(serves_area(s, np.array([i]), p)[0]):
+        return area_phrase(s, i, p, t)
+    if s.area_level[i] > 0 and not (s.online[i] and p.profile.online_ok):
+        where = p.region.state or p.region.municipality
+        return t.gettext(
+            "%(area)s, not for %(place)s", area=area_phrase(s, i, p, t), place=where
+        )
     if np.isfinite(d) and d <= p.profile.max_distance_km:
         return t.gettext("%(distance)s away, within your %(limit)s", distance=t.km(d), limit=limit)
     if s.online[i] and p.profile.online_ok:
@@ -384,6 +432,25 @@ def _capacity_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
     return t.gettext("no free place now (waitlist)")
 
 
+def _profession(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
+    # An offer that names professions serves only them; a person without a known regulated
+    # profession is not turned away (the counsellor sees the professions on the offer).
+    if not p.profession_bit:
+        return np.ones(len(r), dtype=bool)
+    return ~s.prof_listed[r] | ((s.prof_bits[r] & p.profession_bit) != 0)
+
+
+def _profession_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) -> str:
+    if not s.prof_listed[i]:
+        return t.gettext("open to every profession")
+    if p.profession is None:
+        return t.gettext("for named professions; none recorded")
+    name = t.gettext(p.profession.label)
+    if ok:
+        return t.gettext("serves the profession %(profession)s", profession=name)
+    return t.gettext("for other professions than %(profession)s", profession=name)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("category", N_("The offer serves a stated need."), _category, _category_text),
     Rule(
@@ -444,6 +511,12 @@ RULES: tuple[Rule, ...] = (
         _child_age_text,
     ),
     Rule(
+        "profession",
+        N_("An offer for named professions serves the person's profession."),
+        _profession,
+        _profession_text,
+    ),
+    Rule(
         "capacity",
         N_("The offer has a free place (otherwise it is a waitlist alternative)."),
         _capacity,
@@ -486,6 +559,9 @@ def screen(s: Snapshot, p: ResolvedProfile) -> Screening:
     if p.profile.online_ok:
         online = s.grid.online_rows
         rows = np.union1d(rows, online[_category(s, online, p)])
+    areas = s.area_rows
+    if len(areas):
+        rows = np.union1d(rows, areas[_category(s, areas, p)])
     rows = rows[_distance(s, rows, p)]
     excluded["distance"] = n_category - len(rows)
     waitlist = rows[:0]

@@ -35,8 +35,16 @@ from sqlalchemy.orm import Session
 from catalog import taxonomy
 from catalog.store import current_seq
 from catalog.tables import Offer
-from catalog.vocab import BENEFITS, DAYS, GENDERS, LEVEL_RANK, RESIDENCE_STATUSES, TARGET_GROUPS
+from catalog.vocab import (
+    BENEFITS,
+    DAYS,
+    GENDERS,
+    LEVEL_RANK,
+    RESIDENCE_STATUSES,
+    TARGET_GROUPS,
+)
 from catalog.vocab import TIMES as TIME_SLOTS
+from catalog.vocab import area_key as service_area_key
 from lotse.geo import box_degrees
 from matcher.history import (
     LOOKBACK_EVENTS,
@@ -45,7 +53,7 @@ from matcher.history import (
     area_key,
     org_key,
 )
-from matcher.needs import FILLER, normalise
+from matcher.needs import FILLER, PROFESSION_BIT, normalise, regulated_profession
 
 CATEGORY_INDEX: dict[str, int] = {c: i for i, c in enumerate(taxonomy.CATEGORIES)}
 GENDER_BIT = {g: 1 << i for i, g in enumerate(GENDERS)}
@@ -75,7 +83,8 @@ OFFER_COLUMNS = (
     "min_german_level", "max_german_level", "target_german_level", "literacy_required",
     "target_groups", "days", "times", "start_date", "end_date", "capacity_total",
     "capacity_free", "childcare", "wheelchair_accessible", "status", "archived", "seq",
-    "organization", "municipality", "hours_per_week", "cost_eur",
+    "organization", "municipality", "hours_per_week", "cost_eur", "service_area_type",
+    "service_area", "professions",
 )  # fmt: skip
 
 #: Per-offer numeric columns: name → dtype. ``languages`` is a matrix, kept apart.
@@ -106,7 +115,13 @@ COLUMNS: dict[str, Any] = {
     "archived": np.bool_,
     "hours": np.float64,
     "cost": np.float64,
+    "area_level": np.int8,
+    "area_key": np.int64,
+    "prof_listed": np.bool_,
+    "prof_bits": np.uint32,
 }
+#: Service area kinds as ``area_level`` numbers (0: a radius around the address).
+AREA_LEVEL = {"municipality": 1, "district": 2, "state": 3, "country": 4}
 
 
 #: Words kept per offer for profession similarity (title first, then the description's start).
@@ -233,7 +248,22 @@ def _row_values(o: dict[str, Any]) -> dict[str, Any]:
         "archived": bool(o.get("archived")),
         "hours": np.nan if o.get("hours_per_week") is None else o["hours_per_week"],
         "cost": _none(o.get("cost_eur"), 0.0),
+        "area_level": AREA_LEVEL.get(o.get("service_area_type") or "", 0),
+        "area_key": service_area_key(o.get("service_area")),
+        "prof_listed": bool(o.get("professions")),
+        "prof_bits": profession_bits(o.get("professions") or ()),
     }
+
+
+def profession_bits(texts: Iterable[str]) -> int:
+    """The regulated professions named in ``texts`` as bits (``PROFESSION_BIT``); names of
+    no regulated profession ("Handwerksberufe") add none."""
+    bits = 0
+    for text in texts:
+        found = regulated_profession(text)
+        if found is not None:
+            bits |= PROFESSION_BIT[found.key]
+    return bits
 
 
 def _history_keys(o: dict[str, Any]) -> tuple[str, str]:
@@ -407,6 +437,12 @@ class Snapshot:
         """Live offers per category index (the last slot counts unknown categories)."""
         n = len(taxonomy.CATEGORIES) + 1
         return np.bincount(self.cat[self.live_rows], minlength=n)[:n]
+
+    @functools.cached_property
+    def area_rows(self) -> np.ndarray:
+        """Live offers that serve an area instead of a radius (found beside the grid)."""
+        live = self.live_rows
+        return live[self.area_level[live] > 0]
 
     @functools.cached_property
     def grid(self) -> Grid:

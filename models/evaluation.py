@@ -495,23 +495,48 @@ def _figure(width: float = 6.4, height: float = 4.2):
     return fig
 
 
-def plot_metric_by_version(history: Sequence[dict[str, Any]], path: Path) -> None:
-    """NDCG@10 of each version on its own test set, with the rule score on the same set."""
+#: The metric chart's words; a page passes them in its own language.
+METRIC_PLOT_TEXTS: dict[str, str] = {
+    "title": "Metric by model version",
+    "ylabel": "NDCG@10 (own test set)",
+    "xlabel": "model version",
+    "model": "model",
+    "rule_score": "rule_score",
+    "logistic_regression": "logistic_regression",
+    "random": "random",
+    "empty": "No version has metrics yet.",
+}
+
+
+def plot_metric_by_version(
+    history: Sequence[dict[str, Any]], path: Path, texts: dict[str, str] | None = None
+) -> None:
+    """NDCG@10 of each version on its own test set, with the baselines on the same set;
+    without any version a note instead of empty axes. ``texts``: ``METRIC_PLOT_TEXTS``'s
+    keys in another language."""
+    words = {**METRIC_PLOT_TEXTS, **(texts or {})}
     fig = _figure()
     ax = fig.add_subplot()
+    if not history:
+        ax.axis("off")
+        ax.text(0.5, 0.5, words["empty"], ha="center", va="center", fontsize="large")
+        fig.savefig(path)
+        return
     versions = [h["version"] for h in history]
     x = np.arange(len(versions))
     model = [h.get("model", {}).get(PRIMARY_METRIC) for h in history]
-    ax.plot(x, [np.nan if v is None else v for v in model], "o-", label="model")
+    ax.plot(x, [np.nan if v is None else v for v in model], "o-", label=words["model"])
     for base, style in (("rule_score", "s--"), ("logistic_regression", "^:"), ("random", "x:")):
         vals = [h.get("baselines", {}).get(base, {}).get(PRIMARY_METRIC) for h in history]
         if any(v is not None for v in vals):
-            ax.plot(x, [np.nan if v is None else v for v in vals], style, label=base)
+            ax.plot(x, [np.nan if v is None else v for v in vals], style, label=words[base])
     ax.set_xticks(x, versions, rotation=45 if len(versions) > 8 else 0)
-    ax.set_ylabel("NDCG@10 (own test set)")
-    ax.set_title("Metric by model version")
+    ax.set_ylabel(words["ylabel"], fontsize="large")
+    ax.set_xlabel(words["xlabel"], fontsize="large")
+    ax.set_title(words["title"], fontsize="x-large")
     ax.set_ylim(0, 1)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.tick_params(labelsize="medium")
+    ax.legend(loc="lower right", fontsize="medium")
     fig.tight_layout()
     fig.savefig(path)
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 import click
 from sqlalchemy import delete
 
-from lotse.accounts import User, create_token, create_user
+from lotse.accounts import (
+    User,
+    create_token,
+    create_user,
+    describe_organisation,
+    ensure_centre,
+)
 from lotse.cli_support import sessions
 from lotse.db import transaction
 from lotse.passwords import password_problems
@@ -22,6 +28,14 @@ DEMO_USERS = (
     ("berater", "counsellor", None, "mbe-wetzlar"),
     ("vhs", "agency", "vhs-wetzlar", None),
     ("analyst", "analyst", None, None),
+)
+#: Display names of the demo users, as histories and print views show them.
+DEMO_NAMES = {"berater": "Anna Weber", "vhs": "Jonas Berger (VHS)"}
+#: The demo centre, as the print view names it (an admin changes it on /admin/organisations).
+DEMO_CENTRE = (
+    "mbe-wetzlar",
+    "Migrationsberatung für erwachsene Zuwanderer (MBE) Wetzlar",
+    "Bahnhofstraße 12\n35576 Wetzlar",
 )
 
 
@@ -65,10 +79,22 @@ def bootstrap_command(offers: int, seed: int, host: str, port: int) -> None:
         for username, role, agency, centre in DEMO_USERS:
             session.execute(delete(User).where(User.username == username))
             session.flush()
-            create_user(session, username, password, role, agency, centre)
+            create_user(
+                session,
+                username,
+                password,
+                role,
+                agency,
+                centre,
+                display_name=DEMO_NAMES.get(username, ""),
+            )
             token = create_token(session, role, agency, centre, label="demo")
             scope = agency or centre or ""
             lines.append(f"  {username:<9} {role:<11} {scope:<13} {token}")
+        centre_id, name, address = DEMO_CENTRE
+        centre_row = ensure_centre(session, centre_id)
+        if centre_row.name == centre_id:  # never overwrite what an admin entered
+            describe_organisation(session, "centre", centre_id, name, address)
     click.echo("\nDemo credentials (web login: username / password; API: Bearer token)")
     click.echo(f"  password for every demo user: {password}")
     click.echo("  user      role        scope         API token")

@@ -33,6 +33,7 @@ class GoalOut(BaseModel):
     category: str
     priority: int
     target: str
+    target_by: date | None = None
     outcome: str | None
 
 

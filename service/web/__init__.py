@@ -22,10 +22,11 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", hours * 3600)
     CSRFProtect(app)
 
-    from service.web import agency, analyst, counsellor, pages, templating
+    from service.web import admin, agency, analyst, counsellor, pages, templating
     from service.web.i18n import init_i18n
 
     init_i18n(app)
     templating.init_templating(app)
-    for module in (pages, agency, counsellor, analyst):
+    for module in (pages, agency, counsellor, analyst, admin):
         app.register_blueprint(module.bp)
+    pages.register_not_found(app)

@@ -12,14 +12,26 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from casework import cases, lifecycle
+from casework import referrals as referrals_domain
 from casework.referrals import agency_referrals
 from catalog import importing, reading, store, taxonomy
 from catalog.schema import OFFER_FIELDS
-from lotse.errors import BadPayload, Forbidden, InvalidInput, RejectedImport, StaleVersion
+from catalog.vocab import COMMON_LANGUAGES, DISTRICTS, GERMAN_STATES, language_names
+from lotse.errors import (
+    BadPayload,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    RejectedImport,
+    StaleVersion,
+)
+from matcher.places import with_approximate_location
 from service.db import db, state
-from service.web import labels
+from service.web import labels, page_errors, page_labels
 from service.web.access import current_person, page_blueprint, safe_next
 from service.web.forms import field_errors, offer_form_data
+from service.web.i18n import current_language
 
 bp = page_blueprint("agency", __name__, "/agency", roles=("agency",))
 
@@ -68,8 +80,9 @@ def start() -> Any:
     total = store.search_offers(
         session_, store.OfferQuery(agency_id=principal.agency_id, include_inactive=True, per_page=1)
     ).total
-    recent = agency_referrals(session_, principal)[:10]
-    return render_template("agency/start.html", total=total, referrals=recent)
+    recent = cases.agency_inbox(session_, principal)[:10]
+    new = len(agency_referrals(session_, principal, "proposed"))
+    return render_template("agency/start.html", total=total, referrals=recent, new_referrals=new)
 
 
 def _sorted_offers(query: store.OfferQuery, key: str, descending: bool) -> tuple[list, int, bool]:
@@ -139,7 +152,11 @@ def _own_offer(offer_id: str):
 
 
 def _form_values(offer) -> dict[str, Any]:
-    return {name: getattr(offer, name) for name in OFFER_FIELDS}
+    values = {name: getattr(offer, name) for name in OFFER_FIELDS}
+    if offer.location_approximate:
+        # shown empty: saving again takes the municipality's centre again, or exact ones typed
+        values["latitude"] = values["longitude"] = None
+    return values
 
 
 def _render_form(
@@ -154,6 +171,11 @@ def _render_form(
             version=version,
             categories=_category_options(),
             vocab=labels.VOCAB,
+            language_names=language_names(current_language()),
+            common_languages=COMMON_LANGUAGES,
+            area_types=page_labels.SERVICE_AREA_TYPES,
+            states=GERMAN_STATES,
+            districts=DISTRICTS,
         ),
         status,
     )
@@ -163,7 +185,7 @@ def _render_form(
 def new_offer() -> Any:
     if request.method == "GET":
         return _render_form({"status": "active", "organization": ""}, {})
-    data = offer_form_data(request.form)
+    data = with_approximate_location(offer_form_data(request.form))
     session_ = db()
     try:
         offer = store.create_offer(session_, current_person(), _agency_id(), data)
@@ -180,7 +202,7 @@ def edit_offer(offer_id: str) -> Any:
     offer = _own_offer(offer_id)
     if request.method == "GET":
         return _render_form(_form_values(offer), {}, offer, offer.version)
-    data = offer_form_data(request.form)
+    data = with_approximate_location(offer_form_data(request.form))
     version = _version_field()
     session_ = db()
     try:
@@ -244,9 +266,101 @@ def free_places(offer_id: str) -> Any:
 
 @bp.get("/offers/<offer_id>/history")
 def history(offer_id: str) -> Any:
-    offer = _own_offer(offer_id)
-    changes = store.offer_history(db(), offer_id)
-    return render_template("agency/history.html", offer=offer, changes=list(reversed(changes)))
+    changes = store.agency_offer_history(db(), current_person(), offer_id)
+    offer = store.get_offer(db(), offer_id)
+    return render_template("agency/history.html", offer=offer, changes=changes)
+
+
+# --- referral inbox --------------------------------------------------------------------------
+
+#: Agency actions on a referral, by the status they set.
+INBOX_STATUSES = (
+    "proposed",
+    "accepted",
+    "enrolled",
+    "completed",
+    "dropped",
+    "rejected_by_provider",
+)
+
+
+@bp.get("/referrals")
+def referrals() -> Any:
+    offer_id = (request.args.get("offer") or "").strip()[:64] or None
+    status = request.args.get("status") or None
+    if status not in lifecycle.STATUSES:
+        status = None
+    rows = cases.agency_inbox(db(), current_person(), offer_id=offer_id, status=status)
+    db().commit()
+    offers = store.search_offers(
+        db(),
+        store.OfferQuery(
+            agency_id=_agency_id(), include_inactive=True, per_page=store.MAX_PER_PAGE
+        ),
+    )
+    return render_template(
+        "agency/referrals.html",
+        rows=rows,
+        offer_id=offer_id or "",
+        status=status or "",
+        statuses=lifecycle.STATUSES,
+        offers=sorted((o for o, _d in offers.items), key=lambda o: o.title.lower()),
+    )
+
+
+@bp.route("/referrals/<referral_id>/status", methods=["GET", "POST"])
+def referral_status(referral_id: str) -> Any:
+    """GET: confirm the change (with a reason where the lifecycle asks one); POST: make it."""
+    to = request.values.get("to") or request.values.get("status") or ""
+    back = safe_next(request.values.get("next")) or url_for(".referrals")
+    row = cases.agency_referral(db(), current_person(), referral_id)
+    if to not in row["next"]:
+        flash(_("This change is not possible for the referral now."), "error")
+        return redirect(back)
+    if request.method == "GET":
+        db().commit()
+        return render_template(
+            "agency/referral_confirm.html",
+            r=row,
+            to=to,
+            reasons=lifecycle.REASONS.get(to, ()),
+            back=back,
+        )
+    session_ = db()
+    try:
+        referrals_domain.change_status(
+            session_,
+            current_person(),
+            referral_id,
+            to,
+            request.form.get("reason") or None,
+            (request.form.get("note") or "").strip()[:2000] or None,
+        )
+        session_.commit()
+    except referrals_domain.NoFreePlace:
+        session_.rollback()
+        flash(
+            _(
+                "“%(title)s” has no free place left, so the person was not enrolled. "
+                "Raise the free places of the offer first, or keep the referral as it is.",
+                title=row["offer"].title,
+            ),
+            "error",
+        )
+        return redirect(back)
+    except (InvalidInput, Conflict) as exc:
+        session_.rollback()
+        flash(_("Status not changed: %(why)s", why=page_errors.why(exc)), "error")
+        return redirect(back)
+    flash(
+        _(
+            "The referral to “%(title)s” is now: %(status)s.",
+            title=row["offer"].title,
+            status=labels.label(labels.TABLES["referral_statuses"], to),
+        ),
+        "success",
+    )
+    return redirect(back)
 
 
 # --- CSV import: upload → dry run shown row by row → confirm ------------------------------

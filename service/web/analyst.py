@@ -101,8 +101,13 @@ def models() -> Any:
     gate = None
     if newest is not None and not newest["active"]:
         gate = _gate_for(newest["version"], info["generation"])
+    active = next((v for v in info["versions"] if v["active"]), None)
     return render_template(
         "analyst/models.html",
+        comparison=_side_by_side(newest, active)
+        if newest and active and newest is not active
+        else None,
+        baselines=_baselines(info["versions"]),
         info=info,
         serving=ranker.serving,
         challenger=ranker.challenger,
@@ -114,6 +119,61 @@ def models() -> Any:
         experiment=_experiment(),
         matured_days=request.args.get("matured_days", MATURED_DAYS),
     )
+
+
+#: Baselines the evaluation scores, in the chart's order, with their labels.
+BASELINES = ("rule_score", "logistic_regression", "random")
+
+
+def _baselines(versions: list[dict]) -> list[str]:
+    """The baselines some version's card has a value for (the chart draws the same)."""
+    return [
+        b
+        for b in BASELINES
+        if any(
+            v["card"].get("metrics", {}).get("baselines", {}).get(b, {}).get("ndcg@10") is not None
+            for v in versions
+        )
+    ]
+
+
+def _side_by_side(candidate: dict, active: dict) -> list[tuple[str, Any, Any]]:
+    """Rows ``(label, candidate's value, active version's value)``: every metric either
+    card has, the training window and the row counts."""
+    cards = (candidate["card"], active["card"])
+    rows: list[tuple[str, Any, Any]] = []
+    names = sorted(
+        {
+            k
+            for c in cards
+            for k, v in c.get("metrics", {}).get("model", {}).items()
+            if v is not None
+        }
+    )
+    for name in names:
+        rows.append(
+            (
+                _("naive %(metric)s", metric=name),
+                *(c.get("metrics", {}).get("model", {}).get(name) for c in cards),
+            )
+        )
+    for name in ("sndcg@5", "snrecall@5"):
+        values = [
+            c.get("metrics", {})
+            .get("counterfactual", {})
+            .get("models", {})
+            .get("model", {})
+            .get(name)
+            for c in cards
+        ]
+        if any(v is not None for v in values):
+            rows.append((_("counterfactual %(metric)s", metric=name), *values))
+    for key, label in (("since", _("training window from")), ("until", _("training window to"))):
+        rows.append((label, *((c.get("training_window") or {}).get(key) for c in cards)))
+    for part, label in (("train", _("training rows")), ("test", _("test rows"))):
+        rows.append((label, *((c.get("rows") or {}).get(part, {}).get("rows") for c in cards)))
+    rows.append((_("test people"), *(c.get("metrics", {}).get("test_people") for c in cards)))
+    return rows
 
 
 @bp.post("/experiment")
@@ -154,7 +214,17 @@ def metric_plot() -> Any:
         if "metrics" in v["card"]
     ]
     buffer = io.BytesIO()
-    plot_metric_by_version(history, buffer)  # type: ignore[arg-type]
+    texts = {
+        "title": _("NDCG@10 by model version"),
+        "ylabel": _("NDCG@10 (on each version's test set)"),
+        "xlabel": _("model version"),
+        "model": _("model"),
+        "rule_score": _("rule score"),
+        "logistic_regression": _("logistic regression"),
+        "random": _("random order"),
+        "empty": _("No version has metrics yet."),
+    }
+    plot_metric_by_version(history, buffer, texts=texts)  # type: ignore[arg-type]
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", max_age=0)
 

@@ -12,7 +12,7 @@ from.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -20,24 +20,23 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from casework import agreements as ag
-from casework import documents, lifecycle, referrals
+from casework import cases, documents, lifecycle, referrals
 from casework import intake as drafts
 from casework.origin import origin_of_request
-from casework.tables import Referral
 from catalog import store
-from catalog.tables import Offer
+from catalog.vocab import language_names
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from lotse.i18n import PERSON_LANGUAGES
 from matcher.engine import explain
-from matcher.profile import validate_profile
+from matcher.profile import resolve_profile, validate_profile
 from matcher.rules import RULES
 from matcher.serving import replay_recommendation, serve_recommendations
 from service.db import db
 from service.printing import finish_record, sign_and_record
 from service.ranking import serving_options, snapshot_cache
 from service.sessions import current_session
-from service.web import labels
-from service.web.access import current_person, page_blueprint
+from service.web import labels, page_errors, page_labels
+from service.web.access import current_person, page_blueprint, safe_next
 from service.web.forms import (
     PROFILE_INPUTS,
     field_errors,
@@ -50,6 +49,8 @@ from service.web.i18n import current_language
 bp = page_blueprint("counsel", __name__, "/counsel", roles=("counsellor",))
 
 SUGGESTIONS = 10
+#: The due date the agreement draft proposes for its referral steps, in days from today.
+REFERRAL_STEP_DAYS = 28
 RULE_SENTENCES = {rule.code: rule for rule in RULES}
 
 
@@ -82,12 +83,49 @@ def start() -> Any:
     )
 
 
+# --- cases ---------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+def case_list() -> Any:
+    q = (request.args.get("q") or "").strip()[:100]
+    status = request.args.get("status") or "open"
+    if status not in cases.CASE_FILTERS:
+        status = "open"
+    listing = cases.list_cases(db(), current_person(), q=q or None, status=status)
+    db().commit()  # the listing's audit entries
+    return render_template(
+        "counsel/cases.html", listing=listing, q=q, status=status, filters=cases.CASE_FILTERS
+    )
+
+
+@bp.get("/cases/<person_ref>")
+def case(person_ref: str) -> Any:
+    found = cases.case_file(db(), current_person(), person_ref[:100])
+    db().commit()  # the read's audit entry
+    stored = _intake()
+    current = stored and (stored["profile"].get("person_ref") or "").strip() == found["person_ref"]
+    return render_template(
+        "counsel/case.html",
+        c=found,
+        intake_is_this_person=bool(current),
+        next_of=counsellor_next,
+        reasons=lifecycle.REASONS,
+    )
+
+
 # --- intake and suggestions -------------------------------------------------------------------
 
 
-def _intake_form(values: dict, errors: dict, status: int = 200):
+def _intake_form(values: dict, errors: dict, status: int = 200, understood=None):
     return (
-        render_template("counsel/intake.html", values=values, errors=errors, vocab=labels.VOCAB),
+        render_template(
+            "counsel/intake.html",
+            values=values,
+            errors=errors,
+            vocab=labels.VOCAB,
+            understood=understood,
+        ),
         status,
     )
 
@@ -100,6 +138,8 @@ def intake() -> Any:
         db().commit()
     stored = _intake()
     values = profile_form_values(stored["profile"]) if stored else {"literate": True}
+    if not stored and request.args.get("person_ref"):
+        values["person_ref"] = request.args["person_ref"].strip()[:100]
     return _intake_form(values, {})
 
 
@@ -139,17 +179,22 @@ def _suggestions_page(rec) -> str:
         for need in rec.needs
     ]
     excluded = [
-        (RULE_SENTENCES[code].sentence(current_language()) if code in RULE_SENTENCES else code, n)
+        (page_labels.excluded_text(code, n) or RULE_SENTENCES[code].sentence(current_language()))
+        if code in RULE_SENTENCES
+        else f"{n} × {code}"
         for code, n in rec.excluded.items()
         if n
     ]
     profile = _intake()["profile"]  # type: ignore[index]
+    offers = store.offers_by_id(db(), [s.offer_id for s in (*rec.results, *rec.waitlist)])
     return render_template(
         "counsel/suggestions.html",
+        due=date.today() + timedelta(days=REFERRAL_STEP_DAYS),
         rec=rec,
         groups=groups,
         excluded=excluded,
-        person_ref=profile.get("person_ref"),
+        offers=offers,
+        person_ref=(profile.get("person_ref") or "").strip(),
     )
 
 
@@ -166,6 +211,20 @@ def submit_intake() -> Any:
     # Post, then redirect: reloading the page shows the list again instead of sending the
     # form (and logging a new request) a second time.
     return redirect(url_for(".suggestions"), 303)
+
+
+@bp.post("/intake/check")
+def check_intake() -> Any:
+    """What the intake's place and needs are understood as, before anything is searched or
+    logged (a word naming a profession and a service is asked back here)."""
+    profile = profile_form_data(request.form)
+    try:
+        understood = resolve_profile(validate_profile(profile))
+    except InvalidInput as exc:
+        return _intake_form(
+            profile_form_values(profile), field_errors(exc.errors, PROFILE_INPUTS), 422
+        )
+    return _intake_form(profile_form_values(profile), {}, understood=understood)
 
 
 @bp.post("/suggestions")
@@ -209,6 +268,28 @@ def suggestions() -> Any:
             profile_form_values(stored["profile"]), field_errors(exc.errors, PROFILE_INPUTS), 422
         )
     return _suggestions_page(rec)
+
+
+# --- offer details -------------------------------------------------------------------------
+
+
+@bp.get("/offers/<offer_id>")
+def offer(offer_id: str) -> Any:
+    """One offer with everything a counsellor tells the person: where, when, whom to
+    contact, cost, accessibility, languages, free places, how fresh the data is."""
+    found = store.get_offer(db(), offer_id)
+    stored = _intake()
+    place = (stored or {}).get("place") or {}
+    distance = None
+    if place.get("lat") is not None and found.latitude is not None:
+        distance = store.haversine_km(place["lat"], place["lon"], found.latitude, found.longitude)
+    return render_template(
+        "counsel/offer.html",
+        o=found,
+        distance=distance,
+        has_suggestions=bool(stored and stored.get("request_id")),
+        language_names=language_names(current_language()),
+    )
 
 
 # --- why not? ------------------------------------------------------------------------------
@@ -255,22 +336,37 @@ def refer() -> Any:
     session_ = db()
     try:
         origin = origin_of_request(session_, request.form.get("request_id", ""))
-        for offer_id in chosen:
-            referrals.create_referral(session_, current_person(), origin, offer_id, consent)
+        made = [
+            referrals.refer(session_, current_person(), origin, offer_id, consent)[1]
+            for offer_id in chosen
+        ]
         session_.commit()
     except (InvalidInput, Conflict) as exc:
         session_.rollback()
         flash(_("Nothing was referred: %(why)s", why=_why(exc)), "error")
         return redirect(url_for(".suggestions"))
-    n = len(chosen)
-    flash(ngettext("%(num)s referral was made.", "%(num)s referrals were made.", n), "success")
-    return redirect(url_for(".referrals"))
+    new, kept = made.count(True), made.count(False)
+    if new:
+        flash(
+            ngettext("%(num)s referral was made.", "%(num)s referrals were made.", new), "success"
+        )
+    if kept:
+        flash(
+            ngettext(
+                "%(num)s referral was already open for this person and offer; it is kept, no second one was made.",
+                "%(num)s referrals were already open for this person and these offers; they are kept, no second ones were made.",
+                kept,
+            ),
+            "info",
+        )
+    person_ref = ((_intake() or {}).get("profile") or {}).get("person_ref") or None
+    return redirect(url_for(".referrals", person_ref=person_ref))
 
 
 def _why(exc: Exception) -> str:
     if isinstance(exc, InvalidInput):
         return "; ".join(_field_message(e) for e in exc.errors)
-    return getattr(exc, "detail", str(exc))
+    return page_errors.why(exc)
 
 
 def _field_message(err: FieldError) -> str:
@@ -280,7 +376,7 @@ def _field_message(err: FieldError) -> str:
         err.field.endswith("request_id") and "person_ref" in err.message
     ):
         return _("the intake has no pseudonymous reference; add one and ask again.")
-    return f"{err.field}: {err.message}"
+    return page_errors.why(InvalidInput([err]))
 
 
 @bp.post("/agreements")
@@ -293,12 +389,19 @@ def create_agreement() -> Any:
     consent = request.form.get("consent") == "1"
     request_id = request.form.get("request_id", "")
     goals = [{"category": c, "priority": min(i + 1, 5)} for i, c in enumerate(_goal_codes())]
+    due = _date(request.form.get("due"))
     data = {
         "person_ref": person_ref,
         "languages": _intake_languages(stored["profile"]),
         "goals": goals,
         "steps": [
-            {"kind": "referral", "request_id": request_id, "offer_id": o, "consent": consent}
+            {
+                "kind": "referral",
+                "request_id": request_id,
+                "offer_id": o,
+                "consent": consent,
+                "due": due,
+            }
             for o in chosen
         ],
     }
@@ -311,7 +414,14 @@ def create_agreement() -> Any:
         session_.rollback()
         flash(_("No agreement was made: %(why)s", why=_why(exc)), "error")
         return redirect(url_for(".suggestions"))
-    flash(_("A draft agreement was made. Check it, then both sides sign."), "success")
+    flash(
+        _(
+            "A draft agreement was made. Its referral steps were sent to the agencies as "
+            "referrals (an open referral to the same offer was reused). Word the goals, "
+            "check the steps, then both sides sign."
+        ),
+        "success",
+    )
     return redirect(url_for(".agreement", agreement_id=agreement.id))
 
 
@@ -343,6 +453,8 @@ def agreement(agreement_id: str) -> Any:
         step_statuses=ag.STEP_STATUSES,
         outcomes=ag.OUTCOMES,
         responsible=ag.RESPONSIBLE,
+        referral_next=counsellor_next,
+        reasons=lifecycle.REASONS,
         today=date.today(),
     )
 
@@ -426,6 +538,41 @@ def set_language(agreement_id: str) -> Any:
     )
 
 
+@bp.post("/agreements/<agreement_id>/goals")
+def goals(agreement_id: str) -> Any:
+    """Word the draft's goals: a target and the month by which it is to be reached."""
+    form = request.form
+    goals = []
+    for i, category in sorted(_numbered(form, "category-")):
+        goals.append(
+            {
+                "category": category,
+                "priority": form_int(form.get(f"priority-{i}")) or 1,
+                "target": (form.get(f"target-{i}") or "").strip(),
+                "target_by": _month(form.get(f"target_by-{i}")),
+            }
+        )
+    version = _int(form.get("version"))
+
+    def action(s):
+        return ag.update_agreement(
+            s,
+            current_person(),
+            agreement_id,
+            ag.AgreementPatch(goals=goals),
+            expected_version=version,
+        )
+
+    return _agreement_action(agreement_id, _validated(action), _("The goals were saved."))
+
+
+def _month(value: str | None) -> date | None:
+    """A month input ("2027-06") as its first day; a full date is taken as given."""
+    if value and len(value) == 7:
+        value += "-01"
+    return _date(value)
+
+
 @bp.post("/agreements/<agreement_id>/steps")
 def add_step(agreement_id: str) -> Any:
     step = {
@@ -460,9 +607,15 @@ def review(agreement_id: str) -> Any:
         {"code": code, "text": form.get(f"obstacle-text-{code}", "")}
         for code in form.getlist("obstacle")
     ]
+    moved = [
+        {"step_id": step_id, "status": value, "reason": form.get(f"refreason-{step_id}") or None}
+        for step_id, value in _numbered(form, "refstatus-")
+        if value
+    ]
     data = {
         "date": _date(form.get("date")),
         "steps": steps,
+        "referrals": moved,
         "note": form.get("note", "").strip(),
         "successes": form.get("successes", "").strip(),
         "obstacles": obstacles,
@@ -537,31 +690,35 @@ def _int(value: str | None) -> int | None:
 
 
 def centre_referrals(
-    person_ref: str | None = None, limit: int = 200
-) -> list[tuple[Referral, Offer]]:
-    """The centre's referrals with their offers (``casework.referrals.centre_referrals``)."""
-    return referrals.centre_referrals(db(), current_person(), person_ref, limit)
+    person_ref: str | None = None, limit: int = 200, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The centre's referrals with their offers and person references."""
+    return cases.centre_referral_rows(
+        db(), current_person(), person_ref=person_ref, status=status, limit=limit
+    )
 
 
 #: What the counselling side may set, per current status (the lifecycle decides).
-def counsellor_next(status: str) -> list[str]:
-    return [
-        s
-        for s in lifecycle.STATUSES
-        if s in lifecycle.allowed_next(status) and "counsellor" in lifecycle.SET_BY.get(s, ())
-    ]
+counsellor_next = cases.counsellor_next
 
 
 @bp.get("/referrals", endpoint="referrals")
 def referrals_page() -> Any:
     person_ref = (request.args.get("person_ref") or "").strip()[:100] or None
-    rows = centre_referrals(person_ref)
+    status = request.args.get("status") or None
+    if status not in lifecycle.STATUSES:
+        status = None
+    rows = centre_referrals(person_ref, status=status)
+    stored = _intake()
     return render_template(
         "counsel/referrals.html",
         rows=rows,
         person_ref=person_ref or "",
+        status=status or "",
+        statuses=lifecycle.STATUSES,
         next_of=counsellor_next,
         reasons=lifecycle.REASONS,
+        has_suggestions=bool(stored and stored.get("request_id")),
     )
 
 
@@ -583,5 +740,7 @@ def referral_status(referral_id: str) -> Any:
         flash(_("Status not changed: %(why)s", why=_why(exc)), "error")
     else:
         flash(_("The referral's status was changed."), "success")
-    back = request.form.get("person_ref") or None
-    return redirect(url_for(".referrals", person_ref=back))
+    back = safe_next(request.form.get("next"))
+    if back:
+        return redirect(back)
+    return redirect(url_for(".referrals", person_ref=request.form.get("person_ref") or None))

@@ -9,10 +9,27 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from catalog.schema import LIST_FIELDS, OFFER_FIELDS
+from catalog.vocab import language_code
 from lotse.errors import FieldError
+from service.web.page_errors import message
 
 #: Offer fields that are yes/no checkboxes on the form.
 OFFER_BOOLS = ("online", "literacy_required", "childcare", "wheelchair_accessible")
+#: Offer fields with decimals, typed the German way ("2,50") or the English one ("2.50").
+OFFER_DECIMALS = ("latitude", "longitude", "hours_per_week", "cost_eur")
+#: Set by the server, never by the form.
+OFFER_SERVER_SET = ("location_approximate",)
+
+_GERMAN_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,[0-9]+)?")
+
+
+def decimal_text(value: str) -> str:
+    """A number as typed in a German form ("2,50", "1.234,5") as the domain reads it
+    ("2.50", "1234.5"); anything else unchanged, so the domain names what is wrong."""
+    text = value.strip()
+    if "," in text and _GERMAN_DECIMAL.fullmatch(text):
+        return text.replace(".", "").replace(",", ".")
+    return text
 
 
 def field_errors(
@@ -27,8 +44,9 @@ def field_errors(
             head = err.field.split(".")[0]
             name = (fields or {}).get(head, head)
         out.setdefault(name, [])
-        if err.message not in out[name]:
-            out[name].append(err.message)
+        text = message(err.message)
+        if text not in out[name]:
+            out[name].append(text)
     return out
 
 
@@ -37,10 +55,20 @@ def offer_form_data(form: MultiDict) -> dict[str, Any]:
     schema converts them, and blanks mean "not given")."""
     data: dict[str, Any] = {}
     for name in OFFER_FIELDS:
+        if name in OFFER_SERVER_SET:
+            continue
         if name in OFFER_BOOLS:
             data[name] = form.get(name) == "1"
-        elif name in LIST_FIELDS and name != "languages":
+        elif name == "languages":
+            # chosen by name from the list (codes), or typed: "Arabisch; uk"
+            picked = [p for v in form.getlist(name) for p in v.replace(",", ";").split(";")]
+            data[name] = [language_code(p) for p in picked if p.strip()]
+        elif name == "professions":
+            data[name] = _lines(form.get(name, "").replace(";", "\n"))
+        elif name in LIST_FIELDS:
             data[name] = form.getlist(name)
+        elif name in OFFER_DECIMALS:
+            data[name] = decimal_text(form.get(name, ""))
         else:
             value = form.get(name, "")
             data[name] = value.strip() if isinstance(value, str) else value
@@ -93,7 +121,12 @@ def profile_form_data(form: MultiDict) -> dict[str, Any]:
         "residence_status": text.get("residence_status") or None,
         "german_level": text.get("german_level") or "none",
         "literate": form.get("literate") == "1",
-        "languages": text.get("languages", "").replace(",", ";"),
+        # by name or code: "Arabisch, Farsi" or "ar; fa"
+        "languages": ";".join(
+            language_code(p)
+            for p in text.get("languages", "").replace(",", ";").split(";")
+            if p.strip()
+        ),
         "children_ages": _ints(text.get("children_ages", "")),
         "needs": _lines(text.get("needs", "")),
         "profession": text.get("profession") or None,
@@ -104,7 +137,7 @@ def profile_form_data(form: MultiDict) -> dict[str, Any]:
         "earliest_start": text.get("earliest_start") or None,
     }
     if text.get("max_distance_km"):
-        data["max_distance_km"] = text["max_distance_km"]
+        data["max_distance_km"] = decimal_text(text["max_distance_km"])
     # Left out rather than null, so that the domain says "required".
     for key, present in (("age", text.get("age")), ("location", text.get("place"))):
         if not present:

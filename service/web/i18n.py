@@ -4,7 +4,8 @@ The catalogues are ``lotse.i18n``'s (``lotse/translations``): flask-babel only b
 the request (``_()`` in templates, ``gettext`` in views, the ``format_*`` helpers) and takes
 them from ``lotse.i18n.translator``, so pages, matcher texts and printouts read one catalogue.
 
-The person's choice is kept in the session; without one the page is German. Domain texts
+The person's choice is kept in the session; without one the browser's first language the
+pages speak (``Accept-Language``), else German. Domain texts
 (reasons, rule explanations) come from the matcher in the same language.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from flask import Flask, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, Domain
 
 from lotse.i18n import STAFF_LANGUAGES, Translator, translator
@@ -22,9 +23,14 @@ DEFAULT_LANGUAGE = "de"
 
 
 def current_language() -> str:
-    """The language of this request's pages: the session's choice, else German."""
+    """The language of this request's pages: the session's choice, else the first of the
+    browser's languages (``Accept-Language``) that the pages speak, else German."""
     lang = session.get("lang")
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    if lang in LANGUAGES:
+        return lang
+    if has_request_context():
+        return request.accept_languages.best_match(LANGUAGES, DEFAULT_LANGUAGE)
+    return DEFAULT_LANGUAGE
 
 
 def page_translator() -> Translator:

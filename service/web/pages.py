@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound as NotFoundError
 
 from lotse.accounts import authenticate_user
 from service.db import db
+from service.errors import problem
 from service.security import login_failed, login_retry_after, login_succeeded
 from service.web.access import (
     check_csrf,
@@ -18,7 +20,7 @@ from service.web.access import (
     register_page_errors,
     safe_next,
 )
-from service.web.i18n import LANGUAGES
+from service.web.i18n import LANGUAGES, current_language
 
 bp = Blueprint("web", __name__)
 register_page_errors(bp)
@@ -30,6 +32,35 @@ START = {
     "analyst": "analyst.start",
     "admin": "analyst.start",
 }
+
+
+#: Paths of the machine interfaces: an unknown one there gets the API's problem+json.
+API_PATHS = ("/v1/", "/hsds", "/healthz", "/readyz", "/metrics", "/openapi", "/static/")
+
+
+def register_not_found(app: Flask) -> None:
+    """An unknown page URL asked for by a browser gets an HTML page in the page's language;
+    an unknown API path, or a client that does not ask for HTML, keeps the API's
+    problem+json (``service.errors``)."""
+
+    @app.errorhandler(NotFoundError)
+    def _not_found(exc: NotFoundError) -> Any:
+        # A browser names text/html in Accept; API clients and tools keep problem+json.
+        wants_page = any(m == "text/html" for m, _q in request.accept_mimetypes)
+        if request.path.startswith(API_PATHS) or not wants_page:
+            return problem(404, exc.name, exc.description or exc.name)
+        page = render_template(
+            "error.html",
+            status=404,
+            title=_("Page not found"),
+            detail=_(
+                "There is no page at this address. Check the address, or start again from your start page."
+            ),
+            principal=page_principal(),
+            lang=current_language(),
+            languages=LANGUAGES,
+        )
+        return page, 404
 
 
 @bp.before_request

@@ -159,10 +159,15 @@ def test_reviews_set_step_statuses_and_move_the_schedule(sessions, offers):
     with transaction(sessions) as s:
         a = signed(s, "P-1", [offers["ik"], offers["kita"]])
         steps = [st["id"] for st in ag.describe_agreement(s, a)["steps"]]
+        # a referral step is not done while its referral is still proposed
+        early = ag.ReviewIn(date=date(2027, 4, 5), steps=[{"step_id": steps[0], "status": "done"}])
+        with pytest.raises(InvalidInput, match="still proposed"), s.begin_nested():
+            ag.add_review(s, COUNSELLOR, a.id, early, today=TODAY)
         review = ag.ReviewIn(
             date=date(2027, 4, 5),
             steps=[{"step_id": steps[0], "status": "done"},
                    {"step_id": steps[1], "status": "obstacle"}],
+            referrals=[{"step_id": steps[0], "status": "enrolled"}],
             note="gutes Gespräch", successes="Kurs begonnen",
             obstacles=[{"code": "childcare_missing", "step_id": steps[1], "text": "Warteliste"}],
         )  # fmt: skip
@@ -170,6 +175,7 @@ def test_reviews_set_step_statuses_and_move_the_schedule(sessions, offers):
         data = ag.describe_agreement(s, a, TODAY)
     assert data["next_review"] == date(2027, 7, 5)
     assert [st["status"] for st in data["steps"]] == ["done", "obstacle"]
+    assert data["steps"][0]["referral"]["status"] == "enrolled"
     assert data["reviews"][0]["obstacles"][0]["code"] == "childcare_missing"
     bad = ag.ReviewIn(date=date(2027, 4, 5), steps=[{"step_id": 999, "status": "done"}])
     with pytest.raises(InvalidInput) as info, transaction(sessions) as s:

@@ -53,7 +53,7 @@ def population(sessions, offers):
             ag.ReviewIn(date=date(2027, 4, 5), note="Frau S. wirkt erschöpft",
                         successes="Kurs begonnen",
                         obstacles=[{"code": "health", "text": "Rückenleiden"}],
-                        steps=[{"step_id": steps[0]["id"], "status": "done"}]),
+                        steps=[{"step_id": steps[0]["id"], "status": "obstacle"}]),
             today=TODAY,
         )  # fmt: skip
         referrals.change_status(

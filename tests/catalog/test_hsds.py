@@ -294,3 +294,29 @@ def test_the_schemas_accept_the_standards_examples_and_catch_a_fault(hsds_schema
     assert not hsds_schemas["raw:service_at_location"].is_valid(record)
     del service["name"]
     assert not hsds_schemas["service"].is_valid(service)
+
+
+def test_service_areas_and_professions_travel_through_hsds():
+    from catalog.hsds import offer_to_hsds_service, service_to_offer
+    from catalog.schema import validate_offer
+    from tests.factories import offer_data
+
+    data = validate_offer(
+        offer_data(
+            category="recognition_procedure",
+            service_area_type="state",
+            service_area="Hessen",
+            professions=["Pflegefachkraft"],
+        )
+    ).model_dump()
+    service = offer_to_hsds_service({**data, "id": "00000000-0000-4000-8000-000000000001"})
+    assert service["service_areas"][0]["name"] == "Hessen"
+    back, _extra, problems = service_to_offer(service)
+    assert not problems
+    assert back["service_area_type"] == "state" and back["service_area"] == "Hessen"
+    assert validate_offer(back).professions == ["Pflegefachkraft"]
+    # a foreign publisher's service area, without Lotse's attributes
+    foreign = {k: v for k, v in service.items() if k != "attributes"}
+    foreign["service_areas"] = [{"id": "x", "name": "Bayern"}]
+    read, _extra, _problems = service_to_offer(foreign, category="recognition_procedure")
+    assert read["service_area_type"] == "state" and read["service_area"] == "Bayern"

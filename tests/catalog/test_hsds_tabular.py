@@ -100,7 +100,7 @@ def test_an_export_is_the_standards_data_package(sessions, hsds_schemas, hsds_di
     assert_valid(hsds_schemas["tabular"], found)
     assert len(found["service"]) == len(found["service_at_location"]) == 3
     assert len(found["organization"]) == 2  # VHS Wetzlar's two offers share one
-    assert len(found["taxonomy"]) == 2 and len(found["taxonomy_term"]) == 8 + 26 + 15
+    assert len(found["taxonomy"]) == 2 and len(found["taxonomy_term"]) == 8 + 26 + 19
     ids = {kind: {row["id"] for row in rows} for kind, rows in found.items()}
     for kind, rows in found.items():  # every id a row names is in the package
         for row in rows:

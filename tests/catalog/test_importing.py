@@ -525,3 +525,34 @@ def test_a_small_file_for_an_agency_with_many_offers_finds_its_stored_ones(sessi
     report = run(sessions, csv_text(rows), mode="partial")
     assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
     assert stored(sessions)["ik-2"].capacity_free == 0
+
+
+def test_service_areas_and_professions_import_and_export_as_csv(sessions):
+    office = offer_data(
+        external_id="lafp",
+        title="Anerkennung als Pflegefachfrau / Pflegefachmann",
+        category="recognition_procedure",
+        municipality="Wiesbaden",
+        service_area_type="state",
+        service_area="Hessen",
+        professions=["Pflegefachkraft", "Hebamme"],
+    )
+    report = run(sessions, csv_text([office]), fmt="csv")
+    assert report.created == 1
+    got = stored(sessions)["lafp"]
+    assert (got.service_area_type, got.service_area) == ("state", "Hessen")
+    assert got.professions == ["Pflegefachkraft", "Hebamme"]
+    with transaction(sessions) as session:
+        exported = "".join(export_offers(session, "csv", "vhs"))
+    row = next(csv.DictReader(io.StringIO(exported)))
+    assert row["service_area_type"] == "state" and row["service_area"] == "Hessen"
+    assert row["professions"] == "Pflegefachkraft;Hebamme"
+    again = run(sessions, exported, fmt="csv")
+    assert again.unchanged == 1  # the export imports back into the same offer
+    bad = run(
+        sessions,
+        csv_text([{**office, "external_id": "x", "service_area": "Hesse"}]),
+        fmt="csv",
+        mode="partial",
+    )
+    assert [r["field"] for r in bad.as_dict()["rejected"]] == ["service_area"]

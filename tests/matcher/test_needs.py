@@ -105,3 +105,41 @@ def test_regulated_profession_raises_recognition_once():
 
 def test_duplicate_needs_collapse():
     assert [n.category for n in resolve_needs(["Kita", "Kindergarten"])] == ["daycare"]
+
+
+# --- needs as people say them ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Platz in der Kita für meine Tochter", "daycare"),
+        ("Kinderarzt", "health"),
+        ("Frauenarzt", "health"),
+        ("Kinderkrippe", "daycare"),
+        ("Zahnarzt für meine Tochter", "health"),
+        ("Termin: Zahnarzt", "health"),
+        ("Anerkennung als Zahnarzt", "recognition"),
+        ("Krankenschwester", "recognition"),
+    ],
+)
+def test_needs_as_people_say_them(text, code):
+    from matcher.needs import resolve_needs
+
+    assert resolve_needs([text])[0].category == code
+
+
+def test_a_word_naming_a_profession_and_a_service_is_asked_back():
+    from lotse.errors import InvalidInput
+    from matcher.needs import profession_of, resolve_needs
+
+    with pytest.raises(InvalidInput) as info:
+        resolve_needs(["Deutschkurs", "Zahnarzt"])
+    message = info.value.errors[0].message
+    assert info.value.errors[0].field == "needs.1"
+    assert "Anerkennung als Zahnarzt" in message and "(health)" in message
+    # the person's own profession settles it
+    assert resolve_needs(["Zahnarzt"], profession="Zahnarzt")[0].category == "recognition"
+    # a service for a relative does not make the person a dentist
+    assert profession_of(None, ["Zahnarzt für meine Tochter"]) is None
+    assert profession_of(None, ["Kinderarzt"]) is None

@@ -144,6 +144,8 @@ def reference(o: dict, prof, today: date) -> dict[str, bool]:
         "child_age": not childcare
         or not prof.children_ages
         or any(lo <= c <= hi for c in prof.children_ages),
+        # no offer of the strategy names professions or a service area
+        "profession": not o.get("professions"),
         "capacity": o["capacity_free"] != 0,
     }
 

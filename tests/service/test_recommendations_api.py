@@ -132,7 +132,7 @@ def test_explain_hamburg_course_and_c1_course(client, counsellor, catalogue):
     assert body["eligible"] is False and body["waitlist"] is False
     failed = {r["code"]: r["text"] for r in body["rules"] if not r["passed"]}
     assert list(failed) == ["distance"] and "beyond your 25 km" in failed["distance"]
-    assert len(body["rules"]) == 14
+    assert len(body["rules"]) == 15  # with "profession"
     resp = client.post(
         f"{URL}/explain",
         json={"profile": nurse_profile(), "offer_id": catalogue["c1-wetzlar"]},

@@ -3,8 +3,11 @@ demo users, an app on it, and a helper that logs a test client in through the lo
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,81 @@ def login(client, username: str, password: str = PASSWORD):
         data={"username": username, "password": password, "csrf_token": csrf_token(page.text)},
         follow_redirects=True,
     )
+
+
+# --- the browser: Debian's headless Chromium through Playwright, and axe-core ------------------
+
+CHROMIUM = os.environ.get("LOTSE_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.fixture
+def server(web_app) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, web_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    """A screenshot for ``docs/screenshots`` (``LOTSE_SCREENSHOTS=1``); ``full_page=False``
+    for pages with a sticky bar, which a full-page capture draws across the middle."""
+    if os.environ.get("LOTSE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def log_in(page, base: str, username: str, password: str = PASSWORD) -> None:
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login")
+    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Passwort").fill(password)
+    page.get_by_role("button", name="Anmelden").click()
+
+
+#: WCAG 2.1 A and AA, as axe-core tags its rules.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_check(page, what: str) -> None:
+    """Run axe-core (shipped by axe-playwright-python) on the page: no serious or critical
+    WCAG 2.1 AA violation."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    page.evaluate(AXE_SCRIPT)
+    result = page.evaluate(
+        "opts => axe.run(document, opts)",
+        {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
+    )
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    detail = "; ".join(
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}" for v in bad
+    )
+    assert not bad, f"axe on {what}: {detail}"

@@ -208,7 +208,7 @@ def test_history_page(web, web_app):
     login(web, "vhs")
     page = web.get(f"/agency/offers/{offer_id}/history")
     assert page.status_code == 200
-    assert "create" in page.text
+    assert "angelegt" in page.text  # the creation, in words
 
 
 # --- counsellor -------------------------------------------------------------------------

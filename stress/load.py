@@ -827,7 +827,10 @@ def run(
             for at, action in schedule:
                 load.wait_until(at)
                 action()
-            load.wait_until(duration)
+            # a slow promotion (a loaded machine) must still leave requests to check it by:
+            # the run goes on until some have been served 5 s after it was acknowledged
+            promoted_at = (load.ledger.events.get("promotion") or {}).get("at_s")
+            load.wait_until(max(duration, (promoted_at or 0.0) + 7.0))
             elapsed = load.finish()
             ready, _, _ = Client(server.base_url).request("GET", "/readyz")
             server_errors = server.unexpected_errors()

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from casework import audit, referrals
+from casework import agreement_lifecycle, audit, referrals
 from casework.documents import document_summary, documents_of
 from casework.origin import origin_of_request
 from casework.register import note_case
@@ -54,7 +54,7 @@ from casework.tables import (
 from catalog import taxonomy
 from catalog.tables import Offer
 from lotse.accounts import Centre, Principal, User, ensure_centre
-from lotse.db import utcnow
+from lotse.db import changed_rows, utcnow
 from lotse.errors import (
     Conflict,
     FieldError,
@@ -110,7 +110,7 @@ OBSTACLE_LABELS: dict[str, str] = {
     "other": N_("other"),
 }
 
-STATUSES: tuple[str, ...] = ("draft", "signed", "closed")
+STATUSES: tuple[str, ...] = agreement_lifecycle.STATUSES
 #: Filters of the counsellor's list: ``open`` is draft and signed.
 LIST_FILTERS: tuple[str, ...] = ("open", "draft", "signed", "closed", "all")
 RESPONSIBLE: tuple[str, ...] = get_args(Responsible)
@@ -589,9 +589,10 @@ def list_agreements(
         described = [
             _step_dict(s, linked, day, a.status == "signed") for s in by_agreement.get(a.id, [])
         ]
-        late = [s for s in described if s["overdue"]]
-        for s in late:
-            listing.overdue_steps.append({"agreement_id": a.id, "person_ref": a.person_ref, **s})
+        late = [d for d in described if d["overdue"]]
+        listing.overdue_steps.extend(
+            {"agreement_id": a.id, "person_ref": a.person_ref, **d} for d in late
+        )
         listing.items.append(
             {
                 "id": a.id,
@@ -606,7 +607,7 @@ def list_agreements(
                 "review_due": due,
                 "review_overdue": overdue,
                 "steps": len(described),
-                "open_steps": sum(1 for s in described if s["status"] in ("open", "obstacle")),
+                "open_steps": sum(1 for d in described if d["status"] in ("open", "obstacle")),
                 "overdue_steps": len(late),
                 "updated_at": a.updated_at,
             }
@@ -900,7 +901,7 @@ def _claim(session: Session, agreement: Agreement, expected_version: int | None)
         .values(version=Agreement.version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if changed_rows(moved) != 1:
         _lost_race(session, agreement, expected_version)
     set_committed_value(agreement, "version", agreement.version + 1)
     set_committed_value(agreement, "updated_at", now)
@@ -946,29 +947,41 @@ def update_agreement(
     expected_version: int | None = None,
     today: date | None = None,
 ) -> Agreement:
-    """Change an agreement. Goals, steps and the start date only in a draft (a signed one is
-    binding as signed: ``Conflict``); schedule and municipality until closed."""
+    """Change an agreement: what its status allows (``agreement_lifecycle.CHANGES``; goals,
+    steps and the start date only in a draft, the schedule only once signed), else
+    ``Conflict``."""
     agreement = _load(session, actor, agreement_id, for_update=True)
-    if agreement.status == "closed":
-        raise Conflict("a closed agreement cannot change")
     given = patch.model_fields_set
-    content = {"goals", "steps", "remove_steps", "start_date"} & given
-    if content and agreement.status != "draft":
-        raise Conflict(
-            "a signed agreement is binding as signed; its "
-            + ", ".join(sorted(content))
-            + " cannot change (record progress with a review)"
-        )
-    if "next_review" in given and agreement.status != "signed":
-        raise Conflict("only a signed agreement has a review schedule")
+    agreement_lifecycle.check_changes(agreement.status, set(given))
     _check_version(agreement, expected_version)
     _claim(session, agreement, expected_version)
+    _change_details(agreement, patch, given)
+    _change_content(session, actor, agreement, patch, given)
+    _change_schedule(session, agreement, patch, given)
+    session.flush()
+    _audit(session, actor, "update", agreement)
+    return agreement
+
+
+def _change_details(agreement: Agreement, patch: AgreementPatch, given: set[str]) -> None:
+    """Start date, municipality and the person's language."""
     if "start_date" in given and patch.start_date is not None:
         agreement.start_date = patch.start_date
     if "municipality" in given:
         agreement.municipality = patch.municipality or None
     if "language" in given and patch.language:
         agreement.language = patch.language
+
+
+def _change_content(
+    session: Session,
+    actor: Principal,
+    agreement: Agreement,
+    patch: AgreementPatch,
+    given: set[str],
+) -> None:
+    """A draft's steps removed, goals replaced, steps added (in that order, so new steps may
+    serve the new goals). Goals are not replaced from under a remaining step."""
     goals = goals_of(session, agreement.id)
     if "remove_steps" in given and patch.remove_steps:
         _remove_steps(session, agreement, patch.remove_steps)
@@ -988,6 +1001,13 @@ def update_agreement(
         goals = _replace_goals(session, agreement, patch.goals)
     if "steps" in given and patch.steps:
         _add_steps(session, actor, agreement, patch.steps, goals)
+
+
+def _change_schedule(
+    session: Session, agreement: Agreement, patch: AgreementPatch, given: set[str]
+) -> None:
+    """The review interval, and the next review: given, or the new interval counted from the
+    last review (or the signatures)."""
     if "review_every_months" in given and patch.review_every_months is not None:
         agreement.review_every_months = patch.review_every_months
         if agreement.status == "signed" and "next_review" not in given:
@@ -996,9 +1016,6 @@ def update_agreement(
                 agreement.next_review = add_months(base, agreement.review_every_months)
     if "next_review" in given and patch.next_review is not None:
         agreement.next_review = patch.next_review
-    session.flush()
-    _audit(session, actor, "update", agreement)
-    return agreement
 
 
 def _remove_steps(session: Session, agreement: Agreement, step_ids: Sequence[int]) -> None:
@@ -1038,8 +1055,7 @@ def sign_agreement(
     signed = on or day
     _not_future(signed, day, "date")
     agreement = _load(session, actor, agreement_id, for_update=True)
-    if agreement.status != "draft":
-        raise Conflict(f"the agreement is {agreement.status}; signatures are final")
+    agreement_lifecycle.check_action(agreement.status, "sign")
     mine, other = (
         (Agreement.person_signed_on, Agreement.counsellor_signed_on)
         if party == "person"
@@ -1062,7 +1078,10 @@ def sign_agreement(
         .values(
             {
                 mine: signed,
-                Agreement.status: case((completes, "signed"), else_=Agreement.status),
+                Agreement.status: case(
+                    (completes, agreement_lifecycle.NEXT["draft", "sign"]),
+                    else_=Agreement.status,
+                ),
                 Agreement.signed_on: case(
                     (completes, case((other > signed, other), else_=signed)), else_=None
                 ),
@@ -1074,7 +1093,7 @@ def sign_agreement(
     )
     if expected_version is not None:
         stmt = stmt.where(Agreement.version == expected_version)
-    if session.execute(stmt).rowcount != 1:
+    if changed_rows(session.execute(stmt)) != 1:
         if _signed_meanwhile(session, agreement, mine):
             raise Conflict(f"the {party} has already signed")
         _lost_race(session, agreement, expected_version)
@@ -1112,8 +1131,7 @@ def add_review(
     held = review.date or day
     _not_future(held, day, "date")
     agreement = _load(session, actor, agreement_id, for_update=True)
-    if agreement.status != "signed":
-        raise Conflict(f"only a signed agreement is reviewed; this one is {agreement.status}")
+    agreement_lifecycle.check_action(agreement.status, "review")
     if agreement.signed_on and held < agreement.signed_on:
         raise InvalidInput([FieldError("date", "a review cannot precede the signatures")])
     steps = {s.id: s for s in steps_of(session, [agreement.id])}
@@ -1213,8 +1231,7 @@ def close_agreement(
     closed = close.date or day
     _not_future(closed, day, "date")
     agreement = _load(session, actor, agreement_id, for_update=True)
-    if agreement.status != "signed":
-        raise Conflict("only a signed agreement can be closed; this one is " + agreement.status)
+    agreement_lifecycle.check_action(agreement.status, "close")
     if agreement.signed_on and closed < agreement.signed_on:
         raise InvalidInput([FieldError("date", "closing cannot precede the signatures")])
     goals = {g.position: g for g in goals_of(session, agreement.id)}
@@ -1240,7 +1257,7 @@ def close_agreement(
     _claim(session, agreement, expected_version)
     for position, outcome in given.items():
         goals[position].outcome = outcome
-    agreement.status = "closed"
+    agreement.status = agreement_lifecycle.NEXT["signed", "close"]
     agreement.closed_on = closed
     agreement.closing_note = close.note or None
     agreement.next_review = None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from casework.tables import AuditEntry
 from lotse.accounts import Principal
-from lotse.db import utcnow
+from lotse.db import changed_rows, utcnow
 
 #: Every action an entry may record.
 ACTIONS: tuple[str, ...] = (
@@ -113,7 +113,7 @@ def unlink_person(session: Session, person_key: str) -> int:
         .values(person_key=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def unlink_agreements(session: Session, agreement_ids: Iterable[str]) -> int:
@@ -128,4 +128,4 @@ def unlink_agreements(session: Session, agreement_ids: Iterable[str]) -> int:
         .values(person_key=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed_rows(result)

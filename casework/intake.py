@@ -18,7 +18,7 @@ from sqlalchemy import DateTime, ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.register import note_case
-from lotse.db import Base, JsonType, utcnow
+from lotse.db import Base, JsonType, changed_rows, utcnow
 from lotse.pseudonyms import person_key
 
 
@@ -82,4 +82,4 @@ def erase_drafts(session: Session, centre_id: str, key: str) -> int:
     result = session.execute(
         delete(IntakeDraft).where(IntakeDraft.centre_id == centre_id, IntakeDraft.person_key == key)
     )
-    return int(result.rowcount or 0)
+    return changed_rows(result)

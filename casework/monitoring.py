@@ -249,10 +249,12 @@ def _obstacles(session: Session, ids: list[str], goals: pd.DataFrame) -> pd.Data
     goal's, else one row for each category of the agreement's goals."""
     if not ids:
         return pd.DataFrame(columns=["agreement_id", "code", "category"])
-    step_goal = dict(
+    step_goal: dict[int, int | None] = dict(
         session.execute(
             select(AgreementStep.id, AgreementStep.goal).where(AgreementStep.agreement_id.in_(ids))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     goal_cat = {
         (a, g): c for a, g, c in goals[["agreement_id", "goal", "category"]].itertuples(index=False)

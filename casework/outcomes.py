@@ -45,8 +45,10 @@ def record_simulated_referrals(session: Session, referrals: Sequence[SimulatedRe
     if not referrals:
         return 0
     offer_ids = {r.offer_id for r in referrals}
-    agency = dict(
-        session.execute(select(Offer.id, Offer.agency_id).where(Offer.id.in_(offer_ids))).all()
+    agency: dict[str, str] = dict(
+        session.execute(select(Offer.id, Offer.agency_id).where(Offer.id.in_(offer_ids)))
+        .tuples()
+        .all()
     )
     rows, events = [], []
     for r in referrals:

@@ -428,20 +428,20 @@ def purge_expired(
         by_person.setdefault((a.centre_id, a.person_key), []).append(a.id)
         tokens.setdefault((a.centre_id, a.person_key), new_token())
     for (centre, key), ids in by_person.items():
-        referral_ids = list(
-            session.scalars(
-                select(AgreementStep.referral_id).where(
-                    AgreementStep.agreement_id.in_(ids), AgreementStep.referral_id.is_not(None)
-                )
+        referral_ids = [
+            r
+            for r in session.scalars(
+                select(AgreementStep.referral_id).where(AgreementStep.agreement_id.in_(ids))
             )
-        )
-        request_ids = set(
-            session.scalars(
-                select(Referral.request_id).where(
-                    Referral.id.in_(referral_ids), Referral.request_id.is_not(None)
-                )
+            if r is not None
+        ]
+        request_ids = {
+            r
+            for r in session.scalars(
+                select(Referral.request_id).where(Referral.id.in_(referral_ids))
             )
-        )
+            if r is not None
+        }
         still_used = set(
             session.scalars(
                 select(Referral.request_id).where(

@@ -22,7 +22,7 @@ from casework.tables import Referral, ReferralEvent
 from catalog.store import get_offer, next_seq, record_change
 from catalog.tables import Offer
 from lotse.accounts import Principal, ensure_centre
-from lotse.db import utcnow
+from lotse.db import changed_rows, utcnow
 from lotse.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from lotse.pseudonyms import person_key
 
@@ -179,7 +179,7 @@ def take_place(session: Session, actor: Principal, offer_id: str) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if changed_rows(result) != 1:
         raise NoFreePlace("the offer has no free place left; the referral stays as it was")
     session.refresh(offer)
     record_change(
@@ -224,7 +224,7 @@ def change_status(
         .values(status=status, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if changed_rows(moved) != 1:
         raise Conflict("the referral was changed by someone else meanwhile; read it again")
     set_committed_value(referral, "status", status)
     set_committed_value(referral, "updated_at", now)

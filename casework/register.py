@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from casework.tables import Case
 from lotse.accounts import ensure_centre
-from lotse.db import utcnow
+from lotse.db import changed_rows, utcnow
 from lotse.pseudonyms import person_key
 
 
@@ -37,7 +37,7 @@ def erase_case(session: Session, centre_id: str, key: str) -> int:
     result = session.execute(
         delete(Case).where(Case.centre_id == centre_id, Case.person_key == key)
     )
-    return int(result.rowcount or 0)
+    return changed_rows(result)
 
 
 def person_refs(session: Session, centre_id: str, keys: Iterable[str]) -> dict[str, str]:

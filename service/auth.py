@@ -29,7 +29,7 @@ from wtforms import ValidationError
 
 from lotse.accounts import Principal, principal_for_token
 from lotse.errors import Forbidden, Unauthenticated
-from service.db import db
+from service.db import request_session
 from service.security import check_token_attempts, count_anonymous_read, token_failed
 from service.sessions import session_principal
 
@@ -52,9 +52,9 @@ def bearer_principal() -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             token_failed()
             raise Unauthenticated("use 'Authorization: Bearer <token>'")
-        principal = principal_for_token(db(), token.strip())
+        principal = principal_for_token(request_session(), token.strip())
         if principal is None:
-            db().rollback()  # the failure is counted in a transaction of its own
+            request_session().rollback()  # the failure is counted in a transaction of its own
             token_failed()
             raise Unauthenticated("the token is unknown or revoked")
     else:

@@ -64,7 +64,7 @@ def state() -> Lotse:
     return current_app.extensions["lotse"]
 
 
-def db() -> Session:
+def request_session() -> Session:
     """The request's session; views commit explicitly after a successful domain call."""
     if "db_session" not in g:
         g.db_session = state().sessions()

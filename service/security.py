@@ -101,23 +101,23 @@ class Limiter:
     def count(self, key: str, seconds: int) -> ratelimits.Window:
         """Count one for ``key`` (in a transaction of its own) and return the new count."""
         now = self.clock()
-        with transaction(state().sessions) as db:
-            window = ratelimits.count(db, key, seconds, now)
+        with transaction(state().sessions) as session:
+            window = ratelimits.count(session, key, seconds, now)
             if now - self._purged_at >= PURGE_EVERY:
                 self._purged_at = now
-                ratelimits.purge_expired(db, now)
+                ratelimits.purge_expired(session, now)
         return window
 
     def peek(self, key: str, seconds: int) -> ratelimits.Window:
         """``key``'s count, read in the request's own session: a read needs no transaction
         of its own (and on every authenticated request, one commit fewer counts)."""
-        from service.db import db
+        from service.db import request_session
 
-        return ratelimits.peek(db(), key, seconds, self.clock())
+        return ratelimits.peek(request_session(), key, seconds, self.clock())
 
     def forget(self, key: str) -> None:
-        with transaction(state().sessions) as db:
-            ratelimits.forget(db, key)
+        with transaction(state().sessions) as session:
+            ratelimits.forget(session, key)
 
 
 def rate_limits() -> Limiter:

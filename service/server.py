@@ -109,14 +109,14 @@ def warm_up(app) -> None:
     import logging
 
     from matcher.places import place_index
-    from service.db import db
+    from service.db import request_session
     from service.ranking import active_ranker, snapshot_cache
 
     log = logging.getLogger("lotse.service")
     try:
         place_index()
         with app.app_context():
-            snapshot_cache().current(db())
+            snapshot_cache().current(request_session())
             # Load the active ranker now: a worker that loaded it lazily would answer its
             # first requests with the rule score, and would never hold the active version
             # if the pointer later moved to an artifact it must refuse.

@@ -32,7 +32,7 @@ from lotse import websessions
 from lotse.accounts import Principal, active_user_id
 from lotse.db import transaction
 from lotse.settings import Settings
-from service.db import db, state
+from service.db import request_session, state
 
 COOKIE_NAME = "lotse_session"
 
@@ -244,7 +244,7 @@ def session_principal() -> Principal | None:
 def log_in(username: str, principal: Principal) -> bool:
     """Log ``username`` in with a fresh session; False when the user is gone or disabled
     (between the password check and now)."""
-    user_id = active_user_id(db(), username)
+    user_id = active_user_id(request_session(), username)
     if user_id is None:
         return False
     current_session().log_in(user_id, principal, username)

@@ -19,7 +19,7 @@ from casework import agreements, documents
 from casework.agreements import AgreementIn, AgreementPatch, CloseIn, ReviewIn, SignatureIn
 from lotse.errors import NotFound
 from service.auth import current_principal, require
-from service.db import db
+from service.db import request_session
 from service.io import if_match, parse_body, parse_query, respond
 from service.openapi import operation
 from service.printing import agreement_html, finish_record, next_steps_html, sign_and_record
@@ -201,7 +201,7 @@ class SheetQuery(BaseModel):
 
 
 def _out(agreement: Any) -> AgreementOut:
-    return AgreementOut.model_validate(agreements.describe_agreement(db(), agreement))
+    return AgreementOut.model_validate(agreements.describe_agreement(request_session(), agreement))
 
 
 @bp.post("")
@@ -214,7 +214,7 @@ def _out(agreement: Any) -> AgreementOut:
 @require(*CASEWORKERS)
 def create_agreement():
     body = parse_body(AgreementIn)
-    session = db()
+    session = request_session()
     agreement = agreements.create_agreement(session, current_principal(), body)
     out = _out(agreement)
     session.commit()
@@ -231,7 +231,7 @@ def create_agreement():
 @require(*CASEWORKERS)
 def list_agreements():
     query = parse_query(AgreementQuery)
-    session = db()
+    session = request_session()
     listing = agreements.list_agreements(
         session,
         current_principal(),
@@ -254,7 +254,7 @@ def list_agreements():
 @operation("Read an agreement", "agreements", responses={200: AgreementOut})
 @require(*CASEWORKERS)
 def get_agreement(agreement_id: str):
-    session = db()
+    session = request_session()
     out = _out(agreements.get_agreement(session, current_principal(), agreement_id))
     session.commit()
     return respond(out, headers={"ETag": f'"{out.version}"'})
@@ -275,7 +275,7 @@ def get_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def patch_agreement(agreement_id: str):
     body = parse_body(AgreementPatch)
-    session = db()
+    session = request_session()
     agreement = agreements.update_agreement(
         session, current_principal(), agreement_id, body, expected_version=if_match(False)
     )
@@ -300,7 +300,7 @@ def patch_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def sign_agreement(agreement_id: str):
     body = parse_body(SignatureIn)
-    session = db()
+    session = request_session()
     agreement, document_id = sign_and_record(
         session,
         current_principal(),
@@ -332,7 +332,7 @@ def sign_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def review_agreement(agreement_id: str):
     body = parse_body(ReviewIn)
-    session = db()
+    session = request_session()
     agreement = agreements.add_review(
         session, current_principal(), agreement_id, body, expected_version=if_match(False)
     )
@@ -356,7 +356,7 @@ def review_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def close_agreement(agreement_id: str):
     body = parse_body(CloseIn)
-    session = db()
+    session = request_session()
     agreement = agreements.close_agreement(
         session, current_principal(), agreement_id, body, expected_version=if_match(False)
     )
@@ -375,7 +375,7 @@ def close_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def print_agreement(agreement_id: str):
     query = parse_query(PrintQuery)
-    session = db()
+    session = request_session()
     data = agreements.printable_agreement(session, current_principal(), agreement_id)
     session.commit()
     person = data["language"] if query.person is None else query.person
@@ -393,7 +393,7 @@ def print_agreement(agreement_id: str):
 @require(*CASEWORKERS)
 def next_steps(agreement_id: str):
     query = parse_query(SheetQuery)
-    session = db()
+    session = request_session()
     data = agreements.printable_agreement(session, current_principal(), agreement_id)
     session.commit()
     lang = query.lang or data["language"]
@@ -415,7 +415,7 @@ def _html(html: str, lang: str) -> Response:
 )
 @require(*CASEWORKERS)
 def document_pdf(agreement_id: str, document_id: str):
-    session = db()
+    session = request_session()
     agreements.printable_agreement(session, current_principal(), agreement_id)  # access, audit
     doc = documents.get_document(session, agreement_id, document_id)
     session.commit()
@@ -436,7 +436,7 @@ def document_pdf(agreement_id: str, document_id: str):
 )
 @require(*CASEWORKERS)
 def render_document(agreement_id: str, document_id: str):
-    session = db()
+    session = request_session()
     agreement = agreements.get_agreement(session, current_principal(), agreement_id)
     documents.get_document(session, agreement_id, document_id)
     session.commit()

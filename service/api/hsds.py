@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import hsds_api
 from service.auth import bearer_principal, limit_anonymous_reads
-from service.db import db
+from service.db import request_session
 from service.io import parse_query, respond
 from service.openapi import operation
 from service.security import count_export
@@ -234,8 +234,12 @@ def list_services():
     query = parse_query(HsdsServicesQuery)
     filters = query.model_dump(exclude={"page", "per_page", "format"})
     if query.format == "ndjson":
-        return _ndjson(hsds_api.every_service(db(), **filters))
-    return respond(hsds_api.service_page(db(), page=query.page, per_page=query.per_page, **filters))
+        return _ndjson(hsds_api.every_service(request_session(), **filters))
+    return respond(
+        hsds_api.service_page(
+            request_session(), page=query.page, per_page=query.per_page, **filters
+        )
+    )
 
 
 @bp.get("/services/<service_id>")
@@ -246,7 +250,7 @@ def list_services():
     operation_id="getFullyNestedServiceById",
 )
 def get_service(service_id: str):
-    return respond(hsds_api.service_by_id(db(), service_id))
+    return respond(hsds_api.service_by_id(request_session(), service_id))
 
 
 @bp.get("/organizations")
@@ -260,7 +264,9 @@ def get_service(service_id: str):
 def list_organizations():
     query = parse_query(HsdsOrganizationsQuery)
     filters = query.model_dump(exclude={"page", "per_page", "format"})
-    return _answer(functools.partial(hsds_api.organization_page, db()), query, **filters)
+    return _answer(
+        functools.partial(hsds_api.organization_page, request_session()), query, **filters
+    )
 
 
 @bp.get("/organizations/<organization_id>")
@@ -274,7 +280,9 @@ def list_organizations():
 def get_organization(organization_id: str):
     query = parse_query(HsdsOrganizationQuery)
     return respond(
-        hsds_api.organization_by_id(db(), organization_id, full_service=query.full_service)
+        hsds_api.organization_by_id(
+            request_session(), organization_id, full_service=query.full_service
+        )
     )
 
 
@@ -290,9 +298,11 @@ def list_service_at_locations():
     query = parse_query(HsdsServiceAtLocationsQuery)
     filters = query.model_dump(exclude={"page", "per_page", "format"})
     if query.format == "ndjson":
-        return _ndjson(hsds_api.every_service_at_location(db(), **filters))
+        return _ndjson(hsds_api.every_service_at_location(request_session(), **filters))
     return respond(
-        hsds_api.service_at_location_page(db(), page=query.page, per_page=query.per_page, **filters)
+        hsds_api.service_at_location_page(
+            request_session(), page=query.page, per_page=query.per_page, **filters
+        )
     )
 
 
@@ -304,7 +314,7 @@ def list_service_at_locations():
     operation_id="getServiceAtLocationWithNestedDataById",
 )
 def get_service_at_location(record_id: str):
-    return respond(hsds_api.service_at_location_by_id(db(), record_id))
+    return respond(hsds_api.service_at_location_by_id(request_session(), record_id))
 
 
 @bp.get("/taxonomies")

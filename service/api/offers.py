@@ -13,7 +13,7 @@ from catalog.duplicates import similar_offers
 from catalog.schema import OfferIn, OfferOut
 from lotse.errors import FieldError, Forbidden, InvalidInput
 from service.auth import current_principal, limit_anonymous_reads, require
-from service.db import db
+from service.db import request_session
 from service.io import if_match, json_body, parse_query, respond
 from service.openapi import operation
 
@@ -140,7 +140,7 @@ def create_offer():
         raise Forbidden(
             f"an agency token of '{principal.agency_id}' cannot create offers for '{agency_id}'"
         )
-    session = db()
+    session = request_session()
     offer = store.create_offer(session, principal, agency_id, data)
     dupes = similar_offers(session, offer)
     session.commit()
@@ -156,7 +156,7 @@ def create_offer():
 @operation("Search offers", "offers", query=OfferListQuery, responses={200: OfferList})
 def list_offers():
     query = parse_query(OfferListQuery).to_query()
-    page = store.search_offers(db(), query)
+    page = store.search_offers(request_session(), query)
     items = [
         OfferListItem(**_out(o).model_dump(), distance_km=None if d is None else round(d, 2))
         for o, d in page.items
@@ -167,7 +167,7 @@ def list_offers():
 @bp.get("/<offer_id>")
 @operation("Read an offer", "offers", responses={200: OfferOut})
 def get_offer(offer_id: str):
-    offer = store.get_offer(db(), offer_id)
+    offer = store.get_offer(request_session(), offer_id)
     return respond(_out(offer), headers=_etag(offer))
 
 
@@ -181,7 +181,7 @@ def get_offer(offer_id: str):
 )
 @require(*WRITERS)
 def replace_offer(offer_id: str):
-    session = db()
+    session = request_session()
     offer = store.replace_offer(session, current_principal(), offer_id, json_body(), if_match())
     session.commit()
     return respond(_out(offer), headers=_etag(offer))
@@ -198,7 +198,7 @@ def replace_offer(offer_id: str):
 )
 @require(*WRITERS)
 def patch_offer(offer_id: str):
-    session = db()
+    session = request_session()
     offer = store.patch_offer(session, current_principal(), offer_id, json_body(), if_match())
     session.commit()
     return respond(_out(offer), headers=_etag(offer))
@@ -213,7 +213,7 @@ def patch_offer(offer_id: str):
 )
 @require(*WRITERS)
 def archive_offer(offer_id: str):
-    session = db()
+    session = request_session()
     offer = store.archive_offer(session, current_principal(), offer_id, if_match(required=False))
     session.commit()
     return respond(_out(offer), headers=_etag(offer))
@@ -222,7 +222,7 @@ def archive_offer(offer_id: str):
 @bp.get("/<offer_id>/history")
 @operation("History of an offer", "offers", responses={200: OfferHistory})
 def offer_history(offer_id: str):
-    changes = store.offer_history(db(), offer_id)
+    changes = store.offer_history(request_session(), offer_id)
     return respond(
         OfferHistory(
             offer_id=offer_id,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog import exporting, importing, reading
 from lotse.accounts import SLUG
 from service.auth import bearer_principal, current_principal, limit_anonymous_reads, require
-from service.db import db, state
+from service.db import request_session, state
 from service.io import parse_query, respond
 from service.openapi import operation
 from service.security import count_export
@@ -91,7 +91,7 @@ def import_offers():
     query = parse_query(ImportQuery)
     principal = current_principal()
     body = request.get_data()
-    session = db()
+    session = request_session()
     report = importing.import_offers(
         session,
         principal,
@@ -122,7 +122,7 @@ def export_offers():
     query = parse_query(ExportQuery)
     principal = bearer_principal()
     count_export(principal.name or principal.actor if principal else None)
-    chunks = exporting.export_offers(db(), query.format, query.agency_id)
+    chunks = exporting.export_offers(request_session(), query.format, query.agency_id)
     name = exporting.export_filename(query.format, query.agency_id)
     return Response(
         stream_with_context(chunks),

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework import privacy
 from service.api.agreements import AgreementOut, DocumentOut
 from service.auth import current_principal, require
-from service.db import db
+from service.db import request_session
 from service.io import parse_body, parse_query, respond
 from service.openapi import operation
 
@@ -130,7 +130,7 @@ class ErasureOut(BaseModel):
 
 
 def _export(person_ref: str, centre_id: str | None):
-    session = db()
+    session = request_session()
     data = privacy.export_person(session, current_principal(), person_ref, centre_id)
     out = PersonExport.model_validate(data)
     session.commit()
@@ -138,7 +138,7 @@ def _export(person_ref: str, centre_id: str | None):
 
 
 def _erase(person_ref: str, centre_id: str | None):
-    session = db()
+    session = request_session()
     report = privacy.erase_person(session, current_principal(), person_ref, centre_id)
     session.commit()
     return respond(ErasureOut(**report.counts()))

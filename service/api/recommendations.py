@@ -14,7 +14,7 @@ from matcher.engine import DEFAULT_K, MAX_K, Explanation, Recommendation, explai
 from matcher.profile import ProfileIn
 from matcher.serving import serve_recommendations
 from service.auth import current_principal, require
-from service.db import db
+from service.db import request_session
 from service.io import parse_body, respond
 from service.openapi import operation
 from service.ranking import serving_options, snapshot_cache
@@ -131,7 +131,7 @@ def _out(rec: Recommendation) -> RecommendationOut:
 @require(*READERS)
 def recommend():
     query = parse_body(RecommendationQuery)
-    session = db()
+    session = request_session()
     centre = current_principal().centre_id
     rec = serve_recommendations(
         session,
@@ -158,7 +158,7 @@ def recommend():
 def explain_offer():
     query = parse_body(ExplainQuery)
     result: Explanation = explain(
-        db(),
+        request_session(),
         query.profile,
         query.offer_id,
         snapshots=snapshot_cache(),

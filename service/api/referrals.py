@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework import referrals
 from casework.origin import origin_of_request
 from service.auth import current_principal, require
-from service.db import db
+from service.db import request_session
 from service.io import parse_body, parse_query, respond
 from service.openapi import operation
 
@@ -83,7 +83,7 @@ class AgencyReferralQuery(BaseModel):
 
 
 def _out(referral) -> ReferralOut:
-    events = referrals.referral_events(db(), referral.id)
+    events = referrals.referral_events(request_session(), referral.id)
     return ReferralOut(
         id=referral.id,
         request_id=referral.request_id,
@@ -124,7 +124,7 @@ def create_referral():
     """201 with a new referral; 200 with the person's open referral to the offer when there
     is one (it stays the one)."""
     body = parse_body(ReferralIn)
-    session = db()
+    session = request_session()
     origin = origin_of_request(session, body.request_id)
     referral, created = referrals.refer(
         session, current_principal(), origin, body.offer_id, body.consent
@@ -137,7 +137,7 @@ def create_referral():
 @operation("Read a referral", "referrals", responses={200: ReferralOut})
 @require("counsellor", "agency", "admin")
 def get_referral(referral_id: str):
-    session = db()
+    session = request_session()
     out = _out(referrals.get_referral(session, current_principal(), referral_id))
     session.commit()  # the read is audited
     return respond(out)
@@ -153,7 +153,7 @@ def get_referral(referral_id: str):
 @require("counsellor", "agency", "admin")
 def patch_referral(referral_id: str):
     body = parse_body(ReferralPatch)
-    session = db()
+    session = request_session()
     referral = referrals.change_status(
         session, current_principal(), referral_id, body.status, body.reason, body.note
     )
@@ -171,7 +171,9 @@ def patch_referral(referral_id: str):
 @require("agency", "admin")
 def agency_referrals():
     query = parse_query(AgencyReferralQuery)
-    rows = referrals.agency_referrals(db(), current_principal(), query.status, query.since)
+    rows = referrals.agency_referrals(
+        request_session(), current_principal(), query.status, query.since
+    )
     return respond(
         AgencyReferralList(
             items=[

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework import monitoring
 from lotse.errors import FieldError, InvalidInput
 from service.auth import current_principal, require
-from service.db import db
+from service.db import request_session
 from service.io import parse_query, respond
 from service.openapi import operation
 
@@ -105,7 +105,9 @@ def monitoring_report():
     if "since" in request.args or "until" in request.args:
         raise InvalidInput([FieldError("period", WINDOWS_GONE)])
     query = parse_query(MonitoringQuery)
-    report = monitoring.monitoring_report(db(), current_principal(), query.by, period=query.period)
+    report = monitoring.monitoring_report(
+        request_session(), current_principal(), query.by, period=query.period
+    )
     if query.format == "csv":
         name = f"monitoring-{query.by}-{report['period']}.csv"
         return Response(

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from lotse import accounts
 from lotse.errors import InvalidInput, NotFound
-from service.db import db
+from service.db import request_session
 from service.web import page_errors
 from service.web.access import page_blueprint
 from service.web.forms import form_int
@@ -21,13 +21,13 @@ bp = page_blueprint("admin", __name__, "/admin", roles=("admin",))
 
 
 def _done(message: str, target: str) -> Any:
-    db().commit()
+    request_session().commit()
     flash(message, "success")
     return redirect(url_for(target))
 
 
 def _failed(exc: Exception, target: str) -> Any:
-    db().rollback()
+    request_session().rollback()
     flash(_("Nothing was changed: %(why)s", why=page_errors.why(exc)), "error")
     return redirect(url_for(target))
 
@@ -42,10 +42,10 @@ def start() -> Any:
 
 @bp.get("/users")
 def users() -> Any:
-    agencies, centres = accounts.list_organisations(db())
+    agencies, centres = accounts.list_organisations(request_session())
     return render_template(
         "admin/users.html",
-        users=accounts.list_users(db()),
+        users=accounts.list_users(request_session()),
         roles=accounts.ROLES,
         agencies=agencies,
         centres=centres,
@@ -58,7 +58,7 @@ def create_user() -> Any:
     role = form.get("role", "")
     try:
         accounts.create_user(
-            db(),
+            request_session(),
             form.get("username", "").strip()[:64],
             form.get("password", "")[:1024],
             role,
@@ -74,7 +74,7 @@ def create_user() -> Any:
 @bp.post("/users/<username>/disable")
 def disable_user(username: str) -> Any:
     try:
-        ended, revoked = accounts.disable_user(db(), username)
+        ended, revoked = accounts.disable_user(request_session(), username)
     except NotFound as exc:
         return _failed(exc, ".users")
     return _done(
@@ -91,7 +91,7 @@ def disable_user(username: str) -> Any:
 @bp.post("/users/<username>/enable")
 def enable_user(username: str) -> Any:
     try:
-        accounts.enable_user(db(), username)
+        accounts.enable_user(request_session(), username)
     except NotFound as exc:
         return _failed(exc, ".users")
     return _done(_("%(user)s can log in again.", user=username), ".users")
@@ -100,7 +100,9 @@ def enable_user(username: str) -> Any:
 @bp.post("/users/<username>/password")
 def reset_password(username: str) -> Any:
     try:
-        ended = accounts.set_password(db(), username, request.form.get("password", "")[:1024])
+        ended = accounts.set_password(
+            request_session(), username, request.form.get("password", "")[:1024]
+        )
     except (InvalidInput, NotFound) as exc:
         return _failed(exc, ".users")
     return _done(
@@ -112,7 +114,7 @@ def reset_password(username: str) -> Any:
 @bp.post("/users/<username>/name")
 def display_name(username: str) -> Any:
     try:
-        accounts.set_display_name(db(), username, request.form.get("display_name", ""))
+        accounts.set_display_name(request_session(), username, request.form.get("display_name", ""))
     except (InvalidInput, NotFound) as exc:
         return _failed(exc, ".users")
     return _done(_("The display name was saved."), ".users")
@@ -123,7 +125,7 @@ def display_name(username: str) -> Any:
 
 @bp.get("/tokens")
 def tokens() -> Any:
-    return render_template("admin/tokens.html", tokens=accounts.list_tokens(db()))
+    return render_template("admin/tokens.html", tokens=accounts.list_tokens(request_session()))
 
 
 @bp.post("/tokens/<token_id>/revoke")
@@ -132,7 +134,7 @@ def revoke_token(token_id: str) -> Any:
     try:
         if number is None:
             raise NotFound(f"no token with id {token_id[:20]}")
-        accounts.revoke_token(db(), number)
+        accounts.revoke_token(request_session(), number)
     except NotFound as exc:
         return _failed(exc, ".tokens")
     return _done(_("Token %(id)s was revoked.", id=number), ".tokens")
@@ -143,7 +145,7 @@ def revoke_token(token_id: str) -> Any:
 
 @bp.get("/organisations")
 def organisations() -> Any:
-    agencies, centres = accounts.list_organisations(db())
+    agencies, centres = accounts.list_organisations(request_session())
     return render_template("admin/organisations.html", agencies=agencies, centres=centres)
 
 
@@ -151,7 +153,7 @@ def organisations() -> Any:
 def describe_organisation(kind: str, org_id: str) -> Any:
     try:
         accounts.describe_organisation(
-            db(),
+            request_session(),
             kind,
             org_id,
             request.form.get("name", ""),

@@ -27,7 +27,7 @@ from lotse.errors import (
     StaleVersion,
 )
 from matcher.places import with_approximate_location
-from service.db import db, state
+from service.db import request_session, state
 from service.web import labels, page_errors, page_labels
 from service.web.access import current_person, page_blueprint, safe_next
 from service.web.forms import field_errors, offer_form_data
@@ -76,7 +76,7 @@ def _category_options() -> list[tuple[str, str, list[tuple[str, str]]]]:
 @bp.get("/")
 def start() -> Any:
     principal = current_person()
-    session_ = db()
+    session_ = request_session()
     total = store.search_offers(
         session_, store.OfferQuery(agency_id=principal.agency_id, include_inactive=True, per_page=1)
     ).total
@@ -91,7 +91,7 @@ def _sorted_offers(query: store.OfferQuery, key: str, descending: bool) -> tuple
     page, total = 1, 0
     while len(found) < SORT_LIMIT:
         result = store.search_offers(
-            db(),
+            request_session(),
             store.OfferQuery(**{**query.__dict__, "page": page, "per_page": store.MAX_PER_PAGE}),
         )
         total = result.total
@@ -125,7 +125,7 @@ def offers() -> Any:
         everything, total, truncated = _sorted_offers(query, sort, descending)
         items = everything[(page - 1) * PER_PAGE : page * PER_PAGE]
     else:
-        result = store.search_offers(db(), query)
+        result = store.search_offers(request_session(), query)
         items, total = [o for o, _d in result.items], result.total
     pages = max(1, -(-total // PER_PAGE))
     return render_template(
@@ -145,7 +145,7 @@ def offers() -> Any:
 
 
 def _own_offer(offer_id: str):
-    offer = store.get_offer(db(), offer_id)
+    offer = store.get_offer(request_session(), offer_id)
     if not current_person().may_edit_agency(offer.agency_id):
         raise Forbidden("another agency's offer")
     return offer
@@ -186,7 +186,7 @@ def new_offer() -> Any:
     if request.method == "GET":
         return _render_form({"status": "active", "organization": ""}, {})
     data = with_approximate_location(offer_form_data(request.form))
-    session_ = db()
+    session_ = request_session()
     try:
         offer = store.create_offer(session_, current_person(), _agency_id(), data)
         session_.commit()
@@ -204,7 +204,7 @@ def edit_offer(offer_id: str) -> Any:
         return _render_form(_form_values(offer), {}, offer, offer.version)
     data = with_approximate_location(offer_form_data(request.form))
     version = _version_field()
-    session_ = db()
+    session_ = request_session()
     try:
         store.replace_offer(session_, current_person(), offer_id, data, version)
         session_.commit()
@@ -240,7 +240,7 @@ def free_places(offer_id: str) -> Any:
         value = request.form.get("capacity_free", "")
     version = _version_field()
     back = safe_next(request.form.get("next")) or url_for(".offers")
-    session_ = db()
+    session_ = request_session()
     try:
         offer = store.patch_offer(
             session_, current_person(), offer_id, {"capacity_free": value.strip()}, version
@@ -266,8 +266,8 @@ def free_places(offer_id: str) -> Any:
 
 @bp.get("/offers/<offer_id>/history")
 def history(offer_id: str) -> Any:
-    changes = store.agency_offer_history(db(), current_person(), offer_id)
-    offer = store.get_offer(db(), offer_id)
+    changes = store.agency_offer_history(request_session(), current_person(), offer_id)
+    offer = store.get_offer(request_session(), offer_id)
     return render_template("agency/history.html", offer=offer, changes=changes)
 
 
@@ -290,10 +290,10 @@ def referrals() -> Any:
     status = request.args.get("status") or None
     if status not in lifecycle.STATUSES:
         status = None
-    rows = cases.agency_inbox(db(), current_person(), offer_id=offer_id, status=status)
-    db().commit()
+    rows = cases.agency_inbox(request_session(), current_person(), offer_id=offer_id, status=status)
+    request_session().commit()
     offers = store.search_offers(
-        db(),
+        request_session(),
         store.OfferQuery(
             agency_id=_agency_id(), include_inactive=True, per_page=store.MAX_PER_PAGE
         ),
@@ -313,12 +313,12 @@ def referral_status(referral_id: str) -> Any:
     """GET: confirm the change (with a reason where the lifecycle asks one); POST: make it."""
     to = request.values.get("to") or request.values.get("status") or ""
     back = safe_next(request.values.get("next")) or url_for(".referrals")
-    row = cases.agency_referral(db(), current_person(), referral_id)
+    row = cases.agency_referral(request_session(), current_person(), referral_id)
     if to not in row["next"]:
         flash(_("This change is not possible for the referral now."), "error")
         return redirect(back)
     if request.method == "GET":
-        db().commit()
+        request_session().commit()
         return render_template(
             "agency/referral_confirm.html",
             r=row,
@@ -326,7 +326,7 @@ def referral_status(referral_id: str) -> Any:
             reasons=lifecycle.REASONS.get(to, ()),
             back=back,
         )
-    session_ = db()
+    session_ = request_session()
     try:
         referrals_domain.change_status(
             session_,
@@ -416,7 +416,7 @@ def dry_run() -> Any:
     fmt = reading.guess_format(raw, name=name, media_type=file.mimetype or "")
     try:
         report = importing.import_offers(
-            db(),
+            request_session(),
             current_person(),
             _agency_id(),
             raw,
@@ -428,9 +428,9 @@ def dry_run() -> Any:
     except RejectedImport as exc:
         report = exc.report
     except (BadPayload, InvalidInput) as exc:
-        db().rollback()
+        request_session().rollback()
         return render_template("agency/upload.html", error=exc.detail), 422
-    db().rollback()
+    request_session().rollback()
     folder = _upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
     uploader = _uploader()
@@ -497,7 +497,7 @@ def confirm_import() -> Any:
         return redirect(url_for(".upload"))
     mode = "partial" if request.form.get("mode") == "partial" else "atomic"
     raw = path.read_bytes()
-    session_ = db()
+    session_ = request_session()
     try:
         report = importing.import_offers(
             session_,

@@ -38,7 +38,7 @@ from models.lifecycle import (
     rollback,
 )
 from models.registry import models_root, rollback_target
-from service.db import db, state
+from service.db import request_session, state
 from service.ranking import active_ranker
 from service.web.access import current_person, page_blueprint
 from service.web.i18n import page_translator
@@ -287,7 +287,7 @@ def promote(version: str) -> Any:
 def roll_back() -> Any:
     info = describe_versions(state().sessions)
     try:
-        target = rollback_target(db())
+        target = rollback_target(request_session())
     except Conflict:
         flash(_("No model is active, so there is nothing to roll back."), "info")
         return redirect(url_for(".models"))
@@ -314,14 +314,14 @@ def _report() -> dict[str, Any]:
     if by not in monitoring.GROUPINGS:
         by = "municipality"
     return monitoring.monitoring_report(
-        db(), current_person(), by, period=request.args.get("period") or None
+        request_session(), current_person(), by, period=request.args.get("period") or None
     )
 
 
 @bp.get("/monitoring", endpoint="monitoring")
 def monitoring_page() -> Any:
     report = _report()
-    db().commit()
+    request_session().commit()
     periods = monitoring.recent_periods(n=8)
     if report["period"] not in periods:
         periods.append(report["period"])

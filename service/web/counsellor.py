@@ -31,7 +31,7 @@ from matcher.engine import explain
 from matcher.profile import resolve_profile, validate_profile
 from matcher.rules import RULES
 from matcher.serving import replay_recommendation, serve_recommendations
-from service.db import db
+from service.db import request_session
 from service.printing import finish_record, sign_and_record
 from service.ranking import serving_options, snapshot_cache
 from service.sessions import current_session
@@ -59,7 +59,7 @@ def _intake() -> dict[str, Any] | None:
     key = current_session().key
     if key is None:
         return None
-    data = drafts.load_draft(db(), key, current_person().centre_id or "")
+    data = drafts.load_draft(request_session(), key, current_person().centre_id or "")
     return data if isinstance(data, dict) and isinstance(data.get("profile"), dict) else None
 
 
@@ -67,7 +67,7 @@ def _keep_intake(content: dict[str, Any]) -> None:
     """Keep ``content`` as this session's intake draft (in the caller's transaction)."""
     key = current_session().key
     if key is not None:
-        drafts.save_draft(db(), key, current_person().centre_id or "", content)
+        drafts.save_draft(request_session(), key, current_person().centre_id or "", content)
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -75,8 +75,8 @@ def _keep_intake(content: dict[str, Any]) -> None:
 
 @bp.get("/")
 def start() -> Any:
-    listing = ag.list_agreements(db(), current_person(), status="open")
-    db().commit()  # the listing's audit entries
+    listing = ag.list_agreements(request_session(), current_person(), status="open")
+    request_session().commit()  # the listing's audit entries
     due = [a for a in listing.items if a["review_due"]]
     return render_template(
         "counsel/start.html", listing=listing, due=due, recent=centre_referrals(limit=8)
@@ -92,8 +92,8 @@ def case_list() -> Any:
     status = request.args.get("status") or "open"
     if status not in cases.CASE_FILTERS:
         status = "open"
-    listing = cases.list_cases(db(), current_person(), q=q or None, status=status)
-    db().commit()  # the listing's audit entries
+    listing = cases.list_cases(request_session(), current_person(), q=q or None, status=status)
+    request_session().commit()  # the listing's audit entries
     return render_template(
         "counsel/cases.html", listing=listing, q=q, status=status, filters=cases.CASE_FILTERS
     )
@@ -101,8 +101,8 @@ def case_list() -> Any:
 
 @bp.get("/cases/<person_ref>")
 def case(person_ref: str) -> Any:
-    found = cases.case_file(db(), current_person(), person_ref[:100])
-    db().commit()  # the read's audit entry
+    found = cases.case_file(request_session(), current_person(), person_ref[:100])
+    request_session().commit()  # the read's audit entry
     stored = _intake()
     current = stored and (stored["profile"].get("person_ref") or "").strip() == found["person_ref"]
     return render_template(
@@ -134,8 +134,8 @@ def _intake_form(values: dict, errors: dict, status: int = 200, understood=None)
 def intake() -> Any:
     key = current_session().key
     if request.args.get("new") and key is not None:
-        drafts.drop_draft(db(), key)
-        db().commit()
+        drafts.drop_draft(request_session(), key)
+        request_session().commit()
     stored = _intake()
     values = profile_form_values(stored["profile"]) if stored else {"literate": True}
     if not stored and request.args.get("person_ref"):
@@ -144,7 +144,7 @@ def intake() -> Any:
 
 
 def _serve(profile: dict[str, Any]):
-    session_ = db()
+    session_ = request_session()
     centre = current_person().centre_id
     rec = serve_recommendations(
         session_,
@@ -186,7 +186,9 @@ def _suggestions_page(rec) -> str:
         if n
     ]
     profile = _intake()["profile"]  # type: ignore[index]
-    offers = store.offers_by_id(db(), [s.offer_id for s in (*rec.results, *rec.waitlist)])
+    offers = store.offers_by_id(
+        request_session(), [s.offer_id for s in (*rec.results, *rec.waitlist)]
+    )
     return render_template(
         "counsel/suggestions.html",
         due=date.today() + timedelta(days=REFERRAL_STEP_DAYS),
@@ -204,7 +206,7 @@ def submit_intake() -> Any:
     try:
         _serve(profile)
     except InvalidInput as exc:
-        db().rollback()
+        request_session().rollback()
         return _intake_form(
             profile_form_values(profile), field_errors(exc.errors, PROFILE_INPUTS), 422
         )
@@ -237,7 +239,7 @@ def ask_again() -> Any:
     try:
         _serve(stored["profile"])
     except InvalidInput:
-        db().rollback()
+        request_session().rollback()
     return redirect(url_for(".suggestions"), 303)
 
 
@@ -252,7 +254,7 @@ def suggestions() -> Any:
         if stored.get("request_id"):
             try:
                 rec = replay_recommendation(
-                    db(),
+                    request_session(),
                     stored["request_id"],
                     stored["profile"],
                     snapshots=snapshot_cache(),
@@ -263,7 +265,7 @@ def suggestions() -> Any:
                 pass  # the request was erased meanwhile: ask again
         rec = _serve(stored["profile"])
     except InvalidInput as exc:
-        db().rollback()
+        request_session().rollback()
         return _intake_form(
             profile_form_values(stored["profile"]), field_errors(exc.errors, PROFILE_INPUTS), 422
         )
@@ -277,7 +279,7 @@ def suggestions() -> Any:
 def offer(offer_id: str) -> Any:
     """One offer with everything a counsellor tells the person: where, when, whom to
     contact, cost, accessibility, languages, free places, how fresh the data is."""
-    found = store.get_offer(db(), offer_id)
+    found = store.get_offer(request_session(), offer_id)
     stored = _intake()
     place = (stored or {}).get("place") or {}
     distance = None
@@ -306,14 +308,20 @@ def why_not() -> Any:
         return render_template("counsel/why_not.html", wanted="", found=None, result=None)
     try:
         result = explain(
-            db(), stored["profile"], wanted, snapshots=snapshot_cache(), lang=current_language()
+            request_session(),
+            stored["profile"],
+            wanted,
+            snapshots=snapshot_cache(),
+            lang=current_language(),
         )
     except NotFound:
         place = stored.get("place") or {}
         near = (place["lat"], place["lon"]) if place.get("lat") is not None else None
-        found = store.search_offers(db(), store.OfferQuery(q=wanted, near=near, per_page=15))
+        found = store.search_offers(
+            request_session(), store.OfferQuery(q=wanted, near=near, per_page=15)
+        )
         return render_template("counsel/why_not.html", wanted=wanted, found=found, result=None)
-    offer = store.get_offer(db(), result.offer_id)
+    offer = store.get_offer(request_session(), result.offer_id)
     return render_template(
         "counsel/why_not.html", wanted=wanted, found=None, result=result, offer=offer
     )
@@ -333,7 +341,7 @@ def refer() -> Any:
         flash(_("Choose at least one offer first."), "error")
         return redirect(url_for(".suggestions"))
     consent = request.form.get("consent") == "1"
-    session_ = db()
+    session_ = request_session()
     try:
         origin = origin_of_request(session_, request.form.get("request_id", ""))
         made = [
@@ -405,7 +413,7 @@ def create_agreement() -> Any:
             for o in chosen
         ],
     }
-    session_ = db()
+    session_ = request_session()
     make = _validated(lambda s: ag.create_agreement(s, current_person(), ag.AgreementIn(**data)))
     try:
         agreement = make(session_)
@@ -441,7 +449,7 @@ def _goal_codes() -> list[str]:
 
 @bp.get("/agreements/<agreement_id>")
 def agreement(agreement_id: str) -> Any:
-    session_ = db()
+    session_ = request_session()
     found = ag.get_agreement(session_, current_person(), agreement_id)
     data = ag.describe_agreement(session_, found)
     session_.commit()  # the read's audit entry
@@ -460,7 +468,7 @@ def agreement(agreement_id: str) -> Any:
 
 
 def _agreement_action(agreement_id: str, action, success: str) -> Any:
-    session_ = db()
+    session_ = request_session()
     try:
         action(session_)
         session_.commit()
@@ -476,7 +484,7 @@ def _agreement_action(agreement_id: str, action, success: str) -> Any:
 def sign(agreement_id: str) -> Any:
     party = request.form.get("party", "")
     on = _date(request.form.get("date"))
-    session_ = db()
+    session_ = request_session()
     try:
         _agreement, document_id = sign_and_record(
             session_, current_person(), agreement_id, party, on
@@ -511,7 +519,7 @@ def _flash_record(doc: Any) -> None:
 
 @bp.post("/agreements/<agreement_id>/documents/<document_id>/render")
 def render_document(agreement_id: str, document_id: str) -> Any:
-    session_ = db()
+    session_ = request_session()
     ag.get_agreement(session_, current_person(), agreement_id)
     documents.get_document(session_, agreement_id, document_id)
     session_.commit()
@@ -694,7 +702,7 @@ def centre_referrals(
 ) -> list[dict[str, Any]]:
     """The centre's referrals with their offers and person references."""
     return cases.centre_referral_rows(
-        db(), current_person(), person_ref=person_ref, status=status, limit=limit
+        request_session(), current_person(), person_ref=person_ref, status=status, limit=limit
     )
 
 
@@ -724,7 +732,7 @@ def referrals_page() -> Any:
 
 @bp.post("/referrals/<referral_id>/status")
 def referral_status(referral_id: str) -> Any:
-    session_ = db()
+    session_ = request_session()
     try:
         referrals.change_status(
             session_,

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound as NotFoundError
 
 from lotse.accounts import authenticate_user
-from service.db import db
+from service.db import request_session
 from service.errors import problem
 from service.security import login_failed, login_retry_after, login_succeeded
 from service.web.access import (
@@ -89,10 +89,14 @@ def login() -> Any:
         wait = login_retry_after(username)
         if wait:
             return _too_many_attempts(target, username, wait)
-        principal = authenticate_user(db(), username, password) if username and password else None
+        principal = (
+            authenticate_user(request_session(), username, password)
+            if username and password
+            else None
+        )
         logged_in = principal is not None and log_in(principal, username)
         # The counts are written in transactions of their own; nothing read here is needed.
-        db().rollback()
+        request_session().rollback()
         if logged_in:
             login_succeeded(username)
             return redirect(target or url_for(".index"))

@@ -1,18 +1,18 @@
 """Why a recommended offer fits, in a few short phrases a counsellor can read out.
 
 Reasons are built from the same feature values the ranker saw plus the offer's own fields,
-and only for the handful of offers shown — "3.2 km away", "for A2 → B1, your level is A2",
-"childcare for your 2-year-old", "evening classes fit your availability". Each has a stable
-``code`` (for clients and tests) and a text from the catalogues: the staff's German or
-English, or one of the person's languages for their printouts (``lotse.i18n``).
+and only for the handful of offers shown — "3.2 km away", "for A2 → B1; the person's level
+is A2", "childcare for the child aged 2", "evening classes fit the person's availability".
+Each has a stable ``code`` (for clients and tests) and a text from the staff catalogues
+(German or English, ``lotse.i18n``). They speak to the counsellor about the person, in the
+third person and without gender; what is printed for the person, in their words and
+languages, is ``matcher.person_reasons``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from babel import Locale
@@ -63,11 +63,13 @@ def _language_name(code: str, in_language: str) -> str:
     return found.name if found is not None else code
 
 
-def _ages(ages: list[int], t: Translator) -> str:
+def _childcare_reason(ages: list[int], t: Translator) -> str:
+    """The childcare reason naming the children it takes: "childcare for the child aged 2",
+    "childcare for the children aged 2 and 5"."""
     if len(ages) == 1:
-        return t.gettext("your %(age)s-year-old", age=ages[0])
+        return t.gettext("childcare for the child aged %(age)s", age=ages[0])
     joined = t.join([str(a) for a in ages], AND)
-    return t.gettext("your children aged %(ages)s", ages=joined)
+    return t.gettext("childcare for the children aged %(ages)s", ages=joined)
 
 
 #: The time of day as an adjective before "classes" or "hours" ("morning classes").
@@ -79,8 +81,8 @@ TIME_ADJECTIVES: dict[str, str] = {
 
 
 def _schedule_reason(s: Snapshot, row: int, p: ResolvedProfile, t: Translator) -> Reason | None:
-    """Say "evening classes fit your availability" — only when the person gave availability and
-    the offer has fixed times that meet it."""
+    """Say "evening classes fit the person's availability" — only when the person gave
+    availability and the offer has fixed times that meet it."""
     days, times = int(s.days[row]), int(s.times[row])
     if not (days or times) or not (p.day_bits or p.time_bits):
         return None
@@ -89,12 +91,12 @@ def _schedule_reason(s: Snapshot, row: int, p: ResolvedProfile, t: Translator) -
         names = [t.gettext(TIME_ADJECTIVES[name]) for name, bit in TIME_BIT.items() if slots & bit]
         joined = t.join(names, AND)
         if taxonomy.PARENT_OF[taxonomy.CATEGORIES[int(s.cat[row])]] == "language":
-            return Reason(
-                "schedule", t.gettext("%(times)s classes fit your availability", times=joined)
-            )
-        return Reason("schedule", t.gettext("%(times)s hours fit your availability", times=joined))
+            text = t.gettext("%(times)s classes fit the person's availability", times=joined)
+        else:
+            text = t.gettext("%(times)s hours fit the person's availability", times=joined)
+        return Reason("schedule", text)
     when = days_text(days & p.day_bits if p.day_bits else days, t)
-    return Reason("schedule", t.gettext("%(days)s fits your availability", days=when))
+    return Reason("schedule", t.gettext("%(days)s fits the person's availability", days=when))
 
 
 def reasons_for(
@@ -123,16 +125,20 @@ def reasons_for(
         if mine == "none":
             text = t.gettext("leads to %(target)s, from scratch", target=to)
         elif target <= p.level:
-            text = t.gettext("targets %(target)s, your level is %(level)s", target=to, level=mine)
+            text = t.gettext(
+                "targets %(target)s; the person's level is %(level)s", target=to, level=mine
+            )
         else:
             text = t.gettext(
-                "for %(level)s → %(target)s, your level is %(level)s", target=to, level=mine
+                "for %(level)s → %(target)s; the person's level is %(level)s",
+                target=to,
+                level=mine,
             )
         out.append(Reason("level", text))
     if CHILDCARE[s.cat[row]] and p.profile.children_ages:
         kids = fitting_children(s, row, p)
         if kids:
-            out.append(Reason("childcare", t.gettext("childcare for %(who)s", who=_ages(kids, t))))
+            out.append(Reason("childcare", _childcare_reason(kids, t)))
     elif f["childcare_fit"]:
         out.append(Reason("childcare", t.gettext("childcare provided during the offer")))
     schedule = _schedule_reason(s, row, p, t) if f["schedule_overlap"] > 0 else None
@@ -172,48 +178,9 @@ def reasons_for(
         out.append(
             Reason(
                 "profession",
-                t.gettext("related to your profession (%(profession)s)", profession=label),
+                t.gettext("related to the person's profession (%(profession)s)", profession=label),
             )
         )
     if f["offer_outcome_evidence"] >= OUTCOME_REASON_EVIDENCE and f["offer_outcome_rate"] >= 0.5:
         out.append(Reason("outcomes", t.gettext("earlier referrals here mostly led to enrolment")))
-    return out
-
-
-def offer_reasons(
-    offer: Mapping[str, Any],
-    goal: str | None,
-    person_language: str,
-    lang: TranslatorLike = "en",
-) -> list[Reason]:
-    """Why an agreed offer suits the person, for their printouts: the goal it serves and what
-    the offer itself offers them (support in their language, childcare, a free place, no
-    cost, step-free access). Reasons that need the intake (distance, level, schedule) are
-    the counsellor's, from ``reasons_for`` while the intake is at hand."""
-    t = as_translator(lang)
-    out: list[Reason] = []
-    if goal:
-        out.append(
-            Reason("goal", t.gettext("for your goal: %(goal)s", goal=taxonomy.label(goal, t)))
-        )
-    if person_language != "de" and person_language in (offer.get("languages") or ()):
-        name = language_name(person_language, t)
-        out.append(Reason("language", t.gettext("support in %(languages)s", languages=name)))
-    if offer.get("childcare"):
-        out.append(Reason("childcare", t.gettext("childcare provided during the offer")))
-    free = offer.get("capacity_free")
-    if free is not None and free > 0:
-        out.append(
-            Reason("capacity", t.ngettext("%(num)s place free", "%(num)s places free", free))
-        )
-    elif free == 0:
-        out.append(Reason("waitlist", t.gettext("no free place now: waitlist")))
-    cost = offer.get("cost_eur")
-    if cost == 0:
-        out.append(Reason("cost", t.gettext("free of charge")))
-    elif cost:
-        amount = t.decimal(cost, "#,##0.00")
-        out.append(Reason("cost", t.gettext("costs %(amount)s euros", amount=amount)))
-    if offer.get("wheelchair_accessible"):
-        out.append(Reason("access", t.gettext("wheelchair accessible")))
     return out

@@ -2,7 +2,9 @@
 
 Each rule has a reason code, a sentence (from the catalogues) saying what it demands, a
 vectorised mask over snapshot rows (``passes(snapshot, rows, profile) -> bool array``) and a
-per-offer explanation that names the values compared ("412.3 km away, beyond your 25 km").
+per-offer explanation that names the values compared ("412.3 km away, beyond the person's
+25 km"). Explanations are read by counsellors: they speak about the person, in the third
+person and without gender.
 The same mask decides recommendations and explanations, so the two cannot disagree.
 
 ``RULES`` is in a fixed order, and that order is how exclusions are counted: an offer that
@@ -155,12 +157,14 @@ def _category_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
         need = p.needs[int(p.need_of_category[s.cat[i]])]
         if need.derived:
             return t.gettext(
-                "%(offer)s serves the recognition your profession (%(profession)s) needs",
+                "%(offer)s serves the recognition the person's profession (%(profession)s) needs",
                 offer=label,
                 profession=need.text,
             )
-        return t.gettext("%(offer)s serves your need '%(need)s'", offer=label, need=need.text)
-    return t.gettext("%(offer)s is not among your needs", offer=label)
+        return t.gettext(
+            "%(offer)s serves the person's need '%(need)s'", offer=label, need=need.text
+        )
+    return t.gettext("%(offer)s is not among the person's needs", offer=label)
 
 
 def _active(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -192,8 +196,8 @@ def _age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator) 
         return t.gettext("no age limit")
     span = age_range(lo, hi, t)
     if ok:
-        return t.gettext("for ages %(span)s; you are %(age)s", span=span, age=age)
-    return t.gettext("only for ages %(span)s; you are %(age)s", span=span, age=age)
+        return t.gettext("for ages %(span)s; the person is %(age)s", span=span, age=age)
+    return t.gettext("only for ages %(span)s; the person is %(age)s", span=span, age=age)
 
 
 def _gender(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -205,7 +209,7 @@ def _gender_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translato
         return t.gettext("open to all genders")
     names = ", ".join(_names(s.genders[i], GENDER_BIT, GENDER_LABELS, t))
     if ok:
-        return t.gettext("for gender: %(genders)s, which includes you", genders=names)
+        return t.gettext("for gender: %(genders)s, which includes the person", genders=names)
     return t.gettext("only for gender: %(genders)s", genders=names)
 
 
@@ -220,8 +224,10 @@ def _status_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translato
     mine = p.profile.residence_status
     own = t.label(RESIDENCE_STATUS_LABELS, mine) if mine else t.gettext("not recorded")
     if ok:
-        return t.gettext("for %(statuses)s; yours fits", statuses=names)
-    return t.gettext("only for %(statuses)s; your status: %(yours)s", statuses=names, yours=own)
+        return t.gettext("for %(statuses)s; the person's status fits", statuses=names)
+    return t.gettext(
+        "only for %(statuses)s; the person's status: %(status)s", statuses=names, status=own
+    )
 
 
 def _benefits(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -234,7 +240,7 @@ def _benefits_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
         return t.gettext("no benefit entitlement required")
     names = t.join(_names(s.benefits[i], BENEFIT_BIT, BENEFIT_LABELS, t), OR)
     if ok:
-        return t.gettext("requires %(benefits)s, which you receive", benefits=names)
+        return t.gettext("requires %(benefits)s, which the person receives", benefits=names)
     return t.gettext("requires %(benefits)s", benefits=names)
 
 
@@ -249,8 +255,12 @@ def _level_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator
         return t.gettext("no German level required")
     window = level_window(lo, hi, t)
     if ok:
-        return t.gettext("for German %(window)s; yours is %(level)s", window=window, level=mine)
-    return t.gettext("needs German %(window)s; yours is %(level)s", window=window, level=mine)
+        return t.gettext(
+            "for German %(window)s; the person's level is %(level)s", window=window, level=mine
+        )
+    return t.gettext(
+        "needs German %(window)s; the person's level is %(level)s", window=window, level=mine
+    )
 
 
 def _literacy(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -261,7 +271,7 @@ def _literacy_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
     if not s.literacy[i]:
         return t.gettext("no reading and writing required")
     if ok:
-        return t.gettext("requires reading and writing, which you can")
+        return t.gettext("requires reading and writing, which the person can do")
     return t.gettext("requires reading and writing")
 
 
@@ -319,17 +329,19 @@ def _distance_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
         return area_phrase(s, i, p, t)
     if s.area_level[i] > 0 and not (s.online[i] and p.profile.online_ok):
         where = p.region.state or p.region.municipality
-        return t.gettext(
-            "%(area)s, not for %(place)s", area=area_phrase(s, i, p, t), place=where
-        )
+        return t.gettext("%(area)s, not for %(place)s", area=area_phrase(s, i, p, t), place=where)
     if np.isfinite(d) and d <= p.profile.max_distance_km:
-        return t.gettext("%(distance)s away, within your %(limit)s", distance=t.km(d), limit=limit)
+        return t.gettext(
+            "%(distance)s away, within the person's %(limit)s", distance=t.km(d), limit=limit
+        )
     if s.online[i] and p.profile.online_ok:
-        return t.gettext("online, which you accept")
+        return t.gettext("online, which the person accepts")
     if s.online[i]:
         where = t.gettext("online only") if not np.isfinite(d) else t.km(d)
-        return t.gettext("%(where)s; you did not accept online offers", where=where)
-    return t.gettext("%(distance)s away, beyond your %(limit)s", distance=t.km(d), limit=limit)
+        return t.gettext("%(where)s; the person did not accept online offers", where=where)
+    return t.gettext(
+        "%(distance)s away, beyond the person's %(limit)s", distance=t.km(d), limit=limit
+    )
 
 
 def _overlaps(offer_bits: np.ndarray, person_bits: int) -> np.ndarray:
@@ -347,9 +359,11 @@ def _schedule_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transla
     if not s.days[i] and not s.times[i]:
         return t.gettext("no fixed schedule")
     if ok:
-        return t.gettext("runs %(when)s, when you are available", when=when)
-    yours = f"{days_text(p.day_bits, t)}, {times_text(p.time_bits, t)}"
-    return t.gettext("runs %(when)s; you are available %(yours)s", when=when, yours=yours)
+        return t.gettext("runs %(when)s, when the person is available", when=when)
+    theirs = f"{days_text(p.day_bits, t)}, {times_text(p.time_bits, t)}"
+    return t.gettext(
+        "runs %(when)s; the person is available %(available)s", when=when, available=theirs
+    )
 
 
 def _start(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:
@@ -368,10 +382,14 @@ def _start_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Translator
     earliest = day_text(p.earliest_start, t)
     if ok:
         return t.gettext(
-            "starts %(date)s, not before your %(earliest)s", date=start, earliest=earliest
+            "starts %(date)s, not before the person's earliest start (%(earliest)s)",
+            date=start,
+            earliest=earliest,
         )
     return t.gettext(
-        "starts %(date)s, before you can begin (%(earliest)s)", date=start, earliest=earliest
+        "starts %(date)s, before the person can begin (%(earliest)s)",
+        date=start,
+        earliest=earliest,
     )
 
 
@@ -412,11 +430,23 @@ def _child_age_text(s: Snapshot, i: int, p: ResolvedProfile, ok: bool, t: Transl
     span = age_range(int(s.min_age[i]), int(s.max_age[i]), t)
     if not p.profile.children_ages:
         return t.gettext("takes children aged %(span)s; no ages recorded", span=span)
-    kids = fitting_children(s, i, p)
-    ages = ", ".join(str(a) for a in (kids or p.profile.children_ages))
+    kids = fitting_children(s, i, p) or list(p.profile.children_ages)
+    ages = ", ".join(str(a) for a in kids)
     if ok:
-        return t.gettext("takes children aged %(span)s: yours aged %(ages)s", span=span, ages=ages)
-    return t.gettext("takes children aged %(span)s; yours are %(ages)s", span=span, ages=ages)
+        return t.ngettext(
+            "takes children aged %(span)s; fits the person's child (aged %(ages)s)",
+            "takes children aged %(span)s; fits the person's children (aged %(ages)s)",
+            len(kids),
+            span=span,
+            ages=ages,
+        )
+    return t.ngettext(
+        "takes children aged %(span)s; the person's child is %(ages)s",
+        "takes children aged %(span)s; the person's children are %(ages)s",
+        len(kids),
+        span=span,
+        ages=ages,
+    )
 
 
 def _capacity(s: Snapshot, r: np.ndarray, p: ResolvedProfile) -> np.ndarray:

@@ -35,7 +35,7 @@ from lotse.i18n import (
     translator,
 )
 from lotse.pdf import html_to_pdf
-from matcher.reasons import offer_reasons
+from matcher.person_reasons import offer_reasons
 
 
 def Nn_(singular: str, plural: str) -> tuple[str, str]:

@@ -43,11 +43,11 @@ def test_explain_hamburg_and_c1_on_the_demo_catalogue(demo):
         if o["municipality"] == "Hamburg" and o["category"] == "integration_course"
     )
     failed = {r.code: r.text for r in explain_row(s, hamburg, p).rules if not r.passed}
-    assert "distance" in failed and "beyond your 25 km" in failed["distance"]
+    assert "distance" in failed and "beyond the person's 25 km" in failed["distance"]
     c1 = next(
         i
         for i, o in enumerate(offers)
         if o["municipality"] == "Wetzlar" and o["target_german_level"] == "C1"
     )
     failed = {r.code: r.text for r in explain_row(s, c1, p).rules if not r.passed}
-    assert "german_level" in failed and "yours is A2" in failed["german_level"]
+    assert "german_level" in failed and "the person's level is A2" in failed["german_level"]

@@ -43,11 +43,11 @@ def test_reasons_say_why_in_plain_words():
     rec = rank_offers(snapshot_of(SCENARIO), resolved())
     by_id = {s.offer_id: {r.code: r.text for r in s.reasons} for s in rec.results}
     assert by_id["ik-wetzlar"]["distance"] == "0.6 km away"
-    assert by_id["ik-wetzlar"]["level"] == "for A2 → B1, your level is A2"
-    assert by_id["ik-wetzlar"]["schedule"] == "morning classes fit your availability"
+    assert by_id["ik-wetzlar"]["level"] == "for A2 → B1; the person's level is A2"
+    assert by_id["ik-wetzlar"]["schedule"] == "morning classes fit the person's availability"
     assert by_id["ik-wetzlar"]["language"] == "support in Arabic"
-    assert by_id["kita-wetzlar"]["childcare"] == "childcare for your children aged 2 and 5"
-    assert by_id["tagesmutter"]["childcare"] == "childcare for your 2-year-old"
+    assert by_id["kita-wetzlar"]["childcare"] == "childcare for the children aged 2 and 5"
+    assert by_id["tagesmutter"]["childcare"] == "childcare for the child aged 2"
     assert "profession" in by_id["iq-beratung"]
 
 
@@ -55,6 +55,12 @@ def test_german_texts_on_request():
     rec = rank_offers(snapshot_of(SCENARIO), resolved(), lang="de")
     texts = [r.text for s in rec.results for r in s.reasons]
     assert "0,6 km entfernt" in texts and "Unterstützung auf Arabisch" in texts
+    by_id = {s.offer_id: {r.code: r.text for r in s.reasons} for s in rec.results}
+    assert by_id["ik-wetzlar"]["level"] == "für A2 → B1; Niveau der Person: A2"
+    assert by_id["ik-wetzlar"]["schedule"] == "Termine vormittags passen zu den Zeiten der Person"
+    assert by_id["kita-wetzlar"]["childcare"] == "Kinderbetreuung für die Kinder (2 und 5 Jahre)"
+    assert by_id["tagesmutter"]["childcare"] == "Kinderbetreuung für das 2-jährige Kind"
+    assert by_id["iq-beratung"]["profession"] == "passt zum Beruf der Person (Pflegefachkraft)"
 
 
 def test_nearer_otherwise_identical_offer_ranks_higher():
@@ -166,10 +172,10 @@ def test_explain_says_why_hamburg_and_c1_are_left_out():
     hamburg = explain_row(s, s.row_of["ik-hamburg"], p)
     failed = {r.code: r.text for r in hamburg.rules if not r.passed}
     assert list(failed) == ["distance"]
-    assert "km away, beyond your 25 km" in failed["distance"]
+    assert "km away, beyond the person's 25 km" in failed["distance"]
     c1 = explain_row(s, s.row_of["c1-wetzlar"], p)
     failed = {r.code: r.text for r in c1.rules if not r.passed}
-    assert failed == {"german_level": "needs German B2; yours is A2"}
+    assert failed == {"german_level": "needs German B2; the person's level is A2"}
 
 
 def test_regulated_profession_raises_recognition_and_its_offers():

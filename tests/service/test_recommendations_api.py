@@ -131,7 +131,7 @@ def test_explain_hamburg_course_and_c1_course(client, counsellor, catalogue):
     body = resp.get_json()
     assert body["eligible"] is False and body["waitlist"] is False
     failed = {r["code"]: r["text"] for r in body["rules"] if not r["passed"]}
-    assert list(failed) == ["distance"] and "beyond your 25 km" in failed["distance"]
+    assert list(failed) == ["distance"] and "beyond the person's 25 km" in failed["distance"]
     assert len(body["rules"]) == 15  # with "profession"
     resp = client.post(
         f"{URL}/explain",
@@ -139,7 +139,7 @@ def test_explain_hamburg_course_and_c1_course(client, counsellor, catalogue):
         headers=counsellor,
     )
     failed = {r["code"]: r["text"] for r in resp.get_json()["rules"] if not r["passed"]}
-    assert failed == {"german_level": "needs German B2; yours is A2"}
+    assert failed == {"german_level": "needs German B2; the person's level is A2"}
 
 
 def test_explain_agrees_with_recommendation(client, counsellor, catalogue):

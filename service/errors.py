@@ -50,7 +50,7 @@ def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response
 def status_for(exc: e.LotseError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

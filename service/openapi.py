@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Flask
 from pydantic import BaseModel
@@ -82,7 +82,9 @@ def build_document(app: Flask) -> dict[str, Any]:
         for m in (op.body, op.query, *responses):
             if isinstance(m, type) and issubclass(m, BaseModel):
                 models.add(m)
-    keyed = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
+    keyed: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (m, "validation") for m in sorted(models, key=lambda m: m.__name__)
+    ]
     _, top = models_json_schema(keyed, ref_template=REF)
     schemas = top.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}

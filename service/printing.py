@@ -59,7 +59,7 @@ def agreement_html(data: dict[str, Any], first: str = "de", person: str | None =
     (one of ``PERSON_LANGUAGES``; None or the same language: one column)."""
     left = translator(first if first in STAFF_LANGUAGES else "de")
     right: Translator | None = None
-    if person in PERSON_LANGUAGES and not (person == first and person != "de"):
+    if person is not None and person in PERSON_LANGUAGES and not (person == first != "de"):
         right = person_translator(person)
     return render_template(
         "person/agreement.html",

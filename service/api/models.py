@@ -85,8 +85,10 @@ class ModelList(BaseModel):
 class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    force: bool = Field(False, description="promote even if not shown better than the active one")
-    reason: str = Field("", max_length=500, description="kept in the promotion log")
+    force: bool = Field(
+        default=False, description="promote even if not shown better than the active one"
+    )
+    reason: str = Field(default="", max_length=500, description="kept in the promotion log")
 
 
 class TrainIn(BaseModel):

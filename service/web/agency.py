@@ -410,7 +410,7 @@ def upload() -> Any:
 def dry_run() -> Any:
     file = request.files.get("file")
     raw = file.read() if file else b""
-    if not raw:
+    if file is None or not raw:
         return render_template("agency/upload.html", error=_("Choose a file to upload.")), 422
     name = file.filename or "upload.csv"
     fmt = reading.guess_format(raw, name=name, media_type=file.mimetype or "")

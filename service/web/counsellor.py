@@ -137,7 +137,9 @@ def intake() -> Any:
         drafts.drop_draft(request_session(), key)
         request_session().commit()
     stored = _intake()
-    values = profile_form_values(stored["profile"]) if stored else {"literate": True}
+    values: dict[str, Any] = (
+        profile_form_values(stored["profile"]) if stored else {"literate": True}
+    )
     if not stored and request.args.get("person_ref"):
         values["person_ref"] = request.args["person_ref"].strip()[:100]
     return _intake_form(values, {})
@@ -414,7 +416,9 @@ def create_agreement() -> Any:
         ],
     }
     session_ = request_session()
-    make = _validated(lambda s: ag.create_agreement(s, current_person(), ag.AgreementIn(**data)))
+    make = _validated(
+        lambda s: ag.create_agreement(s, current_person(), ag.AgreementIn.model_validate(data))
+    )
     try:
         agreement = make(session_)
         session_.commit()
@@ -631,7 +635,11 @@ def review(agreement_id: str) -> Any:
     }
     return _agreement_action(
         agreement_id,
-        _validated(lambda s: ag.add_review(s, current_person(), agreement_id, ag.ReviewIn(**data))),
+        _validated(
+            lambda s: ag.add_review(
+                s, current_person(), agreement_id, ag.ReviewIn.model_validate(data)
+            )
+        ),
         _("The review was recorded."),
     )
 
@@ -646,7 +654,9 @@ def close(agreement_id: str) -> Any:
     return _agreement_action(
         agreement_id,
         _validated(
-            lambda s: ag.close_agreement(s, current_person(), agreement_id, ag.CloseIn(**data))
+            lambda s: ag.close_agreement(
+                s, current_person(), agreement_id, ag.CloseIn.model_validate(data)
+            )
         ),
         _("The agreement was closed."),
     )

@@ -41,13 +41,13 @@ def page_translator() -> Translator:
 class CatalogueDomain(Domain):
     """A flask-babel domain that reads ``lotse.i18n``'s catalogues."""
 
-    def get_translations(self):  # type: ignore[override]
+    def get_translations(self):
         return translator(current_language()).translations
 
 
 class CatalogueBabel(Babel):
     @cached_property
-    def domain_instance(self) -> Domain:  # type: ignore[override]
+    def domain_instance(self) -> Domain:
         return CatalogueDomain(domain=self.domain)
 
 

@@ -127,7 +127,7 @@ def times_text(bits: int, lang: TranslatorLike) -> str:
 def age_range(lo: int, hi: int, lang: TranslatorLike) -> str:
     if hi >= NO_MAX_AGE:
         return as_translator(lang).gettext("%(age)s and older", age=lo)
-    return f"{lo}–{hi}"
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 # -- the rules --------------------------------------------------------------------------------

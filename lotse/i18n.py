@@ -30,6 +30,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -101,6 +102,31 @@ DEFAULT_PERSON_LANGUAGE = "de"
 _LANGUAGES = {STAFF_DOMAIN: STAFF_LANGUAGES, PERSON_DOMAIN: PERSON_LANGUAGES}
 
 
+@functools.lru_cache(maxsize=65536)
+def _date_text(value: date, pattern: str, locale: str) -> str:
+    """Babel's date formatting, remembered: suggestions name the same start dates over and
+    over, and formatting one costs more than ranking an offer."""
+    return format_date(value, pattern, locale=locale)
+
+
+_TENTH = Decimal("0.1")
+
+
+def _distance_number(value: float, locale: str) -> str:
+    """``value`` with one decimal ("3,2"), or none when it is whole ("25"), exactly as Babel
+    writes it in ``locale``. Rounded to the tenth first (half to even, as Babel rounds), so a
+    few thousand values cover every request and Babel formats each of them once."""
+    if value.is_integer():
+        return _number_text(Decimal(int(value)), "0", locale)
+    tenth = Decimal(repr(value)).quantize(_TENTH, rounding=ROUND_HALF_EVEN)
+    return _number_text(tenth, "0.0", locale)
+
+
+@functools.lru_cache(maxsize=65536)
+def _number_text(value: Decimal, pattern: str, locale: str) -> str:
+    return format_decimal(value, pattern, locale=locale)
+
+
 def catalogue_path(lang: str, domain: str = STAFF_DOMAIN, suffix: str = ".po") -> Path:
     """Where the catalogue of ``lang`` in ``domain`` lives."""
     return TRANSLATIONS_DIR / lang / "LC_MESSAGES" / f"{domain}{suffix}"
@@ -170,12 +196,11 @@ class Translator:
 
     def km(self, value: float) -> str:
         """A distance: "3.2 km" ("3,2 km"); whole numbers without decimals ("25 km")."""
-        pattern = "0" if float(value).is_integer() else "0.0"
-        return self.gettext("%(number)s km", number=format_decimal(value, pattern, self.locale))
+        return self.gettext("%(number)s km", number=_distance_number(float(value), str(self.locale)))
 
     def date(self, value: date) -> str:
         """A date as this language writes it (German 12.03.2027, English 2027-03-12)."""
-        return format_date(value, self.language.date_format, locale=self.locale)
+        return _date_text(value, self.language.date_format, str(self.locale))
 
     def month(self, value: dt.date) -> str:
         """A month as a deadline is written: "Juni 2027", "June 2027"."""

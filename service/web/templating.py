@@ -18,6 +18,11 @@ def _label(code: str | None, table: str) -> str:
     return labels.label(labels.TABLES.get(table) or page_labels.TABLES[table], code)
 
 
+def _labelled(codes: list[str], table: str) -> dict[str, str]:
+    """Codes as the options of a select: ``{code: label}`` in the codes' order."""
+    return {code: _label(code, table) for code in codes}
+
+
 def _actor(actor: str | None) -> str:
     """An actor label (``agency:vhs-wetzlar``) as people read it: "provider vhs-wetzlar"."""
     if not actor:
@@ -139,6 +144,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         category=labels.category_label,
         label=_label,
+        labelled=_labelled,
         actor=_actor,
         field_label=page_errors.field_label,
         domain_message=page_errors.message,

@@ -12,6 +12,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lotse import i18n
 
@@ -152,3 +154,21 @@ def test_preferred_person_language():
     assert i18n.preferred_person_language(["ps", "fa"]) == "fa"
     assert i18n.preferred_person_language(["so"]) == "de"
     assert i18n.preferred_person_language([]) == "de"
+
+
+@given(st.floats(min_value=0, max_value=20_000, allow_nan=False, allow_infinity=False))
+@example(2.45)  # half to even on the decimal, not on the binary value: 2.4, not 2.5
+@example(0.05)
+@example(25.0)
+@example(9.96)
+@settings(max_examples=300, deadline=None)
+def test_distances_read_exactly_as_babel_writes_them(km):
+    """``Translator.km`` remembers formatted values (rounded to the tenth first); the text
+    must be what Babel itself writes for the unrounded value, in every language."""
+    from babel.numbers import format_decimal
+
+    from lotse.i18n import person_translator, translator
+
+    for t in (translator("de"), translator("en"), person_translator("ar"), person_translator("fa")):
+        pattern = "0" if km.is_integer() else "0.0"
+        assert t.km(km) == t.gettext("%(number)s km", number=format_decimal(km, pattern, t.locale))

@@ -326,7 +326,7 @@ def centre_for_actor(actor: Principal, centre_id: str | None) -> str:
         return actor.centre_id or ""
     if actor.role == "admin":
         if not centre_id:
-            raise InvalidInput([FieldError("centre_id", "admin must name the centre_id")])
+            raise InvalidInput([FieldError("centre_id", N_("admin must name the centre_id"))])
         return centre_id
     raise Forbidden("only counsellors and admin work with cases")
 
@@ -642,27 +642,30 @@ def _check_step_shapes(steps: Sequence[StepIn], prefix: str = "steps") -> None:
         at = f"{prefix}.{i}"
         if s.kind == "action":
             if not s.text:
-                errors.append(FieldError(f"{at}.text", "an action step needs a text"))
+                errors.append(FieldError(f"{at}.text", N_("an action step needs a text")))
             if s.responsible is None:
                 errors.append(FieldError(f"{at}.responsible", "one of " + ", ".join(RESPONSIBLE)))
             for name in ("request_id", "offer_id", "referral_id"):
                 if getattr(s, name):
-                    errors.append(FieldError(f"{at}.{name}", "only referral steps name one"))
+                    errors.append(FieldError(f"{at}.{name}", N_("only referral steps name one")))
         elif s.referral_id:
             if s.request_id or s.offer_id:
                 errors.append(
-                    FieldError(f"{at}.referral_id", "give referral_id or request_id + offer_id")
+                    FieldError(f"{at}.referral_id", N_("give referral_id or request_id + offer_id"))
                 )
         else:
             for name in ("request_id", "offer_id"):
                 if not getattr(s, name):
                     errors.append(
-                        FieldError(f"{at}.{name}", "a referral step needs request_id and offer_id")
+                        FieldError(
+                            f"{at}.{name}", N_("a referral step needs request_id and offer_id")
+                        )
                     )
             if s.consent is not True:
                 errors.append(
                     FieldError(
-                        f"{at}.consent", "the person's consent must be recorded before a referral"
+                        f"{at}.consent",
+                        N_("the person's consent must be recorded before a referral"),
                     )
                 )
     if errors:
@@ -736,17 +739,21 @@ def _referral_for_step(
         try:
             referral = referrals.get_referral(session, actor, s.referral_id)
         except NotFound:
-            raise InvalidInput([FieldError(f"{at}.referral_id", "no such referral")]) from None
+            raise InvalidInput([FieldError(f"{at}.referral_id", N_("no such referral"))]) from None
         if referral.centre_id != agreement.centre_id or referral.person_key != agreement.person_key:
             raise InvalidInput(
-                [FieldError(f"{at}.referral_id", "that referral is about another person")]
+                [FieldError(f"{at}.referral_id", N_("that referral is about another person"))]
             )
         taken = session.scalar(
             select(AgreementStep.agreement_id).where(AgreementStep.referral_id == referral.id)
         )
         if taken:
             raise InvalidInput(
-                [FieldError(f"{at}.referral_id", "that referral is already a step of an agreement")]
+                [
+                    FieldError(
+                        f"{at}.referral_id", N_("that referral is already a step of an agreement")
+                    )
+                ]
             )
         return referral
     assert s.request_id and s.offer_id  # _check_step_shapes made sure
@@ -759,7 +766,9 @@ def _referral_for_step(
             [
                 FieldError(
                     f"{at}.request_id",
-                    "that recommendation was made for another person_ref; ask again for this person",
+                    N_(
+                        "that recommendation was made for another person_ref; ask again for this person"
+                    ),
                 )
             ]
         )
@@ -1133,7 +1142,7 @@ def add_review(
     agreement = _load(session, actor, agreement_id, for_update=True)
     agreement_lifecycle.check_action(agreement.status, "review")
     if agreement.signed_on and held < agreement.signed_on:
-        raise InvalidInput([FieldError("date", "a review cannot precede the signatures")])
+        raise InvalidInput([FieldError("date", N_("a review cannot precede the signatures"))])
     steps = {s.id: s for s in steps_of(session, [agreement.id])}
     errors: list[FieldError] = []
     seen: set[int] = set()
@@ -1143,7 +1152,7 @@ def add_review(
                 FieldError(f"steps.{i}.step_id", f"no step {s.step_id} in this agreement")
             )
         elif s.step_id in seen:
-            errors.append(FieldError(f"steps.{i}.step_id", "named twice"))
+            errors.append(FieldError(f"steps.{i}.step_id", N_("named twice")))
         seen.add(s.step_id)
     for i, o in enumerate(review.obstacles):
         if o.step_id is not None and o.step_id not in steps:
@@ -1151,7 +1160,7 @@ def add_review(
                 FieldError(f"obstacles.{i}.step_id", f"no step {o.step_id} in this agreement")
             )
     if review.next_review is not None and review.next_review <= held:
-        errors.append(FieldError("next_review", "must come after the review"))
+        errors.append(FieldError("next_review", N_("must come after the review")))
     for i, r in enumerate(review.referrals):
         if r.step_id not in steps or steps[r.step_id].referral_id is None:
             errors.append(
@@ -1209,8 +1218,10 @@ def _check_done_referrals(
             errors.append(
                 FieldError(
                     f"steps.{i}.status",
-                    "a referral step is done only once its referral is accepted, enrolled or "
-                    "completed; it is still proposed",
+                    N_(
+                        "a referral step is done only once its referral is accepted, enrolled or "
+                        "completed; it is still proposed"
+                    ),
                 )
             )
     if errors:
@@ -1233,7 +1244,7 @@ def close_agreement(
     agreement = _load(session, actor, agreement_id, for_update=True)
     agreement_lifecycle.check_action(agreement.status, "close")
     if agreement.signed_on and closed < agreement.signed_on:
-        raise InvalidInput([FieldError("date", "closing cannot precede the signatures")])
+        raise InvalidInput([FieldError("date", N_("closing cannot precede the signatures"))])
     goals = {g.position: g for g in goals_of(session, agreement.id)}
     errors: list[FieldError] = []
     given: dict[int, str] = {}
@@ -1241,7 +1252,7 @@ def close_agreement(
         if o.goal not in goals:
             errors.append(FieldError(f"outcomes.{i}.goal", f"there is no goal {o.goal}"))
         elif o.goal in given:
-            errors.append(FieldError(f"outcomes.{i}.goal", "named twice"))
+            errors.append(FieldError(f"outcomes.{i}.goal", N_("named twice")))
         given[o.goal] = o.outcome
     missing = sorted(set(goals) - set(given))
     if missing:

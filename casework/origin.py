@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from casework.referrals import ReferralOrigin
 from lotse.errors import FieldError, InvalidInput
+from lotse.i18n import N_
 from matcher.tables import RecommendationRequest
 
 
@@ -20,8 +21,10 @@ def origin_of_request(session: Session, request_id: str) -> ReferralOrigin:
             [
                 FieldError(
                     "request_id",
-                    "that recommendation was made without a person_ref; ask again with the "
-                    "person's pseudonymous reference to refer them",
+                    N_(
+                        "that recommendation was made without a person_ref; ask again with the "
+                        "person's pseudonymous reference to refer them"
+                    ),
                 )
             ]
         )

@@ -24,6 +24,7 @@ from catalog.tables import Offer
 from lotse.accounts import Principal, ensure_centre
 from lotse.db import changed_rows, utcnow
 from lotse.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from lotse.i18n import N_
 from lotse.pseudonyms import person_key
 
 
@@ -65,7 +66,7 @@ def refer(
     Refuses without the person's recorded consent."""
     if consent is not True:
         raise InvalidInput(
-            [FieldError("consent", "the person's consent must be recorded before a referral")]
+            [FieldError("consent", N_("the person's consent must be recorded before a referral"))]
         )
     if not actor.may_read_centre(origin.centre_id):
         raise Forbidden("this recommendation belongs to another counselling centre")

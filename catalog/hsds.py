@@ -36,6 +36,7 @@ from catalog.store import offer_as_dict
 from catalog.vocab import DAYS, DISTRICTS, GERMAN_STATES
 from lotse.db import utcnow
 from lotse.errors import FieldError
+from lotse.i18n import N_
 
 HSDS_VERSION = "3.0"
 #: Namespace of every derived id (uuid5 of the URL of this specification profile).
@@ -612,7 +613,7 @@ def service_to_offer(
     row). The category is an attribute's taxonomy term code when that is a Lotse category,
     else ``category``; ``problems`` says what could not be read at all."""
     if not isinstance(service, dict):
-        return {}, {}, [FieldError("service", "an HSDS service is a JSON object")]
+        return {}, {}, [FieldError("service", N_("an HSDS service is a JSON object"))]
     problems: list[FieldError] = []
     attributes = _dicts(service.get("attributes"))
     data: dict[str, Any] = {
@@ -633,8 +634,10 @@ def service_to_offer(
         problems.append(
             FieldError(
                 "category",
-                "no attribute's taxonomy_term.code is a Lotse category; pass category=CODE "
-                "(e.g. category=migration_counselling) to import these services",
+                N_(
+                    "no attribute's taxonomy_term.code is a Lotse category; pass category=CODE "
+                    "(e.g. category=migration_counselling) to import these services"
+                ),
             )
         )
     place = _first_dict(service.get("service_at_locations"))

@@ -39,6 +39,7 @@ from catalog.store import (
 )
 from catalog.tables import Offer
 from lotse.errors import FieldError, InvalidInput, NotFound
+from lotse.i18n import N_
 
 PROFILE_URL = "https://docs.openreferral.org/en/latest/hsds/"
 MAX_PER_PAGE = 100
@@ -186,7 +187,7 @@ class ServiceFilters:
         if self.proximity is not None:
             if not self.postcode:
                 raise InvalidInput(
-                    [FieldError("proximity", "give a postcode to measure the distance from")]
+                    [FieldError("proximity", N_("give a postcode to measure the distance from"))]
                 )
             query["near"] = _postcode_centre(session, self.postcode)
             query["radius_km"] = self.proximity / 1000

@@ -87,6 +87,7 @@ from lotse.errors import (
     InvalidInput,
     RejectedImport,
 )
+from lotse.i18n import N_
 from lotse.processes import HelperTask, gc_paused, helpers_running, run_beside
 
 FORMATS: tuple[str, ...] = ("csv", "json", "hsds", "hsds-tabular")
@@ -313,8 +314,10 @@ def _accept(checked: list[_CheckedRow], report: ImportReport) -> list[_ValidRow]
                 errors = [
                     FieldError(
                         "external_id",
-                        "required on import: the agency's own key for the offer, so that the "
-                        "next import updates it instead of adding it again",
+                        N_(
+                            "required on import: the agency's own key for the offer, so that the "
+                            "next import updates it instead of adding it again"
+                        ),
                     )
                 ]
             elif ext in first_row:
@@ -786,7 +789,7 @@ def import_agency(actor: Principal, agency_id: str | None) -> str:
             )
         return actor.agency_id or ""
     if not agency_id:
-        raise InvalidInput([FieldError("agency_id", "say which agency the offers are for")])
+        raise InvalidInput([FieldError("agency_id", N_("say which agency the offers are for"))])
     return agency_id
 
 
@@ -800,7 +803,9 @@ def _check_request(
         errors.append(FieldError("mode", f"must be one of: {', '.join(MODES)}"))
     if not agency_id or not SLUG.match(agency_id):
         errors.append(
-            FieldError("agency_id", "must be a short slug: lowercase letters, digits, '-' or '_'")
+            FieldError(
+                "agency_id", N_("must be a short slug: lowercase letters, digits, '-' or '_'")
+            )
         )
     if category is not None and category not in taxonomy.PARENT_OF:
         hint = taxonomy.suggest(category, leaves_only=True)

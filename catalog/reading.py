@@ -24,6 +24,7 @@ from catalog.hsds_tabular import read_services
 from catalog.schema import OFFER_FIELDS, SERVER_FIELDS
 from lotse.csvsafe import restore
 from lotse.errors import BadPayload, FieldError
+from lotse.i18n import N_
 from lotse.jsontext import load_json
 
 #: Columns a CSV import must have; every other offer field is optional.
@@ -262,7 +263,7 @@ def read_json(text: str) -> list[SourceRow]:
     rows = []
     for n, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            rows.append(SourceRow(n, {}, problems=[FieldError("row", "is not a JSON object")]))
+            rows.append(SourceRow(n, {}, problems=[FieldError("row", N_("is not a JSON object"))]))
             continue
         rows.append(SourceRow(n, {k: v for k, v in item.items() if k not in _IGNORED_KEYS}))
     return rows

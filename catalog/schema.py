@@ -29,6 +29,7 @@ from catalog.vocab import (
     checked_language_codes,
 )
 from lotse.errors import FieldError, InvalidInput
+from lotse.i18n import N_
 
 if TYPE_CHECKING:
     # what pydantic's ValidationError.errors() returns (pydantic re-exports no name for it)
@@ -216,20 +217,20 @@ def _cross_field_errors(offer: OfferIn) -> list[FieldError]:
             )
         )
     if offer.start_date and offer.end_date and offer.end_date < offer.start_date:
-        errs.append(FieldError("end_date", "end_date is before start_date"))
+        errs.append(FieldError("end_date", N_("end_date is before start_date")))
     lo, hi = offer.min_german_level, offer.max_german_level
     if lo and hi and LEVEL_RANK[lo] > LEVEL_RANK[hi]:
         errs.append(FieldError("max_german_level", f"the German level window {lo}–{hi} is empty"))
     if (offer.latitude is None) != (offer.longitude is None):
         missing = "longitude" if offer.longitude is None else "latitude"
-        errs.append(FieldError(missing, "latitude and longitude come together"))
+        errs.append(FieldError(missing, N_("latitude and longitude come together")))
     elif offer.latitude is not None and offer.longitude is not None:
         if not (GERMANY_LAT[0] <= offer.latitude <= GERMANY_LAT[1]):
             errs.append(FieldError("latitude", f"{offer.latitude} is far outside Germany"))
         if not (GERMANY_LON[0] <= offer.longitude <= GERMANY_LON[1]):
             errs.append(FieldError("longitude", f"{offer.longitude} is far outside Germany"))
     elif not offer.online and not offer.service_area_type:
-        errs.append(FieldError("latitude", "an offer that is not online needs coordinates"))
+        errs.append(FieldError("latitude", N_("an offer that is not online needs coordinates")))
     errs.extend(_service_area_errors(offer))
     return errs
 
@@ -238,7 +239,7 @@ def _service_area_errors(offer: OfferIn) -> list[FieldError]:
     kind, name = offer.service_area_type, offer.service_area
     if kind is None:
         return (
-            [FieldError("service_area_type", "give the kind of area the name belongs to")]
+            [FieldError("service_area_type", N_("give the kind of area the name belongs to"))]
             if name
             else []
         )
@@ -324,7 +325,7 @@ def validate_offer(data: dict[str, Any]) -> OfferIn:
     Field errors and cross-field errors are reported together, so an agency fixing a row
     sees everything wrong with it at once."""
     if not isinstance(data, dict):
-        raise InvalidInput([FieldError("body", "an offer is a JSON object")])
+        raise InvalidInput([FieldError("body", N_("an offer is a JSON object"))])
     try:
         offer = OfferIn.model_validate(data)
     except ValidationError as exc:

@@ -49,6 +49,7 @@ from lotse.accounts import Principal, User, ensure_agency
 from lotse.db import utcnow
 from lotse.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
 from lotse.geo import box_degrees, haversine_km
+from lotse.i18n import N_
 
 MAX_PER_PAGE = 100
 #: The least ``text_scores`` value that counts as a match of a search text.
@@ -271,10 +272,10 @@ def patch_offer(
     _check_may_edit(actor, offer.agency_id)
     _check_version(offer, if_match)
     if not isinstance(changes, dict) or not changes:
-        raise InvalidInput([FieldError("body", "send a JSON object with the fields to change")])
+        raise InvalidInput([FieldError("body", N_("send a JSON object with the fields to change"))])
     unknown = [k for k in changes if k not in OFFER_FIELDS]
     if unknown:
-        raise InvalidInput([FieldError(k, "unknown or read-only field") for k in unknown])
+        raise InvalidInput([FieldError(k, N_("unknown or read-only field")) for k in unknown])
     merged = {k: jsonable(v) for k, v in offer_fields(offer).items()}
     merged.update(changes)
     apply_offer(session, actor, offer, validate_offer(merged))

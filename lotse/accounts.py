@@ -144,13 +144,13 @@ def _check_scope(role: str, agency_id: str | None, centre_id: str | None) -> Non
     if role not in ROLES:
         errors.append(FieldError("role", f"unknown role {role!r}; one of {', '.join(ROLES)}"))
     if role == "agency" and not agency_id:
-        errors.append(FieldError("agency", "an agency role needs --agency ID"))
+        errors.append(FieldError("agency", N_("an agency role needs --agency ID")))
     if role == "counsellor" and not centre_id:
-        errors.append(FieldError("centre", "a counsellor role needs --centre ID"))
+        errors.append(FieldError("centre", N_("a counsellor role needs --centre ID")))
     for name, value in (("agency", agency_id), ("centre", centre_id)):
         if value is not None and not SLUG.match(value):
             errors.append(
-                FieldError(name, "must be a short slug: lowercase letters, digits, '-' or '_'")
+                FieldError(name, N_("must be a short slug: lowercase letters, digits, '-' or '_'"))
             )
     if errors:
         raise InvalidInput(errors)
@@ -279,10 +279,10 @@ def create_user(
     _check_scope(role, agency_id, centre_id)
     errors = []
     if not re.match(r"^[A-Za-z0-9._-]{2,64}$", username):
-        errors.append(FieldError("username", "2-64 letters, digits, '.', '_' or '-'"))
+        errors.append(FieldError("username", N_("2-64 letters, digits, '.', '_' or '-'")))
     errors.extend(password_errors(password, username))
     if session.scalar(select(User).where(User.username == username)) is not None:
-        errors.append(FieldError("username", "already taken"))
+        errors.append(FieldError("username", N_("already taken")))
     if errors:
         raise InvalidInput(errors)
     if agency_id:
@@ -306,7 +306,7 @@ def set_display_name(session: Session, username: str, display_name: str) -> None
     """The name colleagues know the user by (shown in histories and print views)."""
     name = display_name.strip()
     if len(name) > 200:
-        raise InvalidInput([FieldError("display_name", "at most 200 characters")])
+        raise InvalidInput([FieldError("display_name", N_("at most 200 characters"))])
     _user_named(session, username).display_name = name
     session.flush()
 
@@ -335,9 +335,9 @@ def describe_organisation(
         raise NotFound(f"no {kind} {org_id!r}")
     errors = []
     if not name.strip() or len(name.strip()) > 200:
-        errors.append(FieldError("name", "1 to 200 characters"))
+        errors.append(FieldError("name", N_("1 to 200 characters")))
     if len(address) > 1000:
-        errors.append(FieldError("address", "at most 1000 characters"))
+        errors.append(FieldError("address", N_("at most 1000 characters")))
     if errors:
         raise InvalidInput(errors)
     row.name = name.strip()

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one input field (``field`` is a dotted path, e.g. ``location.place``)."""
+    """One problem with one input field (``field`` is a dotted path, e.g. ``location.place``).
+
+    ``message`` is English, for API clients. A fixed message is marked ``N_("…")`` where it
+    is raised, which makes it a message id of the staff catalogue: the pages show it in their
+    language (``service.web.page_errors``; a test keeps every fixed message translated)."""
 
     field: str
     message: str

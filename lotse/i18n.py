@@ -196,7 +196,9 @@ class Translator:
 
     def km(self, value: float) -> str:
         """A distance: "3.2 km" ("3,2 km"); whole numbers without decimals ("25 km")."""
-        return self.gettext("%(number)s km", number=_distance_number(float(value), str(self.locale)))
+        return self.gettext(
+            "%(number)s km", number=_distance_number(float(value), str(self.locale))
+        )
 
     def date(self, value: date) -> str:
         """A date as this language writes it (German 12.03.2027, English 2027-03-12)."""

@@ -33,6 +33,7 @@ from catalog.schema import (
 )
 from catalog.vocab import GERMANY_LAT, GERMANY_LON, LEVEL_RANK, area_key, checked_language_codes
 from lotse.errors import FieldError, InvalidInput
+from lotse.i18n import N_
 from matcher.needs import (
     PROFESSION_BIT,
     Need,
@@ -161,7 +162,7 @@ def validate_profile(data: Any, prefix: str = "") -> ProfileIn:
     if isinstance(data, ProfileIn):
         return data
     if not isinstance(data, dict):
-        raise InvalidInput([FieldError(prefix.rstrip(".") or "profile", "a JSON object")])
+        raise InvalidInput([FieldError(prefix.rstrip(".") or "profile", N_("a JSON object"))])
     try:
         return ProfileIn.model_validate(data)
     except ValidationError as exc:

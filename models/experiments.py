@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from lotse.db import transaction, utcnow
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound
+from lotse.i18n import N_
 from models.registry import get_version, serving_pointer, set_experiment
 from models.serving import CHALLENGER, CONTROL
 from models.tables import ModelExperiment
@@ -38,7 +39,7 @@ DRAWS = 1000
 def start_experiment(ws: Any, challenger: str, share: float, *, actor: str) -> ModelExperiment:
     """Let ``challenger`` serve ``share`` (0 < share ≤ 0.5) of people from now on."""
     if not 0 < share <= 0.5:
-        raise InvalidInput([FieldError("share", "between 0 (exclusive) and 0.5")])
+        raise InvalidInput([FieldError("share", N_("between 0 (exclusive) and 0.5"))])
     with transaction(ws.sessions) as session:
         get_version(session, challenger)
         pointer = serving_pointer(session)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lotse.db import transaction, utcnow
 from lotse.errors import Conflict, FieldError, InvalidInput
+from lotse.i18n import N_
 from models import columns as C
 from models.counterfactual import (
     GATE_METRIC,
@@ -245,16 +246,16 @@ def train_version(
     step("loading impressions and outcomes")
     frame = ws.frame(since, until)
     if frame.empty:
-        raise InvalidInput([FieldError("window", "no impressions were served in this window")])
+        raise InvalidInput([FieldError("window", N_("no impressions were served in this window"))])
     if not (frame[C.LABEL] >= SUCCESS_FROM).any():
         raise InvalidInput(
-            [FieldError("window", "no impression in this window led to an enrolment yet")]
+            [FieldError("window", N_("no impression in this window led to an enrolment yet"))]
         )
     step(f"splitting {len(frame)} impressions by person and time")
     split = split_by_person_and_time(frame, seed=seed)
     if split.train.empty or split.test.empty:
         raise InvalidInput(
-            [FieldError("window", "too little data to keep people and time apart; widen it")]
+            [FieldError("window", N_("too little data to keep people and time apart; widen it"))]
         )
     if shuffle:
         split.train = _shuffled(split.train, seed)

@@ -11,6 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from catalog.schema import pydantic_field_errors
 from lotse.errors import BadPayload, FieldError, InvalidInput, PreconditionRequired
+from lotse.i18n import N_
 from lotse.jsontext import load_json
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,7 +75,7 @@ def if_match(required: bool = True) -> int | None:
         raise too_long
     m = _VERSION.match(raw)
     if not m:
-        raise InvalidInput([FieldError("If-Match", "must be the offer's version number")])
+        raise InvalidInput([FieldError("If-Match", N_("must be the offer's version number"))])
     digits = m.group(1).lstrip("0") or "0"
     if len(digits) > _MAX_VERSION_DIGITS:
         raise too_long

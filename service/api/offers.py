@@ -12,6 +12,7 @@ from catalog import store
 from catalog.duplicates import similar_offers
 from catalog.schema import OfferIn, OfferOut
 from lotse.errors import FieldError, Forbidden, InvalidInput
+from lotse.i18n import N_
 from service.auth import current_principal, limit_anonymous_reads, require
 from service.db import request_session
 from service.io import if_match, json_body, parse_query, respond
@@ -85,7 +86,7 @@ class OfferListQuery(BaseModel):
     def to_query(self) -> store.OfferQuery:
         near = tuple(float(p) for p in self.near.split(",")) if self.near else None
         if self.radius_km is not None and near is None:
-            raise InvalidInput([FieldError("radius_km", "needs near=LAT,LON")])
+            raise InvalidInput([FieldError("radius_km", N_("needs near=LAT,LON"))])
         return store.OfferQuery(
             q=self.q,
             category=self.category,
@@ -130,11 +131,11 @@ def create_offer():
     principal = current_principal()
     data = json_body()
     if not isinstance(data, dict):
-        raise InvalidInput([FieldError("body", "an offer is a JSON object")])
+        raise InvalidInput([FieldError("body", N_("an offer is a JSON object"))])
     agency_id = data.pop("agency_id", None) or principal.agency_id
     if not agency_id:
         raise InvalidInput(
-            [FieldError("agency_id", "admin must say which agency the offer is for")]
+            [FieldError("agency_id", N_("admin must say which agency the offer is for"))]
         )
     if principal.role == "agency" and agency_id != principal.agency_id:
         raise Forbidden(

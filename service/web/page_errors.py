@@ -1,9 +1,11 @@
 """Domain errors as the pages show them: field names as the form's labels, and the domain's
 messages (English, for API clients) in the page's language.
 
-The domain keeps one wording of each rule; this module only recognises the common shapes
-of those messages and says them again through the message catalogue. A message it does not
-know is shown as the domain wrote it, so nothing is ever hidden.
+The domain keeps one wording of each rule. A fixed message is marked ``N_`` where it is
+raised, so it is a message id of the catalogue and is translated as it stands; a message
+with values in it (an age, a place, a list of options) is recognised here by its shape and
+said again through the catalogue. A message neither knows is shown as the domain wrote it,
+so nothing is ever hidden.
 """
 
 from __future__ import annotations
@@ -309,7 +311,13 @@ MESSAGES += [
 
 
 def message(text: str) -> str:
-    """A domain message in the page's language (as written when it is not known)."""
+    """A domain message in the page's language (as written when it is not known).
+
+    A fixed message is its own catalogue entry (the domain marks it with ``N_``); one with
+    values in it is recognised by its shape (``MESSAGES``)."""
+    translated = _(text)
+    if translated != text:
+        return translated
     for pattern, wording in MESSAGES:
         match = pattern.match(text)
         if match:

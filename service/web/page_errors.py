@@ -248,6 +248,52 @@ MESSAGES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         lambda m: _("the date lies in the future"),
     ),
     _pattern(
+        r"^'(.*)' is already used by another offer of this agency$",
+        lambda m: _("“%(key)s” is already used by another offer of your agency", key=m[1]),
+    ),
+    _pattern(
+        r"^'(.*)' is already used by row (\d+) of this file$",
+        lambda m: _("“%(key)s” is already used by row %(row)s of this file", key=m[1], row=m[2]),
+    ),
+    _pattern(
+        r"^has a value in column (\d+), which has no header$",
+        lambda m: _("has a value in column %(n)s, which has no header", n=m[1]),
+    ),
+    _pattern(r"^name the (\w+) the offer serves$", lambda m: _("name the area the offer serves")),
+    _pattern(r"^one of:? (.*)$", lambda m: _("must be one of: %(options)s", options=m[1])),
+    _pattern(
+        r"^a known district: (.*)$", lambda m: _("a known district: %(options)s", options=m[1])
+    ),
+    _pattern(
+        r"^every goal needs an outcome; missing goal\(s\) (.*)$",
+        lambda m: _("every goal needs an outcome; missing: goal %(goals)s", goals=m[1]),
+    ),
+    _pattern(r"^1 to (\d+) characters$", lambda m: _("1 to %(n)s characters", n=m[1])),
+    _pattern(
+        r"^a calendar quarter, .*\(reports cover quarters\)$",
+        lambda m: _("a calendar quarter such as 2026-Q3 (reports cover quarters)"),
+    ),
+    _pattern(
+        r"^(\S+) is not over yet; the latest quarter to report on is (\S+)$",
+        lambda m: _(
+            "%(period)s is not over yet; the latest quarter to report on is %(latest)s",
+            period=m[1],
+            latest=m[2],
+        ),
+    ),
+    _pattern(r"^there is no goal (\d+).*$", lambda m: _("there is no goal %(n)s", n=m[1])),
+    _pattern(
+        r"^no step (\d+) in this agreement$", lambda m: _("no step %(n)s in this agreement", n=m[1])
+    ),
+    _pattern(
+        r"^cost_options give amounts in (.*) only; .*$",
+        lambda m: _(
+            "the costs are given in %(currencies)s only; Lotse records costs in euros, so "
+            "convert them (or leave the amount out)",
+            currencies=m[1],
+        ),
+    ),
+    _pattern(
         r"^this person already has an open agreement.*$",
         lambda m: _("this person already has an open agreement; change or close that one"),
     ),

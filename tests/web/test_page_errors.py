@@ -1,0 +1,73 @@
+"""The domain's validation messages on German pages: fixed ones by their own catalogue
+entry, ones with values by their shape — raised by the domain itself where that is easy, so
+a changed wording in the domain breaks this test rather than the page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from catalog.schema import validate_offer
+from lotse.errors import InvalidInput
+from service.web import page_errors
+
+#: English words that must not survive on a German page (field codes aside).
+ENGLISH = re.compile(r"\b(the|is|are|must|already|used|by|goal|step|only|give|name|one of)\b")
+
+
+def _offer(**fields):
+    base = {
+        "external_id": "x1", "title": "Deutschkurs", "category": "integration_course",
+        "organization": "VHS", "municipality": "Wetzlar", "latitude": 50.55,
+        "longitude": 8.5, "status": "active",
+    }  # fmt: skip
+    return {**base, **fields}
+
+
+def _domain_messages() -> list[str]:
+    out = []
+    bad = [
+        _offer(min_age=30, max_age=20, capacity_total=2, capacity_free=5),
+        _offer(min_german_level="B2", max_german_level="A1"),
+        _offer(latitude=10.0),
+        _offer(service_area_type="district", service_area="Nirgendwo"),
+        _offer(service_area_type="state", service_area="Atlantis"),
+        _offer(service_area_type="municipality"),
+        _offer(category="kita_zzz"),
+    ]
+    for data in bad:
+        with pytest.raises(InvalidInput) as raised:
+            validate_offer(data)
+        out += [e.message for e in raised.value.errors]
+    return out
+
+
+SAMPLES = [  # messages with values the pages show, as the domain words them
+    "'k-17' is already used by another offer of this agency",
+    "'k-17' is already used by row 4 of this file",
+    "has a value in column 9, which has no header",
+    "every goal needs an outcome; missing goal(s) 1, 2",
+    "1 to 100 characters",
+    "2026-Q4 is not over yet; the latest quarter to report on is 2026-Q3",
+    "there is no goal 3",
+    "no step 12 in this agreement",
+    "2027-01-01 lies in the future",
+    "'declined' needs a reason: too_far, other",
+]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_validation_messages_read_german_on_german_pages(app):
+    messages = _domain_messages() + SAMPLES
+    assert len(messages) > 15
+    with app.test_request_context("/agency/", headers={"Accept-Language": "de"}):
+        shown = {m: page_errors.message(m) for m in messages}
+    english = {m: s for m, s in shown.items() if s == m or ENGLISH.search(s)}
+    assert not english, english
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_message_nobody_knows_is_shown_as_written(app):
+    with app.test_request_context("/agency/", headers={"Accept-Language": "de"}):
+        assert page_errors.message("something entirely new") == "something entirely new"

@@ -204,6 +204,17 @@ def _answer(page_of: Callable[..., dict[str, Any]], query: _Paging, **filters: A
     return respond(bound(page=query.page, per_page=query.per_page))
 
 
+def _streamed_or_paged(
+    every: Callable[..., Any], page_of: Callable[..., dict[str, Any]], query: _Paging
+) -> Response:
+    """Services and services at locations: a page as JSON, or with ``format=ndjson`` every
+    item from ``every``, which streams them in one read (they are the big lists)."""
+    filters = query.model_dump(exclude={"page", "per_page", "format"})
+    if query.format == "ndjson":
+        return _ndjson(every(request_session(), **filters))
+    return respond(page_of(request_session(), page=query.page, per_page=query.per_page, **filters))
+
+
 def _list_responses(model: type[BaseModel]) -> dict[int, Any]:
     """A list's answers: the page as JSON, or (``format=ndjson``) every item; 429 also for
     too many ndjson lists (exports) within the hour."""
@@ -232,14 +243,7 @@ def api_info():
 )
 def list_services():
     query = parse_query(HsdsServicesQuery)
-    filters = query.model_dump(exclude={"page", "per_page", "format"})
-    if query.format == "ndjson":
-        return _ndjson(hsds_api.every_service(request_session(), **filters))
-    return respond(
-        hsds_api.service_page(
-            request_session(), page=query.page, per_page=query.per_page, **filters
-        )
-    )
+    return _streamed_or_paged(hsds_api.every_service, hsds_api.service_page, query)
 
 
 @bp.get("/services/<service_id>")
@@ -296,13 +300,8 @@ def get_organization(organization_id: str):
 )
 def list_service_at_locations():
     query = parse_query(HsdsServiceAtLocationsQuery)
-    filters = query.model_dump(exclude={"page", "per_page", "format"})
-    if query.format == "ndjson":
-        return _ndjson(hsds_api.every_service_at_location(request_session(), **filters))
-    return respond(
-        hsds_api.service_at_location_page(
-            request_session(), page=query.page, per_page=query.per_page, **filters
-        )
+    return _streamed_or_paged(
+        hsds_api.every_service_at_location, hsds_api.service_at_location_page, query
     )
 
 

@@ -93,6 +93,25 @@ def login(client, username: str, password: str = PASSWORD):
     )
 
 
+def draft_agreement(client, suggestions, offers: int = 1, **extra: str):
+    """Draft an agreement from a suggestions page as its form does: the first ``offers``
+    suggested offers, every need, the person's consent (``extra``: more form fields, e.g.
+    ``due``)."""
+    page = suggestions.text
+    return client.post(
+        "/counsel/agreements",
+        data={
+            "csrf_token": csrf_token(page),
+            "offer_id": re.findall(r'name="offer_id" value="([^"]+)"', page)[:offers],
+            "need": re.findall(r'name="need" value="([^"]+)"', page),
+            "request_id": re.search(r'name="request_id" value="([^"]+)"', page).group(1),
+            "consent": "1",
+            **extra,
+        },
+        follow_redirects=True,
+    )
+
+
 # --- the browser: Debian's headless Chromium through Playwright, and axe-core ------------------
 
 CHROMIUM = os.environ.get("LOTSE_CHROMIUM", "/usr/bin/chromium")

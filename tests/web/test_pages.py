@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import PASSWORD, csrf_token, login
+from tests.web.conftest import PASSWORD, csrf_token, draft_agreement, login
 
 
 def test_logged_out_visitor_is_sent_to_login(web):
@@ -324,7 +324,6 @@ def test_why_not_explains_every_rule(web, web_app):
 
 
 def test_agreement_from_suggestions_sign_and_review(web):
-    import re
 
     login(web, "berater")
     form = web.get("/counsel/intake")
@@ -333,20 +332,7 @@ def test_agreement_from_suggestions_sign_and_review(web):
         data={**INTAKE, "csrf_token": csrf_token(form.text)},
         follow_redirects=True,
     )
-    offers = re.findall(r'name="offer_id" value="([^"]+)"', page.text)
-    needs = re.findall(r'name="need" value="([^"]+)"', page.text)
-    request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
-    made = web.post(
-        "/counsel/agreements",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "offer_id": offers[:2],
-            "need": needs,
-            "request_id": request_id,
-            "consent": "1",
-        },
-        follow_redirects=True,
-    )
+    made = draft_agreement(web, page, offers=2)
     assert made.status_code == 200, made.text[:400]
     assert "/counsel/agreements/" in made.request.path
     token = csrf_token(made.text)
@@ -449,7 +435,6 @@ def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
 
 
 def _signed_agreement_page(web):
-    import re
 
     login(web, "berater")
     form = web.get("/counsel/intake")
@@ -458,17 +443,7 @@ def _signed_agreement_page(web):
         data={**INTAKE, "csrf_token": csrf_token(form.text)},
         follow_redirects=True,
     )
-    made = web.post(
-        "/counsel/agreements",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "offer_id": re.findall(r'name="offer_id" value="([^"]+)"', page.text)[:1],
-            "need": re.findall(r'name="need" value="([^"]+)"', page.text),
-            "request_id": re.search(r'name="request_id" value="([^"]+)"', page.text).group(1),
-            "consent": "1",
-        },
-        follow_redirects=True,
-    )
+    made = draft_agreement(web, page)
     token = csrf_token(made.text)
     for party in ("person", "counsellor"):
         web.post(made.request.path + "/sign", data={"csrf_token": token, "party": party})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.web.conftest import csrf_token, login
+from tests.web.conftest import csrf_token, draft_agreement, login
 
 INTAKE = {
     "person_ref": "MBE-CASE-1",
@@ -75,18 +75,7 @@ def test_case_list_and_case_page_gather_the_person(web):
 def test_case_filters_and_closed_cases_stay_reachable(web):
     login(web, "berater")
     page = _suggestions(web)
-    offers = re.findall(r'name="offer_id" value="([^"]+)"', page.text)
-    made = web.post(
-        "/counsel/agreements",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "offer_id": offers[:1],
-            "need": re.findall(r'name="need" value="([^"]+)"', page.text),
-            "request_id": re.search(r'name="request_id" value="([^"]+)"', page.text).group(1),
-            "consent": "1",
-        },
-        follow_redirects=True,
-    )
+    made = draft_agreement(web, page)
     path, token = made.request.path, csrf_token(made.text)
     for party in ("person", "counsellor"):
         web.post(path + "/sign", data={"csrf_token": token, "party": party})
@@ -212,18 +201,7 @@ def test_agreement_goals_dates_signatures_print_and_review_with_referrals(web, w
         s.scalar(select(User).where(User.username == "berater")).display_name = "Anna Weber"
     login(web, "berater")
     page = _suggestions(web)
-    made = web.post(
-        "/counsel/agreements",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "offer_id": re.findall(r'name="offer_id" value="([^"]+)"', page.text)[:1],
-            "need": re.findall(r'name="need" value="([^"]+)"', page.text),
-            "request_id": re.search(r'name="request_id" value="([^"]+)"', page.text).group(1),
-            "consent": "1",
-            "due": "2027-03-31",
-        },
-        follow_redirects=True,
-    )
+    made = draft_agreement(web, page, due="2027-03-31")
     path, token = made.request.path, csrf_token(made.text)
     assert "an die Träger" in made.text  # the draft says its referrals went out
     assert "31.03.2027" in made.text  # the referral step's due date

@@ -134,13 +134,16 @@ def policy_ranks(frame: pd.DataFrame, scores: np.ndarray, *, seed: int = 0) -> n
     query = pd.factorize(frame[C.QUERY])[0]
     need_col = C.NEED_CODE if C.NEED_CODE in frame else C.NEED
     needs = pd.factorize(frame[need_col].astype(str))[0]
+    # how many needs each request names, counted once for all (per request in the loop
+    # below it was a pandas call per request, most of this function's time)
+    n_needs = pd.Series(needs).groupby(query).nunique().to_numpy()
     order = np.lexsort((tiebreak, -np.asarray(scores, dtype=np.float64), query))
     starts = np.flatnonzero(np.r_[True, query[order][1:] != query[order][:-1]])
     ends = np.r_[starts[1:], n]
     for a, b in zip(starts, ends, strict=True):
         members = order[a:b]
-        local_need = pd.factorize(needs[members])[0]
-        picked = cover_needs(local_need, np.arange(b - a), int(local_need.max()) + 1, b - a)
+        count = int(n_needs[query[members[0]]])
+        picked = cover_needs(needs[members], np.arange(b - a), count, b - a)
         ranks[members[picked]] = np.arange(1, b - a + 1)
     return ranks
 

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -445,6 +445,25 @@ class EstimatorScorer:
         return self.likelihood(self.fitted_, feature_matrix(frame, self.feature_names))
 
 
+class _MedianImputer(TransformerMixin, BaseEstimator):
+    """A missing value (NaN) becomes its column's median, and a column without any value
+    becomes 0 — what ``SimpleImputer(strategy="median", keep_empty_features=True)`` does,
+    but with ``np.nanmedian``: SimpleImputer's masked-array median took 3.4 s of the
+    1M-impression training (docs/benchmarks.md)."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> _MedianImputer:
+        X = np.asarray(X, dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": handled below
+            median = np.nanmedian(X, axis=0)
+        self.statistics_ = np.where(np.isnan(median), 0.0, median)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        return np.where(np.isnan(X), self.statistics_, X)
+
+
 class _SuccessClassifier(BaseEstimator):
     """Logistic regression on "enrolled or better"; ``predict`` is that probability, so the
     baseline ranks by it and its calibration can be checked."""
@@ -457,7 +476,7 @@ class _SuccessClassifier(BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> _SuccessClassifier:
         success = (np.asarray(y) >= self.success_from).astype(int)
         self.pipeline_: Pipeline = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True),
+            _MedianImputer(),
             StandardScaler(),
             LogisticRegression(C=self.C, max_iter=500, random_state=self.random_state),
         )

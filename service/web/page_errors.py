@@ -121,12 +121,6 @@ MESSAGES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         r"^latitude and longitude come together$",
         lambda m: _("latitude and longitude come together"),
     ),
-    _pattern(
-        r"^an offer that is not online needs coordinates$",
-        lambda m: _(
-            "an offer that is not online needs an address or coordinates; give the municipality at least"
-        ),
-    ),
     _pattern(r"^Input should be a valid number.*$", lambda m: _("must be a number, e.g. 2,50")),
     _pattern(r"^Input should be a valid integer.*$", lambda m: _("must be a whole number")),
     _pattern(r"^Input should be a valid date.*$", lambda m: _("must be a date")),
@@ -168,9 +162,6 @@ MESSAGES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         ),
     ),
     _pattern(
-        r"^end_date is before start_date$", lambda m: _("the end date is before the start date")
-    ),
-    _pattern(
         r"^the German level window (\S+)–(\S+) is empty$",
         lambda m: _("the German levels %(lo)s to %(hi)s leave no level", lo=m[1], hi=m[2]),
     ),
@@ -210,11 +201,6 @@ MESSAGES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     _pattern(
         r"^a child's age is between 0 and 17$", lambda m: _("a child's age is between 0 and 17")
     ),
-    _pattern(
-        r"^the person's consent must be recorded.*$",
-        lambda m: _("the person's consent must be recorded (tick the box)"),
-    ),
-    _pattern(r"^already taken$", lambda m: _("already taken")),
     _pattern(r"^at least (\d+) characters$", lambda m: _("at least %(n)s characters", n=m[1])),
     _pattern(r"^at most (\d+) characters$", lambda m: _("at most %(n)s characters", n=m[1])),
     _pattern(
@@ -222,19 +208,8 @@ MESSAGES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         lambda m: _("a common password; choose one that is not on lists of frequent passwords"),
     ),
     _pattern(r"^must not contain the user name$", lambda m: _("must not contain the user name")),
-    _pattern(
-        r"^2-64 letters, digits.*$",
-        lambda m: _("2 to 64 letters, digits, “.”, “_” or “-”"),
-    ),
     _pattern(r"^no user named '(.*)'$", lambda m: _("no user named “%(name)s”", name=m[1])),
     _pattern(r"^no token with id (.*)$", lambda m: _("no token number %(id)s", id=m[1])),
-    _pattern(
-        r"^a referral step is done only once its referral is accepted.*still proposed$",
-        lambda m: _(
-            "a referral step can only be done once the agency has accepted the referral; "
-            "it is still proposed"
-        ),
-    ),
     _pattern(
         r"^a referral that is '(\w+)' cannot become '(\w+)'.*$",
         lambda m: _("this referral cannot change that way now"),

@@ -6,9 +6,10 @@
 2. take the current catalogue snapshot (patched to the latest catalogue version);
 3. screen every offer with the hard rules (``matcher.rules``), counting exclusions per rule;
    offers that fail only capacity become waitlist alternatives;
-4. compute features for the eligible offers (with the outcome history as of the request),
-   keep the best ``CANDIDATES_PER_NEED`` per need by the cheap rule score (so a learned model
-   never scores thousands of rows), and let the ranker score them;
+4. compute the rule score's features for the eligible offers (with the outcome history as
+   of the request), keep the best ``CANDIDATES_PER_NEED`` per need by that cheap score (so a
+   learned model never scores thousands of rows), complete the features of those and let
+   the ranker score them;
 5. order by score, with one guarantee: every stated need that has an offer gets a place
    within the first ``max(3, number of needs)`` results (``cover_needs``) — a person needing
    a German course and childcare sees both near the top, not ten German courses; beyond that
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 from catalog import taxonomy
 from catalog.store import current_seq
 from lotse.errors import NotFound
-from matcher.features import FEATURE_SCHEMA, feature_matrix
+from matcher.features import FEATURE_SCHEMA, add_context_features, rule_features
 from matcher.history import OutcomeHistory
 from matcher.needs import Need
 from matcher.places import ResolvedPlace
@@ -389,7 +390,7 @@ def _scored(c: _Context, lists: tuple[np.ndarray, ...], ks: tuple[int, ...]) -> 
         empty = np.arange(0)
         return [_Candidates(empty, np.empty((0, 0)), empty, empty, empty) for _ in lists]
     d = distances_km(s, rows, p)
-    x = feature_matrix(s, rows, p, distances=d, history=c.history, now=c.now)
+    x = rule_features(s, rows, p, distances=d, history=c.history, now=c.now)
     need = p.need_of_category[s.cat[rows]]
     pre = prescore(x)
     keeps = []
@@ -399,9 +400,13 @@ def _scored(c: _Context, lists: tuple[np.ndarray, ...], ks: tuple[int, ...]) -> 
         cap = None if c.cap is None else max(c.cap, k)
         keeps.append(lo + shortlist(need[lo:hi], pre[lo:hi], len(p.needs), cap))
     keep = np.concatenate(keeps)
+    # only the shortlist is ranked and shown: only its rows need the context columns
+    x_keep = x[keep]
+    add_context_features(x_keep, s, rows[keep], p)
+    x[keep] = x_keep
     scores = np.empty(len(rows))
     if len(keep):
-        scores[keep] = np.asarray(c.ranker.score(x[keep][:, columns_for(c.ranker)]), dtype=float)
+        scores[keep] = np.asarray(c.ranker.score(x_keep[:, columns_for(c.ranker)]), dtype=float)
     return [_Candidates(rows[kept], x[kept], need[kept], d[kept], scores[kept]) for kept in keeps]
 
 

@@ -107,6 +107,12 @@ FEATURE_SCHEMA: str = hashlib.sha256(
     json.dumps({"version": FEATURES_VERSION, "names": FEATURE_NAMES}).encode()
 ).hexdigest()[:16]
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+#: What ``rule_features`` fills: the offer's fit to the person and the outcome history — all
+#: that the rule score (``matcher.scoring``) reads.
+RULE_FEATURES: tuple[str, ...] = (
+    *FEATURE_NAMES[: FEATURE_NAMES.index("person_level")],
+    *HISTORY_FEATURES,
+)
 #: Features whose values are category codes, not quantities.
 CATEGORICAL_FEATURES: tuple[str, ...] = ("first_language", "category")
 #: Directions that are known whatever the world: more of the feature never makes an offer
@@ -201,23 +207,41 @@ def feature_matrix(
     """The features of ``rows`` for profile ``p``: shape (len(rows), len(FEATURE_NAMES)),
     columns in ``FEATURE_NAMES`` order. ``distances`` may pass km already computed;
     ``history`` is the outcome history as of ``now`` (an empty one when None)."""
+    x = rule_features(s, rows, p, distances, history=history, now=now)
+    add_context_features(x, s, rows, p)
+    return x
+
+
+def rule_features(
+    s: Snapshot,
+    rows: np.ndarray,
+    p: ResolvedProfile,
+    distances: np.ndarray | None = None,
+    *,
+    history: OutcomeHistory | None = None,
+    now: datetime | None = None,
+) -> np.ndarray:
+    """The first step of ``feature_matrix``: only the columns of ``RULE_FEATURES`` (the fit
+    of the offer and the outcome history) are filled, the others are NaN.
+
+    Why a step of its own: a request may have thousands of eligible offers, and the engine
+    needs the rule score of all of them to shortlist the few hundred the ranker sees; the
+    person's and offer's context is only needed for those (``add_context_features``)."""
     n = len(rows)
-    x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
+    x = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float64)
     col = COLUMN
     d = distances_km(s, rows, p) if distances is None else distances
     online = s.online[rows] & p.profile.online_ok & ~(d <= p.profile.max_distance_km)
     x[:, col["distance_km"]] = np.where(online, 0.0, d)
     x[:, col["online"]] = online
     target = s.level_target[rows].astype(np.int64)
-    has_target = target >= 0
     x[:, col["level_fit"]] = np.where(
-        has_target, _LEVEL_FIT[np.clip(target - p.level + 7, 0, 14)], NO_TARGET_FIT
+        target >= 0, _LEVEL_FIT[np.clip(target - p.level + 7, 0, 14)], NO_TARGET_FIT
     )
     x[:, col["schedule_overlap"]] = _share(s.days[rows], p.day_bits) * _share(
         s.times[rows], p.time_bits
     )
-    childcare = s.childcare[rows]
-    x[:, col["childcare_fit"]] = childcare & p.has_young_child
+    x[:, col["childcare_fit"]] = s.childcare[rows] & p.has_young_child
     langs = s.language_index(p.support_languages)
     x[:, col["language_shared"]] = (
         s.languages[np.ix_(rows, langs)].any(axis=1) if len(langs) else 0.0
@@ -235,11 +259,27 @@ def feature_matrix(
     x[:, col["need_priority"]] = np.where(need >= 0, p.need_priority[np.maximum(need, 0)], 0.0)
     x[:, col["profession_similarity"]] = profession_similarity(s, rows, p)
 
+    hist = history if history is not None else _EMPTY_HISTORY
+    when = now or datetime.now(UTC)
+    start_col = col[HISTORY_FEATURES[0]]
+    x[:, start_col : start_col + len(HISTORY_FEATURES)] = hist.features_of(
+        hist.rows_index(s, rows), when
+    )
+    return x
+
+
+def add_context_features(x: np.ndarray, s: Snapshot, rows: np.ndarray, p: ResolvedProfile) -> None:
+    """The second step of ``feature_matrix``: fill the person's and the offer's context and
+    the mismatches into ``x`` (rows of ``rule_features`` for the same ``rows``), in place."""
+    col = COLUMN
     person = person_context(p)
     for name, value in person.items():
         x[:, col[name]] = value
 
     cat = s.cat[rows]
+    target = s.level_target[rows].astype(np.int64)
+    has_target = target >= 0
+    childcare = s.childcare[rows]
     x[:, col["category"]] = np.where(cat >= 0, cat, np.nan)
     x[:, col["hours_per_week"]] = s.hours[rows]
     cost = s.cost[rows]
@@ -259,14 +299,6 @@ def feature_matrix(
     x[:, col["first_language_supported"]] = (
         s.languages[rows, first_idx[0]] if len(first_idx) else 0.0
     )
-
-    hist = history if history is not None else _EMPTY_HISTORY
-    when = now or datetime.now(UTC)
-    start_col = col[HISTORY_FEATURES[0]]
-    x[:, start_col : start_col + len(HISTORY_FEATURES)] = hist.features_of(
-        hist.rows_index(s, rows), when
-    )
-    return x
 
 
 def profession_similarity(s: Snapshot, rows: np.ndarray, p: ResolvedProfile) -> np.ndarray:

@@ -27,14 +27,16 @@ at random, so a model without an opinion gets a random order, never the logged o
 Offline, a model can only re-order what was shown: offers it would have brought in from
 outside the list are not seen (the online comparison sees them).
 
-**Uncertainty**: 95 % intervals from a bootstrap over people (Poisson weights, so a
-person's requests stay together), and for two models the interval of their *difference* on
-the same bootstrap draws — which is what a promotion must look at.
+**Uncertainty**: every estimate is a ratio of sums over the shown offers, so its 95 %
+interval is the normal one of the linearised ratio, with a variance that lets the rows of
+one person *and* the rows of one offer err together (two-way cluster-robust, see
+``_cluster_variance``); for two models the interval is that of their *difference* on the
+same rows — which is what a promotion must look at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +56,6 @@ RECALL_CUTOFFS = (3, 5)
 #: Weights are capped at 1 / this: a position almost nobody looks at would otherwise let a
 #: single outcome dominate the estimate.
 MIN_PROPENSITY = 0.05
-BOOTSTRAP_DRAWS = 500
 #: Randomised swaps give the examination curve only with enough take-ups on each side.
 MIN_SWAP_TAKE_UPS = 40
 
@@ -148,40 +149,72 @@ def policy_ranks(frame: pd.DataFrame, scores: np.ndarray, *, seed: int = 0) -> n
     return ranks
 
 
-def _person_sums(
+def _row_terms(
     frame: pd.DataFrame, ranks: np.ndarray, weights: np.ndarray, k: int
 ) -> dict[str, np.ndarray]:
+    """Each row's weighted share of the estimates' sums at cut-off ``k``."""
     gain = np.exp2(frame[C.LABEL].to_numpy(dtype=np.float64)) - 1.0
     success = (frame[C.LABEL].to_numpy() >= SUCCESS_FROM).astype(np.float64)
     top = ranks <= k
     discount = np.where(top, 1.0 / np.log2(ranks + 1.0), 0.0)
-    person = pd.factorize(frame[C.PERSON])[0]
-    n_people = int(person.max()) + 1 if len(person) else 0
-
-    def per_person(values: np.ndarray) -> np.ndarray:
-        return np.bincount(person, weights=values, minlength=n_people)
-
     return {
-        "dcg": per_person(weights * gain * discount),
-        "gain": per_person(weights * gain),
-        "hits": per_person(weights * success * top),
-        "successes": per_person(weights * success),
+        "dcg": weights * gain * discount,
+        "gain": weights * gain,
+        "hits": weights * success * top,
+        "successes": weights * success,
     }
 
 
-def _ci(draws: np.ndarray, level: float = 95) -> list[float]:
-    """The central ``level`` % interval of the bootstrap draws."""
-    finite = draws[np.isfinite(draws)]
-    if not len(finite):
+#: The groups whose rows may err together: people and offers (see ``_cluster_variance``).
+CLUSTERS = (C.PERSON, C.ITEM)
+Z_95, Z_90 = 1.959964, 1.644854
+
+
+def _cluster_variance(groups: Sequence[np.ndarray], e: np.ndarray) -> float:
+    """The variance of ``e.sum()`` when rows of the same group may err together, from the
+    rows' centred contributions ``e`` (one array of group codes per clustering).
+
+    One clustering (people): the sum of the groups' squared sums. Two (people and offers):
+    Cameron, Gelbach and Miller's two-way cluster-robust variance — people's term plus
+    offers' term minus the term of their intersection (person × offer), each with the
+    small-sample factor G / (G − 1) — never below people's term alone.
+
+    Why offers too: a model learns about an offer from some people's outcomes and re-orders
+    it for others, so the errors of people who share offers go together; intervals over
+    people alone were too narrow in simulated worlds whose truth is known
+    (``bench/gate_calibration_bench.py``, figures in docs/benchmarks.md)."""
+
+    def term(codes: np.ndarray) -> float:
+        sums = np.bincount(codes, weights=e)
+        g = len(sums)
+        factor = g / (g - 1) if g > 1 else 1.0
+        return factor * float((sums**2).sum())
+
+    first = term(groups[0])
+    if len(groups) == 1:
+        return first
+    if len(groups) != 2:
+        raise ValueError("one or two clusterings")
+    both = pd.factorize(pd.MultiIndex.from_arrays([groups[0], groups[1]]))[0]
+    return max(first, first + term(groups[1]) - term(both))
+
+
+def _ratio_variance(
+    groups: Sequence[np.ndarray], num: np.ndarray, den: np.ndarray, ratio: float
+) -> float:
+    """Variance of ``num.sum() / den.sum()``, linearised: each row contributes
+    ``(num − ratio · den) / den.sum()``."""
+    total = float(den.sum())
+    if total <= 0 or not np.isfinite(ratio):
+        return float("nan")
+    return _cluster_variance(groups, (num - ratio * den) / total)
+
+
+def _interval(estimate: float, variance: float, z: float) -> list[float]:
+    if not (np.isfinite(estimate) and np.isfinite(variance)):
         return [float("nan"), float("nan")]
-    tail = (100 - level) / 2
-    lo, hi = np.percentile(finite, [tail, 100 - tail])
-    return [round(float(lo), 4), round(float(hi), 4)]
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> float:
-    total = den.sum()
-    return float(num.sum() / total) if total > 0 else float("nan")
+    half = z * float(np.sqrt(max(variance, 0.0)))
+    return [round(estimate - half, 4), round(estimate + half, 4)]
 
 
 def counterfactual_estimates(
@@ -192,56 +225,59 @@ def counterfactual_estimates(
     reference: str | None = None,
     cutoffs: tuple[int, ...] = CUTOFFS,
     recall_cutoffs: tuple[int, ...] = RECALL_CUTOFFS,
-    draws: int = BOOTSTRAP_DRAWS,
     seed: int = 0,
+    clusters: Sequence[str] = CLUSTERS,
 ) -> dict[str, Any]:
     """Counterfactual estimates for each model's ``scores`` of the ``frame`` rows (test
-    impressions with ``label``, ``position``, ``person_key``, ``request_id`` and need), with
-    bootstrap intervals by person; and each model's difference to ``reference``."""
+    impressions with ``label``, ``position``, ``person_key``, ``offer_id``, ``request_id``
+    and need), with 95 % intervals robust to errors shared within people and within offers
+    (``clusters``); and each model's difference to ``reference``.
+
+    Every metric is a ratio of two sums over rows (for ``ips_dcg`` the denominator counts
+    requests), so its interval is the normal one of the linearised ratio; a difference to
+    the reference shares its denominator, which makes it a ratio too."""
     weights = 1.0 / bias.at(frame[C.POSITION].to_numpy())
     n_requests = int(frame[C.QUERY].nunique()) if len(frame) else 0
     people = int(frame[C.PERSON].nunique()) if len(frame) else 0
-    rng = np.random.default_rng(seed)
-    boot = rng.poisson(1.0, size=(draws, people)).astype(np.float64)
-    point: dict[str, dict[str, float]] = {}
-    sampled: dict[str, dict[str, np.ndarray]] = {}
+    groups = [pd.factorize(frame[column].astype(str))[0] for column in clusters]
+    per_request = (
+        1.0 / frame.groupby(C.QUERY)[C.QUERY].transform("size").to_numpy(np.float64)
+        if len(frame)
+        else np.zeros(0)
+    )
+    # metric -> (denominator per row, {model: numerator per row})
+    parts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
     for name, s in scores.items():
         ranks = policy_ranks(frame, s, seed=seed)
-        point[name], sampled[name] = {}, {}
         for k in sorted(set(cutoffs) | set(recall_cutoffs)):
-            sums = _person_sums(frame, ranks, weights, k)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                if k in cutoffs:
-                    point[name][f"sndcg@{k}"] = _ratio(sums["dcg"], sums["gain"])
-                    sampled[name][f"sndcg@{k}"] = (boot @ sums["dcg"]) / (boot @ sums["gain"])
-                    point[name][f"ips_dcg@{k}"] = (
-                        float(sums["dcg"].sum() / n_requests) if n_requests else float("nan")
-                    )
-                    sampled[name][f"ips_dcg@{k}"] = (boot @ sums["dcg"]) / max(n_requests, 1)
-                if k in recall_cutoffs:
-                    point[name][f"snrecall@{k}"] = _ratio(sums["hits"], sums["successes"])
-                    sampled[name][f"snrecall@{k}"] = (boot @ sums["hits"]) / (
-                        boot @ sums["successes"]
-                    )
-    models = {
-        name: {
-            metric: {"estimate": _round(value), "ci": _ci(sampled[name][metric])}
-            for metric, value in metrics.items()
-        }
-        for name, metrics in point.items()
-    }
-    differences = {}
-    if reference is not None and reference in point:
-        for name in point:
+            t = _row_terms(frame, ranks, weights, k)
+            if k in cutoffs:
+                parts.setdefault(f"sndcg@{k}", (t["gain"], {}))[1][name] = t["dcg"]
+                parts.setdefault(f"ips_dcg@{k}", (per_request, {}))[1][name] = t["dcg"]
+            if k in recall_cutoffs:
+                parts.setdefault(f"snrecall@{k}", (t["successes"], {}))[1][name] = t["hits"]
+    models: dict[str, dict[str, Any]] = {name: {} for name in scores}
+    differences: dict[str, dict[str, Any]] = {}
+    for metric, (den, nums) in parts.items():
+        total = float(den.sum())
+        point = {n: float(v.sum()) / total if total > 0 else float("nan") for n, v in nums.items()}
+        for name, num in nums.items():
+            variance = _ratio_variance(groups, num, den, point[name])
+            models[name][metric] = {
+                "estimate": _round(point[name]),
+                "ci": _interval(point[name], variance, Z_95),
+            }
+        if reference is None or reference not in nums:
+            continue
+        for name, num in nums.items():
             if name == reference:
                 continue
-            differences[name] = {
-                metric: {
-                    "estimate": _round(point[name][metric] - point[reference][metric]),
-                    "ci": _ci(sampled[name][metric] - sampled[reference][metric]),
-                    "one_sided": _ci(sampled[name][metric] - sampled[reference][metric], 90),
-                }
-                for metric in point[name]
+            diff = point[name] - point[reference]
+            variance = _ratio_variance(groups, num - nums[reference], den, diff)
+            differences.setdefault(name, {})[metric] = {
+                "estimate": _round(diff),
+                "ci": _interval(diff, variance, Z_95),
+                "one_sided": _interval(diff, variance, Z_90),
             }
     return {
         "method": "position-based inverse propensity weighting, self-normalised",
@@ -249,7 +285,11 @@ def counterfactual_estimates(
         "min_propensity": MIN_PROPENSITY,
         "requests": n_requests,
         "people": people,
-        "bootstrap": {"draws": draws, "by": "person", "interval": 0.95},
+        "intervals": {
+            "level": 0.95,
+            "clustered_by": list(clusters),
+            "variance": "two-way cluster-robust" if len(clusters) == 2 else "cluster-robust",
+        },
         "reference": reference,
         "models": models,
         "differences": differences,
@@ -265,9 +305,9 @@ def gate(
 ) -> tuple[str, str]:
     """The promotion decision on ``estimates`` (with the active version as reference):
     ``("promote", why)`` when the candidate is better beyond noise — better with 95 %
-    confidence, one-sided: 95 % of the bootstrap differences lie above 0 —, ``("worse", why)``
-    when it is worse with 95 % confidence, ``("noise", why)`` otherwise or when nothing
-    could be computed. (The question is one-sided: is the candidate better? The reported
+    confidence, one-sided: the lower end of the difference's 90 % interval is above 0 —,
+    ``("worse", why)`` when it is worse with 95 % confidence, ``("noise", why)`` otherwise
+    or when nothing could be computed. (The question is one-sided: is the candidate better? The reported
     interval stays the central 95 % one.)"""
     diff = (estimates.get("differences") or {}).get(candidate, {}).get(metric)
     reference = estimates.get("reference")

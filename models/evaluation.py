@@ -461,9 +461,9 @@ def counterfactual_markdown(cf: dict[str, Any], version: str) -> list[str]:
         "## Counterfactual estimates (what if this model had served)",
         "",
         f"Inverse-propensity weighted by position (θ from {bias.get('source', '?')}: {theta}); "
-        f"95 % intervals from {cf['bootstrap']['draws']} bootstrap draws over "
-        f"{cf['people']} people. sndcg@k: weighted gain in the first k places per weighted "
-        "gain shown (0–1).",
+        f"95 % intervals ({(cf.get('intervals') or {}).get('variance', 'cluster-robust')} "
+        f"variance: errors shared within people and within offers), {cf['people']} people. "
+        "sndcg@k: weighted gain in the first k places per weighted gain shown (0–1).",
         "",
         "| model | sndcg@5 | sndcg@10 | snrecall@5 | difference in sndcg@5 to "
         f"{cf.get('reference') or '–'} |",

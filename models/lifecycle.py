@@ -486,7 +486,7 @@ def _card_bias(card: dict[str, Any], frame: pd.DataFrame) -> PositionBias:
     )
 
 
-def _version_scores(
+def unseen_scores(
     ws: Workspace, version: str, card: dict[str, Any], frame: pd.DataFrame
 ) -> np.ndarray:
     """``version``'s scores of ``frame``'s rows from models that never saw the row's person:
@@ -531,12 +531,12 @@ def compare_with_active(ws: Workspace, version: str) -> dict[str, Any]:
     frame = everything[_in_window(everything, card)].reset_index(drop=True)
     split = rebuild_split(frame, card["split"])
     note = ""
-    cand_scores = _version_scores(ws, version, card, frame)
+    cand_scores = unseen_scores(ws, version, card, frame)
     active_label = ws.rule_version
     act_scores: np.ndarray | None = None
     if active is not None and active_card is not None:
         try:
-            act_scores = _version_scores(ws, active, active_card, frame)
+            act_scores = unseen_scores(ws, active, active_card, frame)
             active_label = active
         except ArtifactRefused as exc:
             note = (

@@ -11,6 +11,7 @@ import pytest
 from models import columns as C
 from models.counterfactual import (
     PositionBias,
+    _cluster_variance,
     counterfactual_estimates,
     gate,
     policy_ranks,
@@ -164,3 +165,43 @@ def test_randomised_swaps_measure_the_examination_curve():
     assert found is not None and found.source == "randomised swaps"
     assert len(found.theta) >= 4
     assert np.asarray(found.theta) == pytest.approx(theta[: len(found.theta)], rel=0.2)
+
+
+def test_errors_shared_by_an_offer_widen_the_interval():
+    """The variance lets the rows of one offer err together: when every person's rows carry
+    the same offer effects (which cancel within each person), people alone see no
+    uncertainty at all, people and offers see it; with independent rows both agree."""
+    people, offers = 200, 10
+    person = np.repeat(np.arange(people), offers)
+    offer = np.tile(np.arange(offers), people)
+    effect = np.linspace(-1.0, 1.0, offers)  # sums to 0 within each person
+    shared = effect[offer]
+    assert _cluster_variance([person], shared) == pytest.approx(0.0, abs=1e-9)
+    two_way = _cluster_variance([person, offer], shared)
+    # offers' term minus the person × offer cells: (G/(G-1)) Σ (200 a)² − (n/(n-1)) Σ 200 a²
+    expected = (
+        offers / (offers - 1) * (people**2) * (effect**2).sum()
+        - len(shared) / (len(shared) - 1) * people * (effect**2).sum()
+    )
+    assert two_way == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 400, size=len(person))  # independent rows over 400 offers
+    noise = rng.normal(size=len(person))
+    one, both = _cluster_variance([person], noise), _cluster_variance([person, many], noise)
+    assert both == pytest.approx(one, rel=0.15)
+    assert both >= one  # never narrower than over people alone
+
+
+def test_the_estimates_say_how_their_intervals_were_made(logs):
+    frame, r, logged = logs
+    est = counterfactual_estimates(
+        frame, {"c": r, "a": logged}, PositionBias(THETA, "k"), reference="a"
+    )
+    assert est["intervals"]["clustered_by"] == [C.PERSON, C.ITEM]
+    alone = counterfactual_estimates(
+        frame, {"c": r, "a": logged}, PositionBias(THETA, "k"), reference="a", clusters=(C.PERSON,)
+    )
+    # each offer shown once here: nothing shared, so the same interval either way
+    for metric in ("sndcg@5", "ips_dcg@5"):
+        a, b = est["differences"]["c"][metric]["ci"], alone["differences"]["c"][metric]["ci"]
+        assert a == pytest.approx(b, abs=2e-4), metric

@@ -19,7 +19,9 @@ import click
 
 from lotse.cli_support import fail, progress
 from lotse.errors import LotseError
+from models.experiments import MATURED_DAYS
 from models.lifecycle import (
+    EVIDENCE,
     PromotionRefused,
     Workspace,
     default_actor,
@@ -142,10 +144,33 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
     @click.argument("version")
     @click.option("--force", is_flag=True, help="promote even if not shown better")
     @click.option("--reason", default="", help="why (kept in the promotion log)")
-    def promote(version: str, force: bool, reason: str) -> None:
-        """Serve VERSION when it is better than the active one beyond noise (counterfactual
-        estimate on the same test data)."""
-        _promote(workspace(), version, force=force, reason=reason)
+    @click.option(
+        "--evidence",
+        type=click.Choice(EVIDENCE),
+        default="offline",
+        show_default=True,
+        help="offline: the counterfactual estimate on logged outcomes; online: VERSION's "
+        "online comparison against the active version",
+    )
+    @click.option(
+        "--matured-days",
+        type=click.FloatRange(0, 3650),
+        default=MATURED_DAYS,
+        show_default=True,
+        help="with --evidence online: only requests at least this many days old count",
+    )
+    def promote(version: str, force: bool, reason: str, evidence: str, matured_days: float) -> None:
+        """Serve VERSION when it is better than the active one beyond noise (by default the
+        counterfactual estimate on the same test data; --evidence online: its online
+        comparison)."""
+        _promote(
+            workspace(),
+            version,
+            force=force,
+            reason=reason,
+            evidence=evidence,
+            matured_days=matured_days,
+        )
 
     @ranker_group.command("rollback")
     @click.option("--reason", default="", help="why (kept in the promotion log)")
@@ -188,9 +213,25 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
     return ranker_group
 
 
-def _promote(ws: Workspace, version: str, *, force: bool, reason: str) -> None:
+def _promote(
+    ws: Workspace,
+    version: str,
+    *,
+    force: bool,
+    reason: str,
+    evidence: str = "offline",
+    matured_days: float = MATURED_DAYS,
+) -> None:
     try:
-        entry = promote_version(ws, version, actor=default_actor(), force=force, reason=reason)
+        entry = promote_version(
+            ws,
+            version,
+            actor=default_actor(),
+            force=force,
+            reason=reason,
+            evidence=evidence,
+            matured_days=matured_days,
+        )
     except PromotionRefused as exc:
         raise click.ClickException(exc.detail) from None
     except LotseError as exc:

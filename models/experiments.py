@@ -65,15 +65,21 @@ def start_experiment(ws: Any, challenger: str, share: float, *, actor: str) -> M
 def stop_experiment(ws: Any, *, actor: str) -> ModelExperiment:
     """End the running comparison: everyone gets the active version again."""
     with transaction(ws.sessions) as session:
-        pointer = serving_pointer(session)
-        if pointer.experiment_id is None:
-            raise NotFound("no online comparison is running")
-        experiment = session.get(ModelExperiment, pointer.experiment_id)
-        assert experiment is not None
-        experiment.stopped_at = utcnow()
-        experiment.stopped_by = actor
-        set_experiment(session, None)
-        return experiment
+        return end_experiment(session, actor=actor)
+
+
+def end_experiment(session: Any, *, actor: str) -> ModelExperiment:
+    """``stop_experiment`` in the caller's transaction (a promotion of the challenger ends
+    its comparison in the same one)."""
+    pointer = serving_pointer(session)
+    if pointer.experiment_id is None:
+        raise NotFound("no online comparison is running")
+    experiment = session.get(ModelExperiment, pointer.experiment_id)
+    assert experiment is not None
+    experiment.stopped_at = utcnow()
+    experiment.stopped_by = actor
+    set_experiment(session, None)
+    return experiment
 
 
 def _latest(session: Any, experiment_id: int | None) -> ModelExperiment:
@@ -147,10 +153,13 @@ def compare_arms(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> d
         diff = means[CHALLENGER] - means[CONTROL]
         diff = diff[np.isfinite(diff)]
         estimate = arms[CHALLENGER][metric] - arms[CONTROL][metric]
-        lo, hi = np.percentile(diff, [2.5, 97.5]) if len(diff) else (np.nan, np.nan)
+        lo, below, above, hi = (
+            np.percentile(diff, [2.5, 5, 95, 97.5]) if len(diff) else (np.nan,) * 4
+        )
         out["differences"][metric] = {
             "estimate": round(float(estimate), 4),
             "ci": [round(float(lo), 4), round(float(hi), 4)],
+            "one_sided": [round(float(below), 4), round(float(above), 4)],
         }
     return out
 
@@ -183,8 +192,81 @@ def experiment_report(
             "matured_until": end if end > start else None,
         }
         if end <= start:
-            return {**info, "arms": {}, "differences": {}, "note": "no matured requests yet"}
+            return {**info, "arms": {}, "differences": {}, "note": N_("no matured requests yet")}
         requests = arm_requests(session, start, end)
         outcomes = ws.outcomes(session, start, None)
     frame = _per_request_outcomes(requests, outcomes)
     return {**info, **compare_arms(frame)}
+
+
+#: What promotion on the online comparison decides on: the mean best gain per request.
+ONLINE_METRIC = "gain"
+
+
+def online_comparison(
+    ws: Any, version: str, *, matured_days: float = MATURED_DAYS, now: datetime | None = None
+) -> dict[str, Any]:
+    """The promotion decision for ``version`` from its online comparison against what
+    serves now: ``decision`` promote / worse / noise with ``why``, like the offline gate,
+    on the challenger − control difference in mean gain per matured request (promote when
+    its one-sided 95 % bound is above 0, worse when below 0).
+
+    The comparison must be ``version``'s latest and against the version that serves now
+    (``Conflict`` otherwise: what it was compared with no longer serves)."""
+    with ws.sessions() as session:
+        experiment = session.scalar(
+            select(ModelExperiment)
+            .where(ModelExperiment.challenger == version)
+            .order_by(ModelExperiment.id.desc())
+            .limit(1)
+        )
+        if experiment is None:
+            raise NotFound(
+                f"{version} has not been compared online; start a comparison "
+                "(POST /v1/models/experiment) and let its outcomes mature"
+            )
+        active = serving_pointer(session).active
+        if experiment.control != active:
+            raise Conflict(
+                f"the online comparison of {version} was against "
+                f"{experiment.control or ws.rule_version}, but {active or ws.rule_version} "
+                "serves now; start a new comparison"
+            )
+    report = experiment_report(ws, experiment.id, matured_days=matured_days, now=now)
+    decision, why = _online_decision(report, version)
+    return {
+        "evidence": "online comparison",
+        "metric": ONLINE_METRIC,
+        "candidate": version,
+        "active": report["control"],
+        "experiment": {
+            "id": report["id"],
+            "share": report["share"],
+            "started_at": report["started_at"].isoformat(),  # kept as JSON in the log
+            "matured_days": report["matured_days"],
+        },
+        "arms": report.get("arms", {}),
+        "differences": report.get("differences", {}),
+        "decision": decision,
+        "why": why,
+    }
+
+
+def _online_decision(report: dict[str, Any], version: str) -> tuple[str, str]:
+    diff = (report.get("differences") or {}).get(ONLINE_METRIC)
+    if not diff:
+        missing = report.get("note") or f"an arm has fewer than {MIN_ARM_PEOPLE} people"
+        return "noise", f"the online comparison cannot tell yet ({missing})"
+    below, above = diff["one_sided"]
+    arms = report["arms"]
+    what = (
+        f"{version} vs {report['control']} online: mean gain per request "
+        f"{diff['estimate']:+.4f} (95% interval {diff['ci'][0]:+.4f} to {diff['ci'][1]:+.4f}; "
+        f"{arms[CHALLENGER]['people']} and {arms[CONTROL]['people']} people, outcomes matured "
+        f"{report['matured_days']:g} days)"
+    )
+    if below > 0:
+        return "promote", f"better beyond noise (95% one-sided) — {what}"
+    if above < 0:
+        return "worse", f"worse (95% one-sided) — {what}"
+    return "noise", f"not distinguishable from {report['control']} — {what}"

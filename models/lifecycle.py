@@ -60,6 +60,7 @@ from models.evaluation import (
     score_models,
     write_report,
 )
+from models.experiments import MATURED_DAYS, end_experiment, online_comparison
 from models.ranker import baselines, feature_matrix, take_up_outcome_scorer
 from models.registry import (
     ArtifactRefused,
@@ -72,6 +73,7 @@ from models.registry import (
     models_root,
     rollback_target,
     save_version,
+    serving_pointer,
     set_active,
 )
 from models.tables import ModelPromotion, ModelVersion
@@ -177,6 +179,9 @@ class Workspace:
 def _iso(value: Any) -> str | None:
     return None if value is None else pd.Timestamp(value).isoformat()
 
+
+#: What may decide a promotion (``promote_version``).
+EVIDENCE = ("offline", "online")
 
 #: ``negative_control`` values: labels shuffled across the training rows, or one feature's
 #: sign flipped at scoring (``flipped:distance_km``).
@@ -587,24 +592,37 @@ def promote_version(
     actor: str,
     force: bool = False,
     reason: str = "",
+    evidence: str = "offline",
+    matured_days: float = MATURED_DAYS,
 ) -> ModelPromotion:
-    """Make ``version`` the serving one when it is better than what serves now beyond noise
-    (counterfactual estimate, 95 % interval of the difference above 0); otherwise
-    ``PromotionRefused`` (409) saying whether it was worse or indistinguishable, unless
-    ``force`` is set."""
+    """Make ``version`` the serving one when it is better than what serves now beyond noise;
+    otherwise ``PromotionRefused`` (409) saying whether it was worse or indistinguishable,
+    unless ``force`` is set.
+
+    ``evidence`` says what decides: ``offline`` — the counterfactual estimate on logged
+    outcomes (``compare_with_active``; it can only credit re-ordering the offers that were
+    shown) — or ``online`` — ``version``'s online comparison against what serves now, on
+    requests at least ``matured_days`` old (``models.experiments.online_comparison``; it
+    sees every offer the model brings in). Promoting the challenger of the running
+    comparison ends that comparison."""
+    if evidence not in EVIDENCE:
+        raise InvalidInput([FieldError("evidence", N_("one of: offline, online"))])
     with ws.sessions() as session:
         get_version(session, version)
-        active, generation = active_pointer(session)
-    if active == version:
+        pointer = serving_pointer(session)
+    if pointer.active == version:
         raise Conflict(f"{version} is already the active version")
-    comparison = compare_with_active(ws, version)
+    if evidence == "online":
+        comparison = online_comparison(ws, version, matured_days=matured_days)
+    else:
+        comparison = compare_with_active(ws, version)
     if not force and comparison["decision"] != "promote":
         raise PromotionRefused(
             f"{version} not promoted: {comparison['why']}; promote with force to override",
             comparison,
         )
     with transaction(ws.sessions) as session:
-        return set_active(
+        entry = set_active(
             session,
             version,
             actor=actor,
@@ -612,8 +630,11 @@ def promote_version(
             forced=force,
             reason=reason,
             comparison=comparison,
-            expected_generation=generation,
+            expected_generation=pointer.generation,
         )
+        if pointer.challenger == version:
+            end_experiment(session, actor=actor)
+        return entry
 
 
 def rollback(ws: Workspace, *, actor: str, reason: str = "") -> ModelPromotion:

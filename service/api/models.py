@@ -8,7 +8,7 @@ the registry through ``models.lifecycle`` and ``models.experiments``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,6 +89,17 @@ class PromoteIn(BaseModel):
         default=False, description="promote even if not shown better than the active one"
     )
     reason: str = Field(default="", max_length=500, description="kept in the promotion log")
+    evidence: Literal["offline", "online"] = Field(
+        default="offline",
+        description="what decides: the counterfactual estimate on logged outcomes (offline) "
+        "or this version's online comparison against the active one (online)",
+    )
+    matured_days: float = Field(
+        default=MATURED_DAYS,
+        ge=0,
+        le=3650,
+        description="with evidence=online: only requests at least this many days old count",
+    )
 
 
 class TrainIn(BaseModel):
@@ -162,8 +173,10 @@ def list_models():
     body=PromoteIn,
     responses={
         200: PromotionOut,
+        404: "no such version; or, with evidence=online, it has not been compared online",
         409: "not better than the active version beyond noise (the comparison inside), or "
-        "another switch of the active version came first",
+        "another switch of the active version came first, or (evidence=online) its online "
+        "comparison was against a version that no longer serves",
     },
 )
 @require(*ANALYSTS)
@@ -172,7 +185,13 @@ def promote_model(version: str):
     ws = _workspace()
     try:
         entry = promote_version(
-            ws, version, actor=current_principal().actor, force=body.force, reason=body.reason
+            ws,
+            version,
+            actor=current_principal().actor,
+            force=body.force,
+            reason=body.reason,
+            evidence=body.evidence,
+            matured_days=body.matured_days,
         )
     except PromotionRefused as exc:
         return problem(409, exc.title, exc.detail, comparison=exc.comparison)

@@ -29,8 +29,15 @@ from casework import monitoring
 from casework.outcomes import workspace
 from lotse.errors import Conflict, InvalidInput, LotseError, NotFound
 from models.evaluation import plot_metric_by_version
-from models.experiments import MATURED_DAYS, experiment_report, start_experiment, stop_experiment
+from models.experiments import (
+    MATURED_DAYS,
+    experiment_report,
+    online_comparison,
+    start_experiment,
+    stop_experiment,
+)
 from models.lifecycle import (
+    EVIDENCE,
     PromotionRefused,
     compare_with_active,
     describe_versions,
@@ -79,16 +86,29 @@ def _gate_for(version: str, generation: int) -> dict[str, Any]:
     return cache[key]
 
 
-def _experiment() -> dict[str, Any] | None:
+def _matured_days(values: Any) -> float:
+    """``matured_days`` from a query or form (the default when missing or not a number),
+    clamped to 0–3650."""
     try:
-        days = float(request.args.get("matured_days", MATURED_DAYS))
+        days = float(str(values.get("matured_days", MATURED_DAYS)).replace(",", "."))
     except ValueError:
         days = MATURED_DAYS
-    days = min(max(days, 0.0), 3650.0)
+    return min(max(days, 0.0), 3650.0) if days == days else MATURED_DAYS
+
+
+def _experiment() -> dict[str, Any] | None:
     try:
-        return experiment_report(_workspace(), matured_days=days)
+        return experiment_report(_workspace(), matured_days=_matured_days(request.args))
     except NotFound:
         return None
+
+
+def _online_gate_for(version: str, matured_days: float) -> dict[str, Any]:
+    """The decision promotion on ``version``'s online comparison would make now."""
+    try:
+        return online_comparison(_workspace(), version, matured_days=matured_days)
+    except LotseError as exc:
+        return {"evidence": "online comparison", "decision": "noise", "why": exc.detail}
 
 
 @bp.get("/models")
@@ -249,9 +269,20 @@ def _version_info(version: str) -> dict[str, Any]:
 
 @bp.route("/models/<version>/promote", methods=["GET", "POST"])
 def promote(version: str) -> Any:
+    """Promote on the offline gate (default) or, with ``evidence=online``, on the version's
+    online comparison with requests at least ``matured_days`` old."""
     context = _version_info(version)
+    values = request.args if request.method == "GET" else request.form
+    evidence = values.get("evidence", "offline")
+    if evidence not in EVIDENCE:
+        abort(422)
+    days = _matured_days(values)
+    context.update(evidence=evidence, matured_days=days)
     if request.method == "GET":
-        gate = _gate_for(version, context["info"]["generation"])
+        if evidence == "online":
+            gate = _online_gate_for(version, days)
+        else:
+            gate = _gate_for(version, context["info"]["generation"])
         return render_template(
             "analyst/promote.html", refused=None, headline=HEADLINE, gate=gate, **context
         )
@@ -264,7 +295,13 @@ def promote(version: str) -> Any:
     reason = (request.form.get("reason") or "").strip()[:500]
     try:
         promote_version(
-            _workspace(), version, actor=current_person().actor, force=force, reason=reason
+            _workspace(),
+            version,
+            actor=current_person().actor,
+            force=force,
+            reason=reason,
+            evidence=evidence,
+            matured_days=days,
         )
     except PromotionRefused as exc:
         return render_template(

@@ -299,15 +299,82 @@ _GATE = (
     r"(?P<c>\S+) vs (?P<r>\S+): (?P<metric>\S+) difference (?P<est>\S+) "
     r"\(95% interval (?P<lo>\S+) to (?P<hi>\S+), (?P<n>\d+) people\)$"
 )
+_ONLINE = (
+    r"(?P<c>\S+) vs (?P<r>\S+) online: mean gain per request (?P<est>\S+) "
+    r"\(95% interval (?P<lo>\S+) to (?P<hi>\S+); (?P<n1>\d+) and (?P<n2>\d+) people, "
+    r"outcomes matured (?P<days>\S+) days\)$"
+)
+
+
+def _online_comparison(m: re.Match) -> str:
+    return _(
+        "%(c)s against %(r)s online: mean gain per request differs by %(est)s (95 %% interval "
+        "%(lo)s to %(hi)s; %(n1)s and %(n2)s people, outcomes at least %(days)s days old)",
+        c=m["c"],
+        r=m["r"],
+        est=_signed(m["est"]),
+        lo=_signed(m["lo"]),
+        hi=_signed(m["hi"]),
+        n1=m["n1"],
+        n2=m["n2"],
+        days=m["days"],
+    )
+
+
+def _decisions(what: str, describe: Callable[[re.Match], str]) -> list[tuple[re.Pattern, Callable]]:
+    """The gate's three decisions about a comparison worded like ``what``."""
+
+    def better(m: re.Match) -> str:
+        return _("better beyond noise (95 %% one-sided) — %(what)s", what=describe(m))
+
+    def worse(m: re.Match) -> str:
+        return _("worse (95 %% one-sided) — %(what)s", what=describe(m))
+
+    def noise(m: re.Match) -> str:
+        return _("not distinguishable from %(r)s — %(what)s", r=m[1], what=describe(m))
+
+    return [
+        _pattern(r"^better beyond noise \(95% one-sided\) — " + what, better),
+        _pattern(r"^worse \(95% one-sided\) — " + what, worse),
+        _pattern(r"^not distinguishable from (\S+) — " + what, noise),
+    ]
+
+
+# The gate's decisions, offline (``_GATE``) and online (``_ONLINE``) alike.
+MESSAGES += _decisions(_GATE, _gate_comparison) + _decisions(_ONLINE, _online_comparison)
 MESSAGES += [
     _pattern(
-        r"^better beyond noise — " + _GATE,
-        lambda m: _("better beyond noise — %(what)s", what=_gate_comparison(m)),
+        r"^(\S+) not promoted: (.*); promote with force to override$",
+        lambda m: _(
+            "%(v)s not promoted: %(why)s; promote with force to override",
+            v=m[1],
+            why=message(m[2]),
+        ),
     ),
-    _pattern(r"^worse — " + _GATE, lambda m: _("worse — %(what)s", what=_gate_comparison(m))),
     _pattern(
-        r"^not distinguishable from (\S+) — " + _GATE,
-        lambda m: _("not distinguishable from %(r)s — %(what)s", r=m[1], what=_gate_comparison(m)),
+        r"^the online comparison cannot tell yet \((.*)\)$",
+        lambda m: _("the online comparison cannot tell yet (%(missing)s)", missing=message(m[1])),
+    ),
+    _pattern(
+        r"^an arm has fewer than (\d+) people$",
+        lambda m: _("an arm has fewer than %(n)s people", n=m[1]),
+    ),
+    _pattern(
+        r"^(\S+) has not been compared online; .*$",
+        lambda m: _(
+            "%(v)s has not been compared online; start a comparison and let its outcomes mature",
+            v=m[1],
+        ),
+    ),
+    _pattern(
+        r"^the online comparison of (\S+) was against (\S+), but (\S+) serves now; .*$",
+        lambda m: _(
+            "the online comparison of %(v)s was against %(c)s, but %(a)s serves now; start a "
+            "new comparison",
+            v=m[1],
+            c=m[2],
+            a=m[3],
+        ),
     ),
     _pattern(
         r"^no counterfactual estimate of (\S+) could be made for (\S+) against (\S+) .*$",

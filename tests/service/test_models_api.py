@@ -217,3 +217,75 @@ def test_two_promotions_at_once_one_wins_and_the_workers_follow_it(trained, make
         assert listed["promotions"][0]["to_version"] == won
         trained.extensions["lotse_ranking"].active.refresh_now()
         assert trained.extensions["lotse_ranking"].active.serving == won
+
+
+@pytest.mark.slow
+def test_promotion_on_an_online_comparison(trained, client, make_token):
+    """``evidence: online``: the gate decides on the version's online comparison against
+    what serves now — 404 before any comparison, 409 while no outcome has matured, 200 once
+    the challenger's arm has done better beyond noise; the promotion ends the comparison."""
+    from matcher.tables import RecommendationRequest
+
+    analyst, admin = make_token("analyst"), make_token("admin")
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    online = {"evidence": "online", "matured_days": 0}
+    resp = client.post(f"{URL}/v1/promote", json=online, headers=analyst)
+    assert resp.status_code == 404 and "not been compared online" in resp.get_json()["detail"]
+
+    started = client.post(
+        f"{URL}/experiment", json={"challenger": "v1", "share": 0.5}, headers=analyst
+    )
+    assert started.status_code == 201, started.get_json()
+    sessions = trained.extensions["lotse"].sessions
+    arms = {"control": 0, "challenger": 0}
+    for i in range(80):
+        rec = client.post(
+            "/v1/recommendations",
+            json={"profile": {**PROFILE, "person_ref": f"online-{i}"}},
+            headers=counsellor,
+        ).get_json()
+        with sessions() as s:
+            arm = s.get(RecommendationRequest, rec["request_id"]).context["arm"]
+        arms[arm] += 1
+        referral = client.post(
+            "/v1/referrals",
+            json={
+                "request_id": rec["request_id"],
+                "offer_id": rec["results"][0]["offer_id"],
+                "consent": True,
+            },
+            headers=counsellor,
+        ).get_json()
+        # the challenger's people are accepted, the control's decline: beyond noise (no one
+        # enrols, so no place fills up and every request keeps its suggestions)
+        steps = ["accepted"] if arm == "challenger" else ["declined"]
+        for status in steps:
+            body = {
+                "status": status,
+                "reason": "no_longer_interested" if status == "declined" else None,
+            }
+            patched = client.patch(f"/v1/referrals/{referral['id']}", json=body, headers=admin)
+            assert patched.status_code == 200, patched.get_json()
+    assert min(arms.values()) >= 20  # the hash split both ways
+
+    # outcomes must be 28 days old by default: nothing has matured, so nothing is shown
+    waiting = client.post(f"{URL}/v1/promote", json={"evidence": "online"}, headers=analyst)
+    assert waiting.status_code == 409
+    assert waiting.get_json()["comparison"]["decision"] == "noise"
+    assert "cannot tell yet" in waiting.get_json()["comparison"]["why"]
+
+    resp = client.post(f"{URL}/v1/promote", json=online, headers=analyst)
+    assert resp.status_code == 200, resp.get_json()
+    comparison = resp.get_json()["comparison"]
+    assert comparison["evidence"] == "online comparison" and comparison["decision"] == "promote"
+    assert comparison["differences"]["gain"]["one_sided"][0] > 0
+    listed = client.get(URL, headers=analyst).get_json()
+    assert listed["active"] == "v1" and listed["challenger"] is None  # comparison ended
+    assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False
+
+
+def test_promotion_evidence_must_be_offline_or_online(trained, client, make_token):
+    resp = client.post(
+        f"{URL}/v1/promote", json={"evidence": "hearsay"}, headers=make_token("analyst")
+    )
+    assert resp.status_code == 422

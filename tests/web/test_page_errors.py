@@ -71,3 +71,37 @@ def test_validation_messages_read_german_on_german_pages(app):
 def test_a_message_nobody_knows_is_shown_as_written(app):
     with app.test_request_context("/agency/", headers={"Accept-Language": "de"}):
         assert page_errors.message("something entirely new") == "something entirely new"
+
+
+def _gate_messages() -> list[str]:
+    """The promotion gate's reasons, offline and online, as the domain words them."""
+    from models.counterfactual import gate
+    from models.experiments import _online_decision
+
+    out = []
+    for lo, hi in ((0.01, 0.05), (-0.05, -0.01), (-0.02, 0.03)):
+        diff = {"estimate": (lo + hi) / 2, "ci": [lo, hi], "one_sided": [lo, hi]}
+        estimates = {"reference": "v1", "people": 700, "differences": {"v2": {"sndcg@5": diff}}}
+        out.append(gate(estimates, "v2")[1])
+        arms = {"control": {"people": 40}, "challenger": {"people": 38}}
+        report = {
+            "control": "v1",
+            "matured_days": 28.0,
+            "arms": arms,
+            "differences": {"gain": diff},
+        }
+        out.append(_online_decision(report, "v2")[1])
+    out.append(_online_decision({"note": "no matured requests yet", "differences": {}}, "v2")[1])
+    out.append(_online_decision({"control": "v1", "differences": {}}, "v2")[1])
+    out.append(f"v2 not promoted: {out[0]}; promote with force to override")
+    return out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_gates_reasons_read_german_on_german_pages(app):
+    messages = _gate_messages()
+    with app.test_request_context("/analyst/", headers={"Accept-Language": "de"}):
+        shown = {m: page_errors.message(m) for m in messages}
+    english = {m: s for m, s in shown.items() if s == m or ENGLISH.search(s)}
+    assert not english, english
+    assert any("einseitig" in s for s in shown.values())

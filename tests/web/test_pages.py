@@ -401,6 +401,23 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     assert 'id="experiment-table"' in started.text or "alt genug" in started.text
     read = web.get("/analyst/models?matured_days=0").text
     assert "Online-Vergleich läuft" in read and "Gruppe" in read
+    # promotion on the comparison: decided on its arms, in German, and refused while they
+    # are too small to tell
+    online = web.get("/analyst/models/v1/promote?evidence=online&matured_days=0").text
+    assert "Entschieden wird über den Online-Vergleich von v1" in online
+    assert "der Online-Vergleich kann es noch nicht sagen (eine Gruppe hat weniger als 5" in online
+    assert 'name="evidence" value="online"' in online
+    refused = web.post(
+        "/analyst/models/v1/promote",
+        data={
+            "evidence": "online",
+            "matured_days": "0",
+            "confirm": "1",
+            "csrf_token": csrf_token(online),
+        },
+    )
+    assert refused.status_code == 409 and "v1 nicht übernommen" in refused.text
+    assert web.get("/analyst/models/v1/promote?evidence=hearsay").status_code == 422
     stopped = web.post(
         "/analyst/experiment/stop", data={"csrf_token": csrf_token(read)}, follow_redirects=True
     )

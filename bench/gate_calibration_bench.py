@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from collections import Counter
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
-from learning_bench import _flask_api  # noqa: E402
+from learning_bench import _flask_api, app_installation  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
 from catalog.demo import generate_catalogue  # noqa: E402
@@ -67,54 +66,38 @@ def small_catalogue(n: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
 def one_run(world_name: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Serve, train and ask the gate; then the truth and the true-curve estimate."""
     from casework.outcomes import workspace
-    from lotse import settings
     from models import lifecycle, registry
     from models.counterfactual import PositionBias, counterfactual_estimates, policy_ranks
     from models.ranker import feature_matrix
-    from service.app import create_app
-    from stress.common import installation
 
     world = world_named(world_name)
-    with installation(f"calibrate-{world_name}-{seed}") as inst:
-        tokens = {
-            "admin": inst.create_token("admin"),
-            "counsellor": inst.create_token("counsellor", centre="calibration"),
-            "analyst": inst.create_token("analyst"),
-        }
-        for key, value in inst.env.items():
-            if key.startswith("LOTSE_"):
-                os.environ[key] = value
-        settings.reset()
-        app = create_app({"data_dir": inst.data_dir, "database_url": inst.database_url})
-        try:
-            run = LearningRun(world, _flask_api(app), tokens, seed=seed)
-            run.import_catalogue(small_catalogue(args.offers, seed))
-            run.load_catalogue()
-            people = people_for(run.places(), args.people, seed=seed + 1)
-            person_of: dict[str, Any] = {}
-            ask = run.recommend
+    with app_installation(f"calibrate-{world_name}-{seed}", {}) as (app, tokens, inst):
+        run = LearningRun(world, _flask_api(app), tokens, seed=seed)
+        run.import_catalogue(small_catalogue(args.offers, seed))
+        run.load_catalogue()
+        people = people_for(run.places(), args.people, seed=seed + 1)
+        person_of: dict[str, Any] = {}
+        ask = run.recommend
 
-            def remembering(person: Any, *, log_person: bool = True) -> dict[str, Any]:
-                answer = ask(person, log_person=log_person)
-                person_of[answer["request_id"]] = person
-                return answer
+        def remembering(person: Any, *, log_person: bool = True) -> dict[str, Any]:
+            answer = ask(person, log_person=log_person)
+            person_of[answer["request_id"]] = person
+            return answer
 
-            run.recommend = remembering  # type: ignore[method-assign]
-            run.serve(people, 0, len(people))
-            version = run.train()["version"]
-            promoted, answer = run.promote(version)
-            decision = answer["comparison"]["decision"]
+        run.recommend = remembering  # type: ignore[method-assign]
+        run.serve(people, 0, len(people))
+        version = run.train()["version"]
+        promoted, answer = run.promote(version)
+        decision = answer["comparison"]["decision"]
 
-            ws = workspace(app.extensions["lotse"].sessions, inst.data_dir)
-            with ws.sessions() as session:
-                card = registry.get_version(session, version).card
-            frame = ws.frame()
-            candidate = lifecycle.unseen_scores(ws, version, card, frame)
-            judged = np.isfinite(candidate)
-            frame, candidate = frame[judged].reset_index(drop=True), candidate[judged]
-            rules = np.asarray(ws.rule(feature_matrix(frame, ws.feature_names)), dtype=float)
-        finally:
-            app.extensions["lotse"].engine.dispose()
+        ws = workspace(app.extensions["lotse"].sessions, inst.data_dir)
+        with ws.sessions() as session:
+            card = registry.get_version(session, version).card
+        frame = ws.frame()
+        candidate = lifecycle.unseen_scores(ws, version, card, frame)
+        judged = np.isfinite(candidate)
+        frame, candidate = frame[judged].reset_index(drop=True), candidate[judged]
+        rules = np.asarray(ws.rule(feature_matrix(frame, ws.feature_names)), dtype=float)
     true_value = np.array(
         [
             world.value(person_of[q], run.offers[o], 0.5)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/learning_bench.py [--worlds provider_quality,level_cliff,...]
         [--sizes 500,1500] [--offers 2000] [--eval-people 300] [--seed 0] [--in-process]
-        [--json FILE]
+        [--online N] [--json FILE]
 
 For every world of the zoo (``models/worlds.py``) and every size, from scratch: a fresh
 installation and ``lotse serve`` (gunicorn, 2 workers) on loopback; an admin imports the demo
@@ -17,7 +17,9 @@ It prints, per world and size: the oracle ratio of the rule order and of the lea
 300 people never trained on), the gate's decision, the negative controls' decisions, and the
 lowest segment ratio (German level, gender, municipality, parents) against the overall one.
 A model the gate refused is promoted anyway (forced, marked so) to measure it: the learned
-ratio says how good the model is, the decision how well the gate saw it.
+ratio says how good the model is, the decision how well the gate saw it. With ``--online N``
+a model the offline gate could not tell is first compared online on N more people (half
+served by it) and the gate decides again on that comparison (``evidence: online``).
 
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
 half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
@@ -78,9 +80,10 @@ def _flask_api(app):
 
 
 @contextlib.contextmanager
-def _installation(name: str, env: dict[str, str], in_process: bool):
-    """An API for a fresh installation: a served one, or an app in this process."""
-    from stress.common import Server, installation
+def _tokens_for(name: str, env: dict[str, str]):
+    """A fresh installation (``stress.common``) with an admin's, a counsellor's and an
+    analyst's token."""
+    from stress.common import installation
 
     with installation(name) as inst:
         inst.extra_env.update(env)
@@ -89,23 +92,39 @@ def _installation(name: str, env: dict[str, str], in_process: bool):
             "counsellor": inst.create_token("counsellor", centre="bench-centre"),
             "analyst": inst.create_token("analyst"),
         }
-        if in_process:
-            for key, value in inst.env.items():
-                if key.startswith("LOTSE_"):
-                    os.environ[key] = value
-            from lotse import settings
+        yield inst, tokens
 
-            settings.reset()
-            from service.app import create_app
 
-            app = create_app({"data_dir": inst.data_dir, "database_url": inst.database_url})
-            try:
-                yield _flask_api(app), tokens
-            finally:
-                app.extensions["lotse"].engine.dispose()
-        else:
-            with Server(inst, workers=2) as server:
-                yield _http_api(server.base_url), tokens
+@contextlib.contextmanager
+def app_installation(name: str, env: dict[str, str]):
+    """A fresh installation served by an app in this process: ``(app, tokens, inst)``."""
+    with _tokens_for(name, env) as (inst, tokens):
+        for key, value in inst.env.items():
+            if key.startswith("LOTSE_"):
+                os.environ[key] = value
+        from lotse import settings
+
+        settings.reset()
+        from service.app import create_app
+
+        app = create_app({"data_dir": inst.data_dir, "database_url": inst.database_url})
+        try:
+            yield app, tokens, inst
+        finally:
+            app.extensions["lotse"].engine.dispose()
+
+
+@contextlib.contextmanager
+def _installation(name: str, env: dict[str, str], in_process: bool):
+    """An API for a fresh installation: a served one, or an app in this process."""
+    if in_process:
+        with app_installation(name, env) as (app, tokens, _inst):
+            yield _flask_api(app), tokens
+        return
+    from stress.common import Server
+
+    with _tokens_for(name, env) as (inst, tokens), Server(inst, workers=2) as server:
+        yield _http_api(server.base_url), tokens
 
 
 def run_world(world, size: int, args) -> dict[str, Any]:
@@ -128,6 +147,23 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         promoted, answer = run.promote(version["version"])
         decision = (answer.get("comparison") or {}).get("decision")
         why = (answer.get("comparison") or {}).get("why") or answer.get("detail")
+        online = None
+        if not promoted and args.online:
+            # the offline gate could not tell: compare online on the next people, then let
+            # the gate decide on that comparison
+            run.compare_online(version["version"], 0.5)
+            more = people_for(places, args.online, seed=args.seed + 2)
+            run.serve(more, size, size + args.online)
+            promoted, reply = run.promote(version["version"], online=True)
+            comparison = reply.get("comparison") or {}
+            gain = (comparison.get("differences") or {}).get("gain") or {}
+            online = {
+                "people": args.online,
+                "promoted": promoted,
+                "decision": comparison.get("decision"),
+                "gain_difference": gain.get("estimate"),
+                "ci": gain.get("ci"),
+            }
         if not promoted:  # measured anyway (forced), to tell the model from the gate
             run.promote(version["version"], force=True)
         time.sleep(0.5)  # every worker follows the pointer within 0.2 s
@@ -157,6 +193,7 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         "promoted": promoted,
         "decision": decision,
         "why": why,
+        "online": online,
         "controls": controls,
         "worst_segment": worst[0],
         "worst_segment_ratio": None if worst[1] is None else worst[1]["ratio"],
@@ -194,6 +231,13 @@ def main() -> None:
     parser.add_argument("--eval-people", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument(
+        "--online",
+        type=int,
+        default=0,
+        help="when the offline gate cannot tell: compare online on this many more people "
+        "(half of them served by the candidate) and let the gate decide on that",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print("machine:", json.dumps(describe_machine()))
@@ -208,10 +252,16 @@ def main() -> None:
                 f"{k}: {'PROMOTED' if v['promoted'] else 'refused'}"
                 for k, v in row["controls"].items()
             )
+            online = (
+                f"online {row['online']['people']}: {row['online']['decision']} "
+                f"Δgain {row['online']['gain_difference']} {row['online']['ci']}  "
+                if row["online"]
+                else ""
+            )
             print(
                 f"{row['world']:<17} {size:>5} people  rules {row['rule_ratio']:.3f}  "
                 f"learned {row['learned_ratio']:.3f}{' (forced)' if row['forced'] else ''}  "
-                f"{'promoted' if row['promoted'] else 'refused'} ({row['decision']})  "
+                f"{'promoted' if row['promoted'] else 'refused'} ({row['decision']})  {online}"
                 f"worst segment {row['worst_segment']} {row['worst_segment_ratio'] or 0:.3f}  "
                 f"[{controls}]  {row['seconds']} s  → {row['verdict']}",
                 flush=True,

@@ -323,6 +323,14 @@ def gate(
         f"{candidate} vs {reference}: {metric} difference {est:+.4f} "
         f"(95% interval {lo:+.4f} to {hi:+.4f}, {estimates['people']} people)"
     )
+    return decide((below, above), what, reference)
+
+
+def decide(one_sided: tuple[float, float], what: str, reference: Any) -> tuple[str, str]:
+    """The gate's decision on a difference (candidate − reference) from its one-sided 95 %
+    bounds (the ends of its 90 % interval), with the reason worded around ``what``: the one
+    rule for offline estimates and online comparisons alike."""
+    below, above = one_sided
     if below > 0:
         return "promote", f"better beyond noise (95% one-sided) — {what}"
     if above < 0:

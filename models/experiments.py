@@ -26,6 +26,7 @@ from sqlalchemy import select
 from lotse.db import transaction, utcnow
 from lotse.errors import Conflict, FieldError, InvalidInput, NotFound
 from lotse.i18n import N_
+from models.counterfactual import decide
 from models.registry import get_version, serving_pointer, set_experiment
 from models.serving import CHALLENGER, CONTROL
 from models.tables import ModelExperiment
@@ -265,8 +266,4 @@ def _online_decision(report: dict[str, Any], version: str) -> tuple[str, str]:
         f"{arms[CHALLENGER]['people']} and {arms[CONTROL]['people']} people, outcomes matured "
         f"{report['matured_days']:g} days)"
     )
-    if below > 0:
-        return "promote", f"better beyond noise (95% one-sided) — {what}"
-    if above < 0:
-        return "worse", f"worse (95% one-sided) — {what}"
-    return "noise", f"not distinguishable from {report['control']} — {what}"
+    return decide((below, above), what, report["control"])

@@ -456,9 +456,19 @@ class LearningRun:
         body = {"negative_control": negative_control} if negative_control else {}
         return self._call("POST", "/v1/models/train", body, who="analyst")
 
-    def promote(self, version: str, *, force: bool = False) -> tuple[bool, dict[str, Any]]:
-        """``(promoted, answer)``: the answer carries the comparison and the decision."""
-        body = {"force": True, "reason": "measured anyway"} if force else {}
+    def compare_online(self, version: str, share: float) -> dict[str, Any]:
+        """Let ``version`` serve ``share`` of the people from now on (an online comparison)."""
+        body = {"challenger": version, "share": share}
+        return self._call("POST", "/v1/models/experiment", body, who="analyst", ok=(201,))
+
+    def promote(
+        self, version: str, *, force: bool = False, online: bool = False
+    ) -> tuple[bool, dict[str, Any]]:
+        """``(promoted, answer)``: the answer carries the comparison and the decision;
+        ``online``: decided on the version's online comparison (outcomes count at once)."""
+        body: dict[str, Any] = {"force": True, "reason": "measured anyway"} if force else {}
+        if online:
+            body.update(evidence="online", matured_days=0)
         status, data = self.api(
             "POST", f"/v1/models/{version}/promote", body, token=self.tokens["analyst"]
         )

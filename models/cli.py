@@ -128,7 +128,10 @@ def build_ranker_group(workspace: WorkspaceMaker) -> click.Group:
         except LotseError as exc:
             raise fail(exc) from None
         cf = report["counterfactual"]["models"]
-        click.echo("counterfactual (what if it had served), 95% intervals by person:")
+        click.echo(
+            "counterfactual (what if it had served), 95% intervals (errors shared within "
+            "people and within offers):"
+        )
         for name, m in cf.items():
             e = m["sndcg@5"]
             if e["estimate"] is not None:

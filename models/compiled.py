@@ -16,7 +16,8 @@ vectorised steps:
 
 The result equals scikit-learn's ``decision_function`` to floating-point rounding (tests
 check it on models with missing values, categorical features and unknown categories).
-Models with bigger trees fall back to scikit-learn.
+Models with bigger trees, and batches of more than ``LARGE_BATCH`` rows, fall back to
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ import numpy as np
 
 #: Splits a tree may have to be compiled (one byte of decisions).
 MAX_SPLITS = 8
+#: Above this many rows (training and evaluation, not a request) scikit-learn's own
+#: predictor is faster: this one holds rows × trees × splits decisions at once, and the
+#: cost of that grows faster than scikit-learn's (docs/benchmarks.md).
+LARGE_BATCH = 2_000
 _NO_CODE = 255  # encoded value of an unknown or missing category
 #: Multiplying eight 0/1 bytes read as one little-endian word by this gathers them into the
 #: top byte, bit j from byte j: the decisions of a tree become its table index in one step.
@@ -132,7 +137,7 @@ class CompiledTrees:
     def raw(self, X: np.ndarray) -> np.ndarray:
         """The summed tree values plus the baseline (log-odds), one per row of ``X``."""
         X = np.asarray(X, dtype=np.float64)
-        if not self.supported:
+        if not self.supported or X.shape[0] > LARGE_BATCH:
             return np.ravel(self._model._raw_predict(X))
         n = X.shape[0]
         if self.n_trees == 0:

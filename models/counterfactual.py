@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.engine import cover_needs
+from matcher.engine import cover_needs, coverage_window
 from models import columns as C
 from models.training import SUCCESS_FROM
 
@@ -139,10 +139,27 @@ def policy_ranks(frame: pd.DataFrame, scores: np.ndarray, *, seed: int = 0) -> n
     # below it was a pandas call per request, most of this function's time)
     n_needs = pd.Series(needs).groupby(query).nunique().to_numpy()
     order = np.lexsort((tiebreak, -np.asarray(scores, dtype=np.float64), query))
-    starts = np.flatnonzero(np.r_[True, query[order][1:] != query[order][:-1]])
+    q_sorted = query[order]
+    starts = np.flatnonzero(np.r_[True, q_sorted[1:] != q_sorted[:-1]])
     ends = np.r_[starts[1:], n]
+    within = np.arange(n) - np.repeat(starts, ends - starts)  # 0-based place in score order
+    # Where every need's best offer already lies within the coverage window, the engine's
+    # order is the score order (cover_needs never steps in); only the other requests need
+    # it, one by one.
+    key = q_sorted.astype(np.int64) * (int(needs.max()) + 1) + needs[order]
+    pairs, pair_of = np.unique(key, return_inverse=True)
+    first = np.full(len(pairs), n, dtype=np.int64)
+    np.minimum.at(first, pair_of.ravel(), within)
+    latest_first = np.zeros(int(query.max()) + 1, dtype=np.int64)
+    np.maximum.at(latest_first, pairs // (int(needs.max()) + 1), first)
+    window = np.array([coverage_window(int(c)) for c in n_needs])
+    in_score_order = latest_first < window
+    plain = in_score_order[q_sorted]
+    ranks[order[plain]] = within[plain] + 1
     for a, b in zip(starts, ends, strict=True):
         members = order[a:b]
+        if in_score_order[query[members[0]]]:
+            continue
         count = int(n_needs[query[members[0]]])
         picked = cover_needs(needs[members], np.arange(b - a), count, b - a)
         ranks[members[picked]] = np.arange(1, b - a + 1)
@@ -170,9 +187,21 @@ CLUSTERS = (C.PERSON, C.ITEM)
 Z_95, Z_90 = 1.959964, 1.644854
 
 
-def _cluster_variance(groups: Sequence[np.ndarray], e: np.ndarray) -> float:
+def _cluster_codes(frame: pd.DataFrame, clusters: Sequence[str]) -> list[np.ndarray]:
+    """Integer group codes of each clustering, and for two the codes of their intersection
+    (computed once per estimate: every metric's variance reuses them)."""
+    if not 1 <= len(clusters) <= 2:
+        raise ValueError("one or two clusterings")
+    codes = [pd.factorize(frame[column])[0] for column in clusters]
+    if len(codes) == 2:
+        pairs = codes[0].astype(np.int64) * (int(codes[1].max(initial=0)) + 1) + codes[1]
+        codes.append(np.unique(pairs, return_inverse=True)[1].ravel())
+    return codes
+
+
+def _cluster_variance(codes: Sequence[np.ndarray], e: np.ndarray) -> float:
     """The variance of ``e.sum()`` when rows of the same group may err together, from the
-    rows' centred contributions ``e`` (one array of group codes per clustering).
+    rows' centred contributions ``e`` (``codes`` from ``_cluster_codes``).
 
     One clustering (people): the sum of the groups' squared sums. Two (people and offers):
     Cameron, Gelbach and Miller's two-way cluster-robust variance — people's term plus
@@ -184,19 +213,16 @@ def _cluster_variance(groups: Sequence[np.ndarray], e: np.ndarray) -> float:
     people alone were too narrow in simulated worlds whose truth is known
     (``bench/gate_calibration_bench.py``, figures in docs/benchmarks.md)."""
 
-    def term(codes: np.ndarray) -> float:
-        sums = np.bincount(codes, weights=e)
+    def term(group: np.ndarray) -> float:
+        sums = np.bincount(group, weights=e)
         g = len(sums)
         factor = g / (g - 1) if g > 1 else 1.0
         return factor * float((sums**2).sum())
 
-    first = term(groups[0])
-    if len(groups) == 1:
+    first = term(codes[0])
+    if len(codes) == 1:
         return first
-    if len(groups) != 2:
-        raise ValueError("one or two clusterings")
-    both = pd.factorize(pd.MultiIndex.from_arrays([groups[0], groups[1]]))[0]
-    return max(first, first + term(groups[1]) - term(both))
+    return max(first, first + term(codes[1]) - term(codes[2]))
 
 
 def _ratio_variance(
@@ -239,7 +265,7 @@ def counterfactual_estimates(
     weights = 1.0 / bias.at(frame[C.POSITION].to_numpy())
     n_requests = int(frame[C.QUERY].nunique()) if len(frame) else 0
     people = int(frame[C.PERSON].nunique()) if len(frame) else 0
-    groups = [pd.factorize(frame[column].astype(str))[0] for column in clusters]
+    groups = _cluster_codes(frame, clusters)
     per_request = (
         1.0 / frame.groupby(C.QUERY)[C.QUERY].transform("size").to_numpy(np.float64)
         if len(frame)

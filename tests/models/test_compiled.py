@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from models.compiled import CompiledTrees
+from models.compiled import LARGE_BATCH, CompiledTrees
 
 
 def _data(n: int = 4000, seed: int = 0):
@@ -55,3 +55,15 @@ def test_bigger_trees_fall_back_to_scikit_learn():
     compiled = CompiledTrees(model)
     assert not compiled.supported
     np.testing.assert_allclose(compiled.raw(X[:50]), model.decision_function(X[:50]))
+
+
+def test_a_large_batch_scores_as_its_small_pieces():
+    """Above ``LARGE_BATCH`` rows scikit-learn scores (faster there); the numbers are the
+    same as the compiled path gives piece by piece."""
+    X, latent = _data(n=3 * LARGE_BATCH, seed=3)
+    model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7).fit(
+        X, (latent > 0).astype(int)
+    )
+    compiled = CompiledTrees(model)
+    pieces = np.concatenate([compiled.raw(X[i : i + 500]) for i in range(0, len(X), 500)])
+    np.testing.assert_allclose(compiled.raw(X), pieces, atol=1e-9)

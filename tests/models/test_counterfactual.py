@@ -7,10 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models import columns as C
 from models.counterfactual import (
     PositionBias,
+    _cluster_codes,
     _cluster_variance,
     counterfactual_estimates,
     gate,
@@ -167,6 +170,11 @@ def test_randomised_swaps_measure_the_examination_curve():
     assert np.asarray(found.theta) == pytest.approx(theta[: len(found.theta)], rel=0.2)
 
 
+def _variance(e: np.ndarray, **groups: np.ndarray) -> float:
+    frame = pd.DataFrame(groups)
+    return _cluster_variance(_cluster_codes(frame, tuple(groups)), e)
+
+
 def test_errors_shared_by_an_offer_widen_the_interval():
     """The variance lets the rows of one offer err together: when every person's rows carry
     the same offer effects (which cancel within each person), people alone see no
@@ -176,8 +184,8 @@ def test_errors_shared_by_an_offer_widen_the_interval():
     offer = np.tile(np.arange(offers), people)
     effect = np.linspace(-1.0, 1.0, offers)  # sums to 0 within each person
     shared = effect[offer]
-    assert _cluster_variance([person], shared) == pytest.approx(0.0, abs=1e-9)
-    two_way = _cluster_variance([person, offer], shared)
+    assert _variance(shared, person=person) == pytest.approx(0.0, abs=1e-9)
+    two_way = _variance(shared, person=person, offer=offer)
     # offers' term minus the person × offer cells: (G/(G-1)) Σ (200 a)² − (n/(n-1)) Σ 200 a²
     expected = (
         offers / (offers - 1) * (people**2) * (effect**2).sum()
@@ -187,7 +195,7 @@ def test_errors_shared_by_an_offer_widen_the_interval():
     rng = np.random.default_rng(0)
     many = rng.integers(0, 400, size=len(person))  # independent rows over 400 offers
     noise = rng.normal(size=len(person))
-    one, both = _cluster_variance([person], noise), _cluster_variance([person, many], noise)
+    one, both = _variance(noise, person=person), _variance(noise, person=person, offer=many)
     assert both == pytest.approx(one, rel=0.15)
     assert both >= one  # never narrower than over people alone
 
@@ -205,3 +213,35 @@ def test_the_estimates_say_how_their_intervals_were_made(logs):
     for metric in ("sndcg@5", "ips_dcg@5"):
         a, b = est["differences"]["c"][metric]["ci"], alone["differences"]["c"][metric]["ci"]
         assert a == pytest.approx(b, abs=2e-4), metric
+
+
+def _ranks_one_by_one(frame: pd.DataFrame, scores: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``policy_ranks`` the slow, obvious way: the engine's cover_needs on every request."""
+    from matcher.engine import cover_needs
+
+    tiebreak = np.random.default_rng([seed, 0x71E]).random(len(frame))
+    ranks = np.zeros(len(frame), dtype=np.int64)
+    for _q, rows in frame.groupby(C.QUERY, sort=False).indices.items():
+        needs = pd.factorize(frame[C.NEED_CODE].to_numpy()[rows])[0]
+        order = np.lexsort((tiebreak[rows], -scores[rows]))
+        picked = cover_needs(needs[order], np.arange(len(rows)), len(set(needs)), len(rows))
+        ranks[rows[order[picked]]] = np.arange(1, len(rows) + 1)
+    return ranks
+
+
+@given(st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_policy_ranks_match_the_engine_request_by_request(seed):
+    """The fast path (score order where every need is already within the window) and the
+    engine's need coverage give the same ranks on requests with one to five needs."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in range(int(rng.integers(1, 30))):
+        k = int(rng.integers(1, 11))
+        needs = rng.choice(["a", "b", "c", "d", "e"], size=k, p=[0.5, 0.2, 0.15, 0.1, 0.05])
+        rows += [(f"q{q}", f"p{q}", str(need)) for need in needs]
+    frame = pd.DataFrame(rows, columns=[C.QUERY, C.PERSON, C.NEED_CODE])
+    scores = np.round(rng.random(len(frame)), 1)  # ties too
+    np.testing.assert_array_equal(
+        policy_ranks(frame, scores, seed=seed % 7), _ranks_one_by_one(frame, scores, seed % 7)
+    )

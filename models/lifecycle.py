@@ -603,8 +603,8 @@ def promote_version(
     outcomes (``compare_with_active``; it can only credit re-ordering the offers that were
     shown) — or ``online`` — ``version``'s online comparison against what serves now, on
     requests at least ``matured_days`` old (``models.experiments.online_comparison``; it
-    sees every offer the model brings in). Promoting the challenger of the running
-    comparison ends that comparison."""
+    sees every offer the model brings in). A promotion ends a running comparison: its
+    control arm was what served until now."""
     if evidence not in EVIDENCE:
         raise InvalidInput([FieldError("evidence", N_("one of: offline, online"))])
     with ws.sessions() as session:
@@ -632,7 +632,7 @@ def promote_version(
             comparison=comparison,
             expected_generation=pointer.generation,
         )
-        if pointer.challenger == version:
+        if pointer.experiment_id is not None:
             end_experiment(session, actor=actor)
         return entry
 
@@ -640,19 +640,23 @@ def promote_version(
 def rollback(ws: Workspace, *, actor: str, reason: str = "") -> ModelPromotion:
     """Serve the version that served before the active one was promoted (or the rule score).
 
-    No comparison: rolling back is the emergency lever and must always work.
+    No comparison: rolling back is the emergency lever and must always work. It ends a
+    running online comparison, like a promotion (its control arm no longer serves).
     """
     with transaction(ws.sessions) as session:
-        _, generation = active_pointer(session)
+        pointer = serving_pointer(session)
         target = rollback_target(session)
-        return set_active(
+        entry = set_active(
             session,
             target,
             actor=actor,
             action="rollback",
             reason=reason,
-            expected_generation=generation,
+            expected_generation=pointer.generation,
         )
+        if pointer.experiment_id is not None:
+            end_experiment(session, actor=actor)
+        return entry
 
 
 def describe_versions(sessions: sessionmaker[Session]) -> dict[str, Any]:

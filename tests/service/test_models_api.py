@@ -289,3 +289,33 @@ def test_promotion_evidence_must_be_offline_or_online(trained, client, make_toke
         f"{URL}/v1/promote", json={"evidence": "hearsay"}, headers=make_token("analyst")
     )
     assert resp.status_code == 422
+
+
+@pytest.mark.slow
+def test_a_switch_of_the_active_version_ends_a_running_comparison(
+    trained, client, runner, make_token
+):
+    """A comparison's control arm is what serves; when that changes (a promotion of another
+    version, a rollback), the comparison ends rather than compare against something else."""
+    analyst = make_token("analyst")
+    result = runner.invoke(args=["ranker", "train", "--seed", "2"])
+    assert result.exit_code == 0 and "trained v2" in result.output, result.output
+    started = client.post(
+        f"{URL}/experiment", json={"challenger": "v2", "share": 0.3}, headers=analyst
+    )
+    assert started.status_code == 201
+    forced = client.post(f"{URL}/v1/promote", json={"force": True, "reason": "t"}, headers=analyst)
+    assert forced.status_code == 200, forced.get_json()
+    listed = client.get(URL, headers=analyst).get_json()
+    assert listed["active"] == "v1" and listed["challenger"] is None
+    assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False
+    # and a rollback likewise
+    assert (
+        client.post(
+            f"{URL}/experiment", json={"challenger": "v2", "share": 0.3}, headers=analyst
+        ).status_code
+        == 201
+    )
+    result = runner.invoke(args=["ranker", "rollback", "--reason", "t"])
+    assert result.exit_code == 0, result.output
+    assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False

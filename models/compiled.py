@@ -33,6 +33,7 @@ MAX_SPLITS = 8
 #: cost of that grows faster than scikit-learn's (docs/benchmarks.md).
 LARGE_BATCH = 2_000
 _NO_CODE = 255  # encoded value of an unknown or missing category
+_UNUSABLE = 256  # index of "missing or not a whole number 0–255" in the split tables
 #: Multiplying eight 0/1 bytes read as one little-endian word by this gathers them into the
 #: top byte, bit j from byte j: the decisions of a tree become its table index in one step.
 _GATHER = np.uint64(0x0102040810204080)
@@ -78,7 +79,6 @@ class CompiledTrees:
             return
         order, encoders = _encoding(model, model.n_features_in_)
         known, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-        self.encoders = encoders
         feature = np.zeros((self.n_trees, MAX_SPLITS), dtype=np.int64)
         threshold = np.full((self.n_trees, MAX_SPLITS), np.inf)
         missing_left = np.ones((self.n_trees, MAX_SPLITS), dtype=bool)
@@ -114,25 +114,43 @@ class CompiledTrees:
         self.cat_columns = np.array(sorted(set(columns)), dtype=np.int64)
         where = {int(c): k for k, c in enumerate(self.cat_columns)}
         self.cat_slot = np.array([where[c] for c in columns], dtype=np.int64)
-        self.cat_bits = (
-            np.stack([b for *_, b in categorical])
-            if categorical
-            else np.zeros((0, 2, 8), np.uint32)
-        )
+        self.cat_split = np.arange(len(categorical))
+        #: Per categorical split, where each input value 0–255 goes (True: left), and at
+        #: ``_UNUSABLE`` where a missing, negative, fractional or too large value goes:
+        #: scikit-learn's encoding, known-category bitset and missing-value rule in one table.
+        self.cat_left = np.zeros((len(categorical), _UNUSABLE + 1), dtype=bool)
+        for s, (ti, j, column, bits) in enumerate(categorical):
+            encoder = encoders.get(column)
+            values = np.arange(256)
+            mapped = values if encoder is None else encoder[values]
+            known_code = mapped != _NO_CODE
+            safe = np.where(known_code, mapped, 0)
+            word, bit = safe >> 5, (safe & 31).astype(np.uint32)
+            in_left = ((bits[0, word] >> bit) & 1) == 1
+            in_known = ((bits[1, word] >> bit) & 1) == 1
+            missing = bool(missing_left[ti, j])
+            self.cat_left[s, :256] = np.where(
+                known_code & in_left, True, np.where(known_code & in_known, False, missing)
+            )
+            self.cat_left[s, _UNUSABLE] = missing
 
-    def _category_codes(self, X: np.ndarray) -> np.ndarray:
-        """Encoded category of each categorical split's column (``_NO_CODE``: missing, not a
-        whole number 0–255, or unknown), rows × categorical splits."""
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the fitted model is saved; the arrays are compiled again on loading, so an
+        artifact saved by an older version of this class loads with the current layout."""
+        return {"_model": self._model}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["_model"])  # type: ignore[misc]
+
+    def _category_index(self, X: np.ndarray) -> np.ndarray:
+        """Each categorical split's column value as an index into ``cat_left`` (the value
+        0–255 when it is a whole number in that range, else ``_UNUSABLE``), rows × splits."""
         raw = X[:, self.cat_columns]
         usable = ~np.isnan(raw) & (raw >= 0) & (raw < 256)
-        usable &= np.floor(np.where(usable, raw, 0)) == np.where(usable, raw, 0)
-        index = np.where(usable, raw, 0).astype(np.int64)
-        out = np.full(raw.shape, _NO_CODE, dtype=np.int64)
-        for k, column in enumerate(self.cat_columns):
-            table = self.encoders.get(int(column))
-            codes = index[:, k] if table is None else table[index[:, k]]
-            out[:, k] = np.where(usable[:, k], codes, _NO_CODE)
-        return out[:, self.cat_slot]
+        whole = np.where(usable, raw, 0)
+        usable &= np.floor(whole) == whole
+        index = np.where(usable, whole, _UNUSABLE).astype(np.intp)
+        return index[:, self.cat_slot]
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """The summed tree values plus the baseline (log-odds), one per row of ``X``."""
@@ -146,17 +164,7 @@ class CompiledTrees:
         left = values <= self.threshold
         left |= np.isnan(values) & self.missing_left
         if len(self.cat_flat):
-            code = self._category_codes(X)
-            ok = code != _NO_CODE
-            safe = np.where(ok, code, 0)
-            word, bit = safe >> 5, (safe & 31).astype(np.uint32)
-            cols = np.arange(len(self.cat_flat))
-            in_left = (self.cat_bits[cols, 0, word] >> bit) & 1
-            in_known = (self.cat_bits[cols, 1, word] >> bit) & 1
-            miss = self.missing_left[self.cat_flat]
-            left[:, self.cat_flat] = np.where(
-                ok & (in_left == 1), True, np.where(ok & (in_known == 1), False, miss)
-            )
+            left[:, self.cat_flat] = self.cat_left[self.cat_split, self._category_index(X)]
         words = np.ascontiguousarray(left).view(np.uint64)  # rows × trees
         with np.errstate(over="ignore"):
             codes = (words * _GATHER) >> _SHIFT

@@ -67,3 +67,22 @@ def test_a_large_batch_scores_as_its_small_pieces():
     compiled = CompiledTrees(model)
     pieces = np.concatenate([compiled.raw(X[i : i + 500]) for i in range(0, len(X), 500)])
     np.testing.assert_allclose(compiled.raw(X), pieces, atol=1e-9)
+
+
+def test_an_artifact_saved_with_an_older_layout_loads():
+    """Only the fitted model is pickled; the arrays are compiled on loading — so a model
+    saved while this class held other arrays (``encoders``, ``cat_bits``) still scores."""
+    import pickle
+
+    X, latent = _data(seed=4)
+    cats = np.zeros(8, dtype=bool)
+    cats[[2, 5]] = True
+    model = HistGradientBoostingClassifier(
+        max_iter=20, max_leaf_nodes=7, categorical_features=cats
+    ).fit(X, (latent > 0.5).astype(int))
+    old = CompiledTrees.__new__(CompiledTrees)
+    old.__setstate__({"_model": model, "encoders": {}, "cat_bits": np.zeros((0, 2, 8))})
+    np.testing.assert_allclose(old.raw(X[:100]), model.decision_function(X[:100]), atol=1e-9)
+    again = pickle.loads(pickle.dumps(CompiledTrees(model)))
+    assert set(vars(again)) >= {"cat_left", "tables"} and "encoders" not in vars(again)
+    np.testing.assert_allclose(again.raw(X[:100]), model.decision_function(X[:100]), atol=1e-9)

@@ -34,6 +34,9 @@ MAX_SPLITS = 8
 LARGE_BATCH = 2_000
 _NO_CODE = 255  # encoded value of an unknown or missing category
 _UNUSABLE = 256  # index of "missing or not a whole number 0–255" in the split tables
+#: The arrays' layout: saved with them, and a saved layout other than this one is compiled
+#: again on loading (2: categorical splits as ``cat_left`` tables).
+LAYOUT = 2
 #: Multiplying eight 0/1 bytes read as one little-endian word by this gathers them into the
 #: top byte, bit j from byte j: the decisions of a tree become its table index in one step.
 _GATHER = np.uint64(0x0102040810204080)
@@ -135,13 +138,18 @@ class CompiledTrees:
             self.cat_left[s, _UNUSABLE] = missing
 
     def __getstate__(self) -> dict[str, Any]:
-        """Only the fitted model is saved: the arrays are compiled again on loading (about
-        0.06 s for a model of 70–80 trees), so an artifact saved while this class had another
-        layout loads with the current one."""
-        return {"_model": self._model}
+        """The arrays are saved with the layout they have (``LAYOUT``)."""
+        return {**self.__dict__, "_layout": LAYOUT}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["_model"])  # type: ignore[misc]
+        """Arrays of the current layout are taken as saved: a worker switching to a promoted
+        version loads it beside the one serving, and compiling (pure Python, about 0.06 s a
+        model on an idle machine, several times that under load) would hold up its requests;
+        an artifact saved with another layout is compiled again from its fitted model."""
+        if state.get("_layout") == LAYOUT:
+            self.__dict__.update({k: v for k, v in state.items() if k != "_layout"})
+        else:
+            self.__init__(state["_model"])  # type: ignore[misc]
 
     def _category_index(self, X: np.ndarray) -> np.ndarray:
         """Each categorical split's column value as an index into ``cat_left`` (the value

@@ -6,18 +6,25 @@ take (figures in ``docs/benchmarks.md``). Scoring candidates needs none of that 
 ``CompiledTrees`` turns the fitted trees into arrays once and scores all of them in a few
 vectorised steps:
 
-1. every split of every tree is decided for every row at once (numeric: ``x <= threshold``;
-   categorical: the category's bit in the split's set; missing values and unknown categories
+1. every split of every tree is decided for every row at once. Numeric splits compare small
+   integers, not floats: each column's values are first turned into their rank among the
+   thresholds the trees use on that column (``x <= t`` exactly when the rank of ``x`` is at
+   most the rank of ``t``), one byte per value, so the decisions of rows × trees × splits
+   read an eighth of the memory; a missing value gets the rank that sends it where its
+   split sends missing values (0 always goes left, 255 always right). Categorical splits
+   look up the category's side in a table per split. Missing values and unknown categories
    go where the tree sends missing values — scikit-learn's rules, including its encoding of
-   categorical columns);
+   categorical columns;
 2. a tree's decisions form one byte (bit ``j`` = split ``j`` went left; trees have at most
    ``MAX_SPLITS`` splits), and a table per tree maps the byte to the leaf it leads to;
 3. the leaf values are summed, plus the model's baseline: the raw (log-odds) score.
 
 The result equals scikit-learn's ``decision_function`` to floating-point rounding (tests
 check it on models with missing values, categorical features and unknown categories).
-Models with bigger trees, and batches of more than ``LARGE_BATCH`` rows, fall back to
-scikit-learn.
+Models with bigger trees fall back to scikit-learn. Large batches (training, evaluation) are
+scored ``CHUNK`` rows at a time, which bounds the memory the decisions take (splits × rows
+bytes); the compiled path is faster than scikit-learn's at every batch size
+(``bench/trees_bench.py``).
 """
 
 from __future__ import annotations
@@ -28,19 +35,19 @@ import numpy as np
 
 #: Splits a tree may have to be compiled (one byte of decisions).
 MAX_SPLITS = 8
-#: Above this many rows (training and evaluation, not a request) scikit-learn's own
-#: predictor is faster: this one holds rows × trees × splits decisions at once, and the
-#: cost of that grows faster than scikit-learn's (docs/benchmarks.md).
-LARGE_BATCH = 2_000
+#: Rows scored at once: a chunk's decisions take splits × ``CHUNK`` bytes (about 5 MB for
+#: two models of 150 small trees), and bigger chunks are no faster.
+CHUNK = 8_192
 _NO_CODE = 255  # encoded value of an unknown or missing category
 _UNUSABLE = 256  # index of "missing or not a whole number 0–255" in the split tables
 #: The arrays' layout: saved with them, and a saved layout other than this one is compiled
-#: again on loading (2: categorical splits as ``cat_left`` tables).
-LAYOUT = 2
-#: Multiplying eight 0/1 bytes read as one little-endian word by this gathers them into the
-#: top byte, bit j from byte j: the decisions of a tree become its table index in one step.
-_GATHER = np.uint64(0x0102040810204080)
-_SHIFT = np.uint64(56)
+#: again on loading (2: categorical splits as ``cat_left`` tables; 3: numeric splits on
+#: threshold ranks).
+LAYOUT = 3
+#: Ranks a column may have: its thresholds' ranks 0 … 253 plus one above them all, so that
+#: 0 (below every threshold) and 255 (above every threshold) can stand for a missing value.
+_MAX_CUTS = 254
+_MISSING_RIGHT = 255
 
 
 def _encoding(model: Any, n_features: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -77,7 +84,7 @@ class CompiledTrees:
         self._model = model
         self.supported = all(
             int((~t.nodes["is_leaf"].astype(bool)).sum()) <= MAX_SPLITS for t in trees
-        )
+        ) and all(len(cuts) <= _MAX_CUTS for cuts in _thresholds_by_column(trees).values())
         if not self.supported or not trees:
             return
         order, encoders = _encoding(model, model.n_features_in_)
@@ -107,35 +114,80 @@ class CompiledTrees:
                     went_left = (code >> slot[at]) & 1
                     at = int(nodes[at]["left"] if went_left else nodes[at]["right"])
                 tables[ti, code] = float(nodes[at]["value"])
-        self.feature = feature.reshape(-1)
-        self.threshold = threshold.reshape(-1)
-        self.missing_left = missing_left.reshape(-1)
-        self.tables = tables
-        self._tree_index = np.arange(self.n_trees)
-        self.cat_flat = np.array([t * MAX_SPLITS + j for t, j, _, _ in categorical], dtype=np.int64)
-        columns = [c for _, _, c, _ in categorical]
-        self.cat_columns = np.array(sorted(set(columns)), dtype=np.int64)
-        where = {int(c): k for k, c in enumerate(self.cat_columns)}
-        self.cat_slot = np.array([where[c] for c in columns], dtype=np.int64)
-        self.cat_split = np.arange(len(categorical))
-        #: Per categorical split, where each input value 0–255 goes (True: left), and at
-        #: ``_UNUSABLE`` where a missing, negative, fractional or too large value goes:
-        #: scikit-learn's encoding, known-category bitset and missing-value rule in one table.
-        self.cat_left = np.zeros((len(categorical), _UNUSABLE + 1), dtype=bool)
-        for s, (ti, j, column, bits) in enumerate(categorical):
+        # Split j of tree t is decision row j * n_trees + t ("bit-major"): the rows of one bit
+        # are contiguous, so a tree's table index is gathered from eight whole planes.
+        self._rank_splits(feature.T, threshold.T, missing_left.T, order, trees)
+        self.tables = tables.reshape(-1)
+        self._table_offset = (np.arange(self.n_trees) * 2**MAX_SPLITS)[:, None]
+        #: Per categorical column: the decision rows of its splits and, per split, where each
+        #: input value 0–255 goes (True: left), with at ``_UNUSABLE`` where a missing,
+        #: negative, fractional or too large value goes: scikit-learn's encoding,
+        #: known-category bitset and missing-value rule in one table.
+        self.cat_groups: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for column in sorted({c for _, _, c, _ in categorical}):
+            splits = [(ti, j, bits) for ti, j, c, bits in categorical if c == column]
+            rows = np.array([j * self.n_trees + ti for ti, j, _ in splits], dtype=np.intp)
+            table = np.zeros((len(splits), _UNUSABLE + 1), dtype=bool)
             encoder = encoders.get(column)
             values = np.arange(256)
             mapped = values if encoder is None else encoder[values]
             known_code = mapped != _NO_CODE
             safe = np.where(known_code, mapped, 0)
             word, bit = safe >> 5, (safe & 31).astype(np.uint32)
-            in_left = ((bits[0, word] >> bit) & 1) == 1
-            in_known = ((bits[1, word] >> bit) & 1) == 1
-            missing = bool(missing_left[ti, j])
-            self.cat_left[s, :256] = np.where(
-                known_code & in_left, True, np.where(known_code & in_known, False, missing)
-            )
-            self.cat_left[s, _UNUSABLE] = missing
+            for s, (ti, j, bits) in enumerate(splits):
+                in_left = ((bits[0, word] >> bit) & 1) == 1
+                in_known = ((bits[1, word] >> bit) & 1) == 1
+                missing = bool(missing_left[ti, j])
+                table[s, :256] = np.where(
+                    known_code & in_left, True, np.where(known_code & in_known, False, missing)
+                )
+                table[s, _UNUSABLE] = missing
+            self.cat_groups.append((column, rows, table))
+
+    def _rank_splits(
+        self,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        missing_left: np.ndarray,
+        order: np.ndarray,
+        trees: list[Any],
+    ) -> None:
+        """Each numeric split as (row of the rank matrix, highest rank that goes left); the
+        arrays come bit-major (split slot × tree).
+
+        The rank matrix (``_ranks``) holds every ranked column twice: missing values as 255
+        in the first block (above every threshold: right) and as 0 in the second (left); a
+        split reads the block that sends missing values where it does. Unused slots and
+        categorical splits read row 0 (their decisions are never used or are replaced)."""
+        by_tree_column = _thresholds_by_column(trees)
+        self.rank_columns = np.array(sorted(int(order[f]) for f in by_tree_column), dtype=np.int64)
+        self.cuts = [by_tree_column[int(np.flatnonzero(order == c)[0])] for c in self.rank_columns]
+        where = {int(c): i for i, c in enumerate(self.rank_columns)}
+        m = len(self.rank_columns)
+        source = np.zeros(feature.shape, dtype=np.intp)
+        highest = np.full(feature.shape, _MAX_CUTS, dtype=np.uint8)
+        for (j, ti), t in np.ndenumerate(threshold):
+            column = where.get(int(feature[j, ti]))
+            if column is None or not np.isfinite(t):
+                continue  # a categorical column, or an unused slot (threshold inf)
+            source[j, ti] = column + (m if missing_left[j, ti] else 0)
+            highest[j, ti] = int(np.searchsorted(self.cuts[column], t))
+        self.rank_source = source.reshape(-1)
+        self.rank_highest = highest.reshape(-1, 1)
+
+    def _ranks(self, X: np.ndarray) -> np.ndarray:
+        """(2 × ranked columns) × rows of uint8: each value's rank among its column's
+        thresholds (how many are below it), missing as 255, then again with missing as 0
+        (at least one row, of zeros, when no column is ranked)."""
+        m = len(self.rank_columns)
+        values = X[:, self.rank_columns].T.copy()
+        ranks = np.zeros((max(2 * m, 1), X.shape[0]), dtype=np.uint8)
+        for i, cuts in enumerate(self.cuts):
+            ranks[i] = np.searchsorted(cuts, values[i])
+        missing = np.isnan(values)
+        ranks[m : 2 * m] = np.where(missing, 0, ranks[:m])
+        ranks[:m][missing] = _MISSING_RIGHT
+        return ranks
 
     def __getstate__(self) -> dict[str, Any]:
         """The arrays are saved with the layout they have (``LAYOUT``)."""
@@ -151,34 +203,30 @@ class CompiledTrees:
         else:
             self.__init__(state["_model"])  # type: ignore[misc]
 
-    def _category_index(self, X: np.ndarray) -> np.ndarray:
-        """Each categorical split's column value as an index into ``cat_left`` (the value
-        0–255 when it is a whole number in that range, else ``_UNUSABLE``), rows × splits."""
-        raw = X[:, self.cat_columns]
-        usable = ~np.isnan(raw) & (raw >= 0) & (raw < 256)
-        whole = np.where(usable, raw, 0)
-        usable &= np.floor(whole) == whole
-        index = np.where(usable, whole, _UNUSABLE).astype(np.intp)
-        return index[:, self.cat_slot]
-
     def raw(self, X: np.ndarray) -> np.ndarray:
         """The summed tree values plus the baseline (log-odds), one per row of ``X``."""
         X = np.asarray(X, dtype=np.float64)
-        if not self.supported or X.shape[0] > LARGE_BATCH:
+        if not self.supported:
             return np.ravel(self._model._raw_predict(X))
         n = X.shape[0]
+        if n > CHUNK:
+            return np.concatenate([self.raw(X[i : i + CHUNK]) for i in range(0, n, CHUNK)])
         if self.n_trees == 0:
             return np.full(n, self.baseline)
-        values = X[:, self.feature]  # rows × (trees × MAX_SPLITS)
-        left = values <= self.threshold
-        left |= np.isnan(values) & self.missing_left
-        if len(self.cat_flat):
-            left[:, self.cat_flat] = self.cat_left[self.cat_split, self._category_index(X)]
-        words = np.ascontiguousarray(left).view(np.uint64)  # rows × trees
-        with np.errstate(over="ignore"):
-            codes = (words * _GATHER) >> _SHIFT
-        leaf = self.tables[self._tree_index, codes.astype(np.intp)]
-        return leaf.sum(axis=1) + self.baseline
+        width = -(-n // 8) * 8  # whole 64-bit words of decisions per plane
+        if width != n:
+            X = np.concatenate([X, np.zeros((width - n, X.shape[1]))])
+        left = self._ranks(X)[self.rank_source] <= self.rank_highest  # splits × rows
+        for column, rows, table in self.cat_groups:
+            left[rows] = np.take(table, _category_index(X[:, column]), axis=1)
+        # Plane j holds split j's 0/1 decisions of every tree and row, one byte each; shifted
+        # by j (never past its byte) and or-ed, the planes give each tree's table index.
+        planes = left.reshape(MAX_SPLITS, -1).view(np.uint64)
+        words = planes[0].copy()
+        for j in range(1, MAX_SPLITS):
+            words |= planes[j] << np.uint64(j)
+        codes = words.view(np.uint8).reshape(self.n_trees, width)
+        return self.tables[self._table_offset + codes].sum(axis=0)[:n] + self.baseline
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) per row (a classifier with log-loss)."""
@@ -187,3 +235,25 @@ class CompiledTrees:
     def mean(self, X: np.ndarray) -> np.ndarray:
         """The predicted mean per row (a regressor with the Poisson loss: ``exp(raw)``)."""
         return np.exp(self.raw(X))
+
+
+def _thresholds_by_column(trees: list[Any]) -> dict[int, np.ndarray]:
+    """Per tree feature (scikit-learn's column order), the sorted distinct thresholds of the
+    numeric splits on it."""
+    found: dict[int, set[float]] = {}
+    for tree in trees:
+        nodes = tree.nodes
+        for node in np.flatnonzero(~nodes["is_leaf"].astype(bool)):
+            n = nodes[node]
+            if not n["is_categorical"]:
+                found.setdefault(int(n["feature_idx"]), set()).add(float(n["num_threshold"]))
+    return {f: np.array(sorted(v)) for f, v in found.items()}
+
+
+def _category_index(values: np.ndarray) -> np.ndarray:
+    """A categorical column's values as indexes into its splits' tables: the value when it
+    is a whole number 0–255, else ``_UNUSABLE``."""
+    usable = ~np.isnan(values) & (values >= 0) & (values < 256)
+    whole = np.where(usable, values, 0)
+    usable &= np.floor(whole) == whole
+    return np.where(usable, whole, _UNUSABLE).astype(np.intp)

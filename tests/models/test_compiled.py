@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from models.compiled import LARGE_BATCH, CompiledTrees
+from models.compiled import CHUNK, CompiledTrees
 
 
 def _data(n: int = 4000, seed: int = 0):
@@ -58,15 +58,16 @@ def test_bigger_trees_fall_back_to_scikit_learn():
 
 
 def test_a_large_batch_scores_as_its_small_pieces():
-    """Above ``LARGE_BATCH`` rows scikit-learn scores (faster there); the numbers are the
-    same as the compiled path gives piece by piece."""
-    X, latent = _data(n=3 * LARGE_BATCH, seed=3)
+    """A batch of more than ``CHUNK`` rows is scored a chunk at a time, to the same numbers
+    as scikit-learn gives and as scoring it piece by piece does."""
+    X, latent = _data(n=2 * CHUNK + 37, seed=3)
     model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7).fit(
         X, (latent > 0).astype(int)
     )
     compiled = CompiledTrees(model)
     pieces = np.concatenate([compiled.raw(X[i : i + 500]) for i in range(0, len(X), 500)])
     np.testing.assert_allclose(compiled.raw(X), pieces, atol=1e-9)
+    np.testing.assert_allclose(compiled.raw(X), model.decision_function(X), atol=1e-9)
 
 
 def test_an_artifact_saved_with_an_older_layout_loads():
@@ -85,5 +86,43 @@ def test_an_artifact_saved_with_an_older_layout_loads():
     old.__setstate__({"_model": model, "encoders": {}, "cat_bits": np.zeros((0, 2, 8))})
     np.testing.assert_allclose(old.raw(X[:100]), model.decision_function(X[:100]), atol=1e-9)
     again = pickle.loads(pickle.dumps(CompiledTrees(model)))
-    assert set(vars(again)) >= {"cat_left", "tables"} and "_layout" not in vars(again)
+    assert set(vars(again)) >= {"cat_groups", "rank_source", "tables"} and "_layout" not in vars(
+        again
+    )
     np.testing.assert_allclose(again.raw(X[:100]), model.decision_function(X[:100]), atol=1e-9)
+
+
+def test_values_on_a_threshold_and_infinities_go_where_scikit_learn_sends_them():
+    """Numeric splits compare ranks among the thresholds: a value equal to a threshold goes
+    left, one just above it right, and infinities to the ends, exactly as ``x <= t``."""
+    X, latent = _data(seed=5)
+    model = HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=7).fit(
+        X, (latent > 0.3).astype(int)
+    )
+    compiled = CompiledTrees(model)
+    rows = []
+    for column, cuts in zip(compiled.rank_columns, compiled.cuts, strict=True):
+        for t in cuts:
+            for value in (t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf)):
+                row = X[len(rows) % 300].copy()
+                row[column] = value
+                rows.append(row)
+    for value in (np.inf, -np.inf):
+        row = X[0].copy()
+        row[compiled.rank_columns] = value
+        rows.append(row)
+    probe = np.array(rows)
+    np.testing.assert_allclose(compiled.raw(probe), model.decision_function(probe), atol=1e-9)
+
+
+def test_a_model_with_categorical_splits_only_scores():
+    X, latent = _data(seed=6)
+    only = X[:, [2, 5]]
+    model = HistGradientBoostingClassifier(
+        max_iter=20, max_leaf_nodes=7, categorical_features=[True, True]
+    ).fit(only, (latent > 0.5).astype(int))
+    compiled = CompiledTrees(model)
+    assert compiled.supported and len(compiled.rank_columns) == 0
+    np.testing.assert_allclose(
+        compiled.raw(only[:101]), model.decision_function(only[:101]), atol=1e-9
+    )

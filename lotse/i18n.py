@@ -162,6 +162,7 @@ class Translator:
         self.domain = domain
         self.translations = translations
         self.locale = Locale.parse(language.locale)
+        self._locale_name = str(self.locale)  # Babel builds it anew on every str()
 
     @property
     def code(self) -> str:
@@ -197,12 +198,12 @@ class Translator:
     def km(self, value: float) -> str:
         """A distance: "3.2 km" ("3,2 km"); whole numbers without decimals ("25 km")."""
         return self.gettext(
-            "%(number)s km", number=_distance_number(float(value), str(self.locale))
+            "%(number)s km", number=_distance_number(float(value), self._locale_name)
         )
 
     def date(self, value: date) -> str:
         """A date as this language writes it (German 12.03.2027, English 2027-03-12)."""
-        return _date_text(value, self.language.date_format, str(self.locale))
+        return _date_text(value, self.language.date_format, self._locale_name)
 
     def month(self, value: dt.date) -> str:
         """A month as a deadline is written: "Juni 2027", "June 2027"."""

@@ -104,7 +104,8 @@ def reasons_for(
 ) -> list[Reason]:
     """The reasons offer ``row`` fits profile ``p`` (``features``: its feature row)."""
     t = as_translator(lang)
-    f = {name: float(features[i]) for name, i in COLUMN.items()}
+    values = features.tolist()
+    f = {name: values[i] for name, i in COLUMN.items()}
     out: list[Reason] = []
     if s.area_level[row] > 0 and bool(serves_area(s, np.array([row]), p)[0]):
         out.append(Reason("service_area", area_phrase(s, row, p, t)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -70,12 +70,17 @@ def count(session: Session, key: str, seconds: int, now: float) -> Window:
     return Window(int(session.execute(upsert).scalar_one()), resets_in)
 
 
+_PEEK = select(RateCounter.count).where(
+    RateCounter.key == bindparam("key"), RateCounter.window_start == bindparam("start")
+)
+
+
 def peek(session: Session, key: str, seconds: int, now: float) -> Window:
     """``key``'s count in its current window, without counting."""
     start, _end, resets_in = _bounds(now, seconds)
-    found = session.scalar(
-        select(RateCounter.count).where(RateCounter.key == key, RateCounter.window_start == start)
-    )
+    # A statement built once, through the session's connection (no ORM layer): this read
+    # runs on every request with a bearer token.
+    found = session.connection().execute(_PEEK, {"key": key, "start": start}).scalar()
     return Window(int(found or 0), resets_in)
 
 

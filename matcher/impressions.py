@@ -24,6 +24,9 @@ from matcher.engine import Recommendation
 from matcher.features import AGE_BANDS, feature_dict
 from matcher.tables import Impression, RecommendationRequest
 
+_INSERT_REQUEST = insert(RecommendationRequest.__table__)
+_INSERT_IMPRESSION = insert(Impression.__table__)
+
 
 def age_band(age: int) -> str:
     """An age band such as "27-34": coarse enough not to identify, fine enough for MBE (27+) / JMD (12–27)."""
@@ -71,9 +74,11 @@ def log_impressions(
     """Record a served recommendation and its impressions (bulk insert, no commit); returns
     the number of impressions. ``arm`` names the side of an online comparison that served
     it ("control" or "challenger"), if one was running."""
-    # Core inserts: one row and one executemany, no unit-of-work bookkeeping per request.
-    session.execute(
-        insert(RecommendationRequest.__table__),
+    # Core inserts on the session's connection: one row and one executemany, no ORM layer
+    # and no unit-of-work bookkeeping on this per-request path.
+    connection = session.connection()
+    connection.execute(
+        _INSERT_REQUEST,
         [
             {
                 "request_id": rec.request_id,
@@ -104,7 +109,7 @@ def log_impressions(
         for s in items
     ]
     if rows:
-        session.execute(insert(Impression.__table__), rows)
+        connection.execute(_INSERT_IMPRESSION, rows)
     return len(rows)
 
 

@@ -251,6 +251,24 @@ class OutcomeHistory:
             found = known[rows]
         return found
 
+    @staticmethod
+    def carry_rows_index(old: Any, new: Any, changed: np.ndarray) -> None:
+        """Hand the positions ``rows_index`` found for ``old``'s rows on to ``new``, its
+        patched successor: a patch keeps every row in its place and appends new offers, so
+        only the changed rows (their organisation or area may have changed) and the new ones
+        are looked up again. Without this, every catalogue edit made the next requests look
+        up thousands of keys afresh."""
+        cache = old.__dict__.get("_history_rows")
+        if not cache:
+            return
+        carried = {}
+        for key, known in cache.items():
+            kept = np.full((len(new.ids), 3), -1, dtype=np.int64)
+            kept[: len(known)] = known
+            kept[changed] = -1
+            carried[key] = kept
+        new.__dict__["_history_rows"] = carried
+
     def features_of(self, idx: np.ndarray, now: datetime) -> np.ndarray:
         """``features`` for positions from ``index``."""
         out = np.empty((len(idx), len(HISTORY_FEATURES)))

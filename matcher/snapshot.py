@@ -409,7 +409,8 @@ class Snapshot:
             live_rows=np.flatnonzero(alive),
         )
         if (~alive).sum() > COMPACT_DEAD_SHARE * max(len(alive), 1):
-            snap = snap.compacted()
+            return snap.compacted()  # rows move: the history positions start afresh
+        OutcomeHistory.carry_rows_index(self, snap, at)
         return snap
 
     def compacted(self) -> Snapshot:

@@ -14,7 +14,7 @@ from catalog.store import archive_offer, create_offer, patch_offer
 from lotse.db import transaction
 from lotse.geo import haversine_km
 from matcher.engine import explain, recommend
-from matcher.history import EventFeed, OutcomeEvent
+from matcher.history import EventFeed, OutcomeEvent, OutcomeHistory
 from matcher.snapshot import COLUMNS, Grid, Snapshot, SnapshotCache, load_offers
 from tests.matcher.catalogue import ADMIN, SCENARIO, TODAY, nurse_profile, offer, store_offers
 
@@ -119,6 +119,31 @@ def test_patch_equals_rebuild_after_many_edits():
     # the original snapshot is untouched
     assert snap.titles[snap.row_of["ik-wetzlar"]] == SCENARIO["ik-wetzlar"]["title"]
     assert snap.alive.all()
+
+
+def test_a_patch_keeps_the_history_positions_of_unchanged_rows():
+    """The outcome history's key positions found for a snapshot's rows carry over to its
+    patched successor, except for changed rows (their organisation may be another now) and
+    new ones; what a request then reads equals a lookup from scratch."""
+    base = [{**o, "id": k} for k, o in SCENARIO.items()]
+    snap = Snapshot.from_records(base, seq=1)
+    history = OutcomeHistory()
+    history.rows_index(snap, snap.live_rows)
+    found = snap.__dict__["_history_rows"][id(history)]
+    moved = {**SCENARIO["ik-wetzlar"], "id": "ik-wetzlar", "organization": "Neuer Träger e.V."}
+    added = {**SCENARIO["kita-wetzlar"], "id": "kita-neu"}
+    patched = snap.patched([moved, added], seq=2)
+    kept = patched.__dict__["_history_rows"][id(history)]
+    row, new_row = snap.row_of["ik-wetzlar"], patched.row_of["kita-neu"]
+    unchanged = [r for r in snap.live_rows if r != row]
+    np.testing.assert_array_equal(kept[unchanged], found[unchanged])
+    assert (kept[[row, new_row]] < 0).all()
+    live = patched.live_rows
+    from_scratch = history.index(
+        patched.ids[live].tolist(), patched.orgs[live].tolist(), patched.areas[live].tolist()
+    )
+    np.testing.assert_array_equal(history.rows_index(patched, live), from_scratch)
+    assert from_scratch[list(live).index(row), 1] != found[row, 1]  # the new organisation
 
 
 def test_many_archivals_compact_the_arrays():

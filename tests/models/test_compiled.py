@@ -126,3 +126,23 @@ def test_a_model_with_categorical_splits_only_scores():
     np.testing.assert_allclose(
         compiled.raw(only[:101]), model.decision_function(only[:101]), atol=1e-9
     )
+
+
+def test_a_split_of_missing_from_present_values_sends_only_missing_ones_right():
+    """scikit-learn splits missing from present values with a threshold of +inf (every
+    number, +inf too, goes left); such a split must not be taken for an unused slot."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 3))
+    missing = rng.random(3000) < 0.4
+    X[missing, 1] = np.nan
+    y = (missing ^ (rng.random(3000) < 0.1)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=10, max_leaf_nodes=7).fit(X, y)
+    thresholds = [
+        float(n["num_threshold"]) for p in model._predictors for n in p[0].nodes if not n["is_leaf"]
+    ]
+    assert np.inf in thresholds  # the kind of split this test is about
+    probe = X[:300].copy()
+    probe[0, 1], probe[1, 1] = np.inf, -np.inf
+    np.testing.assert_allclose(
+        CompiledTrees(model).raw(probe), model.decision_function(probe), atol=1e-9
+    )

@@ -146,3 +146,35 @@ def test_a_split_of_missing_from_present_values_sends_only_missing_ones_right():
     np.testing.assert_allclose(
         CompiledTrees(model).raw(probe), model.decision_function(probe), atol=1e-9
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_models_score_as_scikit_learn(seed):
+    """Models of many shapes — numbers, small integers, categories, columns that are often
+    missing or whose missingness is the signal, trees of 2 to 9 leaves — score as
+    scikit-learn does on rows that include missing, infinite and unseen values."""
+    rng = np.random.default_rng(seed)
+    n, width = 2500, int(rng.integers(3, 9))
+    X = rng.normal(size=(n, width)) * rng.choice([0.01, 1.0, 100.0], size=width)
+    kinds = rng.choice(["number", "integer", "category"], size=width)
+    for j, kind in enumerate(kinds):
+        if kind != "number":
+            X[:, j] = rng.integers(0, int(rng.integers(2, 40)), n)
+    for j in range(width):
+        X[rng.random(n) < rng.choice([0.0, 0.05, 0.5]), j] = np.nan
+    signal = sum(np.nan_to_num(X[:, j], nan=2.0) % 3 for j in range(width))
+    y = (signal + rng.normal(0, 1, n) > np.median(signal)).astype(int)
+    model = HistGradientBoostingClassifier(
+        max_iter=int(rng.integers(5, 40)),
+        max_leaf_nodes=int(rng.integers(2, 10)),
+        categorical_features=kinds == "category" if (kinds == "category").any() else None,
+    ).fit(X, y)
+    compiled = CompiledTrees(model)
+    assert compiled.supported
+    probe = X[:400].copy()
+    probe[:40] = rng.choice([np.nan, np.inf, -np.inf, 1e9, -3.0, 0.5, 255.0, 256.0], (40, width))
+    categories = kinds == "category"  # scikit-learn refuses infinite categories
+    probe[:40, categories] = rng.choice([np.nan, -3.0, 0.5, 255.0, 256.0, 99.0], (40, width))[
+        :, categories
+    ]
+    np.testing.assert_allclose(compiled.raw(probe), model.decision_function(probe), atol=1e-9)

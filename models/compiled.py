@@ -44,12 +44,16 @@ _UNUSABLE = 256  # index of "missing or not a whole number 0–255" in the split
 #: The arrays' layout: saved with them, and a saved layout other than this one is compiled
 #: again on loading (2: categorical splits as ``cat_left`` tables; 3: numeric splits on
 #: threshold ranks; 4: the same, with splits of missing from present values, whose
-#: threshold is +inf, no longer taken for unused slots — layout 3 arrays score those wrong).
-LAYOUT = 4
+#: threshold is +inf, no longer taken for unused slots — layout 3 arrays score those wrong;
+#: 5: columns with few cuts ranked together).
+LAYOUT = 5
 #: Ranks a column may have: its thresholds' ranks 0 … 253 plus one above them all, so that
 #: 0 (below every threshold) and 255 (above every threshold) can stand for a missing value.
 _MAX_CUTS = 254
 _MISSING_RIGHT = 255
+#: Columns with at most this many cuts are ranked together by comparison, the others by
+#: ``searchsorted`` one at a time.
+_FEW_CUTS = 4
 
 
 def _encoding(model: Any, n_features: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -182,6 +186,14 @@ class CompiledTrees:
             highest[j, ti] = int(np.searchsorted(self.cuts[column], t))
         self.rank_source = source.reshape(-1)
         self.rank_highest = highest.reshape(-1, 1)
+        # Most columns have a few cuts (flags have one): their ranks are counted in one
+        # comparison for all of them, the rest are searched column by column.
+        few = [i for i, cuts in enumerate(self.cuts) if len(cuts) <= _FEW_CUTS]
+        self.few_columns = np.array(few, dtype=np.intp)
+        self.few_cuts = np.full((len(few), _FEW_CUTS), np.inf)  # +inf: never below a value
+        for k, i in enumerate(few):
+            self.few_cuts[k, : len(self.cuts[i])] = self.cuts[i]
+        self.many_columns = [i for i, cuts in enumerate(self.cuts) if len(cuts) > _FEW_CUTS]
 
     def _ranks(self, X: np.ndarray) -> np.ndarray:
         """(2 × ranked columns) × rows of uint8: each value's rank among its column's
@@ -190,8 +202,11 @@ class CompiledTrees:
         m = len(self.rank_columns)
         values = X[:, self.rank_columns].T.copy()
         ranks = np.zeros((max(2 * m, 1), X.shape[0]), dtype=np.uint8)
-        for i, cuts in enumerate(self.cuts):
-            ranks[i] = np.searchsorted(cuts, values[i])
+        if len(self.few_columns):
+            few = values[self.few_columns]
+            ranks[self.few_columns] = (few[:, None, :] > self.few_cuts[:, :, None]).sum(axis=1)
+        for i in self.many_columns:
+            ranks[i] = np.searchsorted(self.cuts[i], values[i])
         missing = np.isnan(values)
         ranks[m : 2 * m] = np.where(missing, 0, ranks[:m])
         ranks[:m][missing] = _MISSING_RIGHT

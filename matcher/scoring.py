@@ -77,6 +77,20 @@ class RuleScoreRanker:
 
     def __init__(self, weights: dict[str, float] | None = None) -> None:
         self.weights = dict(WEIGHTS if weights is None else weights)
+        # ``score`` reads only the weighted columns: as the pre-score it runs on every
+        # eligible offer of a request (thousands, for a broad one).
+        names = [n for n in FEATURE_NAMES if self.weights.get(n, 0.0) != 0]
+        self._columns = np.array([COLUMN[n] for n in names], dtype=np.intp)
+        self._weighted = np.array([self.weights[n] for n in names], dtype=np.float64)
+        self._halving = [
+            (names.index(n), half)
+            for n, half in (
+                ("distance_km", DISTANCE_HALF_KM),
+                ("days_until_start", START_HALF_DAYS),
+            )
+            if n in names
+        ]
+        self._positive = sum(w for w in self.weights.values() if w > 0) or 1.0
 
     def terms(self, features: np.ndarray) -> np.ndarray:
         """Each feature's weighted contribution (n × len(feature_names)), for explanations."""
@@ -91,8 +105,11 @@ class RuleScoreRanker:
         return np.where(w != 0, values, 0.0) * w
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        positive = sum(w for w in self.weights.values() if w > 0) or 1.0
-        return self.terms(features).sum(axis=1) / positive
+        """The sum of ``terms`` scaled to 0–1, computed on the weighted columns only."""
+        values = np.asarray(features, dtype=np.float64)[:, self._columns]
+        for at, half in self._halving:
+            values[:, at] = 0.5 ** (values[:, at] / half)
+        return (values @ self._weighted) / self._positive
 
 
 #: Features the pre-score reads: cheap, and what matters most to any sensible ranking.

@@ -13,22 +13,18 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.test import TestResponse
 
 from lotse import settings as lotse_settings
 from lotse.db import make_engine, make_session_factory, transaction
 from service.migrations_runner import migrate, register_tables
+from tests.clients import ClosingClient, close_responses
 from tests.hsds_schemas import HSDS_DIR, Schemas
 
 PG_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL")
-OPEN_RESPONSES = "tests.open_responses"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -171,29 +167,6 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     close_responses(app)
     app.extensions["lotse"].engine.dispose()
     cli_sessions.cache_clear()
-
-
-class ClosingClient(FlaskClient):
-    """A test client that closes every response it returned when the test ends.
-
-    A streamed response (``stream_with_context``) keeps its request's database session, and on
-    PostgreSQL an open transaction, until it is closed, which a WSGI server does after sending
-    it but the test client leaves to the caller. Left open, the session is only finalised by
-    the garbage collector after the next test's fixture has terminated its connection; the
-    rollback then fails and its logged traceback (Python 3.11 parses source for the carets)
-    can land inside another ``ast.parse`` and break it ("AST constructor recursion depth
-    mismatch")."""
-
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        response = super().open(*args, **kwargs)
-        self.application.extensions.setdefault(OPEN_RESPONSES, []).append(response)
-        return response
-
-
-def close_responses(app: Flask) -> None:
-    """Close every response the app's test clients returned (see ``ClosingClient``)."""
-    for response in app.extensions.pop(OPEN_RESPONSES, []):
-        response.close()
 
 
 @pytest.fixture

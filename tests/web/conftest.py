@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lotse.db import make_engine, make_session_factory, transaction
+from tests.clients import ClosingClient, close_responses
 
 PASSWORD = "demo-password-1"
 #: The demo users of ``lotse demo bootstrap`` (username, role, agency, centre).
@@ -67,7 +68,9 @@ def web_app(web_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     cli_sessions.cache_clear()
     app = create_app({"TESTING": True, "data_dir": tmp_path, "database_url": web_url})
+    app.test_client_class = ClosingClient
     yield app
+    close_responses(app)
     app.extensions["lotse"].engine.dispose()
     cli_sessions.cache_clear()
 

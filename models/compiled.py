@@ -88,9 +88,10 @@ class CompiledTrees:
         self.baseline = float(np.ravel(model._baseline_prediction)[0])
         self.n_trees = len(trees)
         self._model = model
+        cuts_by_feature = _thresholds_by_column(trees)
         self.supported = all(
             int((~t.nodes["is_leaf"].astype(bool)).sum()) <= MAX_SPLITS for t in trees
-        ) and all(len(cuts) <= _MAX_CUTS for cuts in _thresholds_by_column(trees).values())
+        ) and all(len(cuts) <= _MAX_CUTS for cuts in cuts_by_feature.values())
         if not self.supported or not trees:
             return
         order, encoders = _encoding(model, model.n_features_in_)
@@ -124,7 +125,7 @@ class CompiledTrees:
                 tables[ti, code] = float(nodes[at]["value"])
         # Split j of tree t is decision row j * n_trees + t ("bit-major"): the rows of one bit
         # are contiguous, so a tree's table index is gathered from eight whole planes.
-        self._rank_splits(feature.T, threshold.T, missing_left.T, numeric.T, order, trees)
+        self._rank_splits(feature.T, threshold.T, missing_left.T, numeric.T, order, cuts_by_feature)
         self.tables = tables.reshape(-1)
         self._table_offset = (np.arange(self.n_trees) * 2**MAX_SPLITS)[:, None]
         #: Per categorical column: the decision rows of its splits and, per split, where each
@@ -159,7 +160,7 @@ class CompiledTrees:
         missing_left: np.ndarray,
         numeric: np.ndarray,
         order: np.ndarray,
-        trees: list[Any],
+        cuts_by_feature: dict[int, np.ndarray],
     ) -> None:
         """Each numeric split as (row of the rank matrix, highest rank that goes left); the
         arrays come bit-major (split slot × tree).
@@ -169,9 +170,8 @@ class CompiledTrees:
         split reads the block that sends missing values where it does. Unused slots and
         categorical splits (``numeric`` false) read row 0 (their decisions are never used or
         are replaced)."""
-        by_tree_column = _thresholds_by_column(trees)
-        self.rank_columns = np.array(sorted(int(order[f]) for f in by_tree_column), dtype=np.int64)
-        self.cuts = [by_tree_column[int(np.flatnonzero(order == c)[0])] for c in self.rank_columns]
+        self.rank_columns = np.array(sorted(int(order[f]) for f in cuts_by_feature), dtype=np.int64)
+        self.cuts = [cuts_by_feature[int(np.flatnonzero(order == c)[0])] for c in self.rank_columns]
         where = {int(c): i for i, c in enumerate(self.rank_columns)}
         m = len(self.rank_columns)
         source = np.zeros(feature.shape, dtype=np.intp)

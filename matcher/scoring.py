@@ -92,24 +92,23 @@ class RuleScoreRanker:
         ]
         self._positive = sum(w for w in self.weights.values() if w > 0) or 1.0
 
-    def terms(self, features: np.ndarray) -> np.ndarray:
-        """Each feature's weighted contribution (n × len(feature_names)), for explanations."""
-        f = features
-        values = np.array(f, dtype=np.float64, copy=True)
-        values[:, COLUMN["distance_km"]] = 0.5 ** (f[:, COLUMN["distance_km"]] / DISTANCE_HALF_KM)
-        values[:, COLUMN["days_until_start"]] = 0.5 ** (
-            f[:, COLUMN["days_until_start"]] / START_HALF_DAYS
-        )
-        w = np.array([self.weights.get(n, 0.0) for n in FEATURE_NAMES])
-        # Only weighted columns count: the others (context, some of them missing) add 0.
-        return np.where(w != 0, values, 0.0) * w
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """The sum of ``terms`` scaled to 0–1, computed on the weighted columns only."""
+    def _weighted_values(self, features: np.ndarray) -> np.ndarray:
+        """The weighted columns of ``features``, distance and start turned into halvings."""
         values = np.asarray(features, dtype=np.float64)[:, self._columns]
         for at, half in self._halving:
             values[:, at] = 0.5 ** (values[:, at] / half)
-        return (values @ self._weighted) / self._positive
+        return values
+
+    def terms(self, features: np.ndarray) -> np.ndarray:
+        """Each feature's weighted contribution (n × len(feature_names)), for explanations;
+        columns without weight (context, some of them missing) contribute 0."""
+        out = np.zeros((len(features), len(FEATURE_NAMES)))
+        out[:, self._columns] = self._weighted_values(features) * self._weighted
+        return out
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """The sum of ``terms`` scaled to 0–1, as one product of the weighted columns."""
+        return (self._weighted_values(features) @ self._weighted) / self._positive
 
 
 #: Features the pre-score reads: cheap, and what matters most to any sensible ranking.

@@ -281,16 +281,23 @@ def _signed(number: str) -> str:
     return format_decimal(float(number), format="+0.0000;-0.0000")
 
 
+def _compared(m: re.Match) -> dict[str, str]:
+    """What every comparison message names: the two versions, the estimate and its interval."""
+    return {
+        "c": m["c"],
+        "r": m["r"],
+        "est": _signed(m["est"]),
+        "lo": _signed(m["lo"]),
+        "hi": _signed(m["hi"]),
+    }
+
+
 def _gate_comparison(m: re.Match) -> str:
     return _(
         "%(c)s against %(r)s: %(metric)s differs by %(est)s (95 %% interval %(lo)s to %(hi)s, "
         "%(n)s people)",
-        c=m["c"],
-        r=m["r"],
+        **_compared(m),
         metric=m["metric"],
-        est=_signed(m["est"]),
-        lo=_signed(m["lo"]),
-        hi=_signed(m["hi"]),
         n=m["n"],
     )
 
@@ -310,11 +317,7 @@ def _online_comparison(m: re.Match) -> str:
     return _(
         "%(c)s against %(r)s online: mean gain per request differs by %(est)s (95 %% interval "
         "%(lo)s to %(hi)s; %(n1)s and %(n2)s people, outcomes at least %(days)s days old)",
-        c=m["c"],
-        r=m["r"],
-        est=_signed(m["est"]),
-        lo=_signed(m["lo"]),
-        hi=_signed(m["hi"]),
+        **_compared(m),
         n1=m["n1"],
         n2=m["n2"],
         days=m["days"],

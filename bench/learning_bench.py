@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/learning_bench.py [--worlds provider_quality,level_cliff,...]
         [--sizes 500,1500] [--offers 2000] [--eval-people 300] [--seed 0] [--in-process]
-        [--online N] [--json FILE]
+        [--online N [--interleave]] [--json FILE]
 
 For every world of the zoo (``models/worlds.py``) and every size, from scratch: a fresh
 installation and ``lotse serve`` (gunicorn, 2 workers) on loopback; an admin imports the demo
@@ -19,7 +19,8 @@ lowest segment ratio (German level, gender, municipality, parents) against the o
 A model the gate refused is promoted anyway (forced, marked so) to measure it: the learned
 ratio says how good the model is, the decision how well the gate saw it. With ``--online N``
 a model the offline gate could not tell is first compared online on N more people (half
-served by it) and the gate decides again on that comparison (``evidence: online``).
+served by it) and the gate decides again on that comparison (``evidence: online``); with
+``--interleave`` all N see lists interleaved from the rule score and the model instead.
 
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
 half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
@@ -151,18 +152,24 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         if not promoted and args.online:
             # the offline gate could not tell: compare online on the next people, then let
             # the gate decide on that comparison
-            run.compare_online(version["version"], 0.5)
+            if args.interleave:
+                run.compare_online(version["version"], 1.0, design="interleave")
+            else:
+                run.compare_online(version["version"], 0.5)
             more = people_for(places, args.online, seed=args.seed + 2)
             run.serve(more, size, size + args.online)
             promoted, reply = run.promote(version["version"], online=True)
             comparison = reply.get("comparison") or {}
-            gain = (comparison.get("differences") or {}).get("gain") or {}
+            differences = comparison.get("differences") or {}
+            gain = differences.get("gain") or {}
             online = {
                 "people": args.online,
+                "design": "interleave" if args.interleave else "split",
                 "promoted": promoted,
                 "decision": comparison.get("decision"),
                 "gain_difference": gain.get("estimate"),
                 "ci": gain.get("ci"),
+                "differences": differences,
             }
         if not promoted:  # measured anyway (forced), to tell the model from the gate
             run.promote(version["version"], force=True)
@@ -237,6 +244,12 @@ def main() -> None:
         default=0,
         help="when the offline gate cannot tell: compare online on this many more people "
         "(half of them served by the candidate) and let the gate decide on that",
+    )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="compare online by interleaving (every one of the --online people sees one "
+        "list merged from both) instead of splitting the people",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

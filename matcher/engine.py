@@ -18,6 +18,9 @@
    pair of neighbouring results near the top, never moving a clearly worse offer into the
    first three and never breaking the guarantee above; every shown offer carries the exact
    probability of being shown where it was (``propensity``), for counterfactual evaluation;
+   or, while an interleaved online comparison runs (``rival``), merge the active ranker's
+   list and the challenger's by team draft (``matcher.interleaving``), the guarantee above
+   kept, and record each shown offer's team;
 7. attach the reasons each shown offer fits.
 
 Texts are English unless ``lang="de"``: the contract's examples are English, and the service
@@ -43,6 +46,7 @@ from catalog.store import current_seq
 from lotse.errors import NotFound
 from matcher.features import FEATURE_SCHEMA, add_context_features, rule_features
 from matcher.history import OutcomeHistory
+from matcher.interleaving import team_draft
 from matcher.needs import Need
 from matcher.places import ResolvedPlace
 from matcher.profile import ProfileIn, ResolvedProfile, resolve_profile, validate_profile
@@ -76,8 +80,9 @@ class Suggestion:
     reasons: list[Reason]
     features: np.ndarray = field(repr=False, compare=False)
     #: Probability that the serving policy showed this offer at this rank (1 without
-    #: exploration): exact, as the randomisation was drawn.
-    propensity: float = 1.0
+    #: exploration): exact, as the randomisation was drawn; ``None`` in an interleaved list
+    #: (its places come from coin flips whose every outcome is not enumerated).
+    propensity: float | None = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,10 @@ class Recommendation:
     eligible_count: int
     k: int
     profile: ResolvedProfile = field(repr=False, compare=False)
-    #: How the order was chosen: ``None`` without exploration, else the share explored, the
-    #: pairs that could have been swapped, the one swapped (or None) and the probability of
-    #: the order shown.
+    #: How the order was chosen: ``None`` without exploration or interleaving; else the share
+    #: explored, the pairs that could have been swapped, the one swapped (or None) and the
+    #: probability of the order shown; or, interleaved, the two versions and each result's
+    #: team (``{"interleaved": {"control": …, "challenger": …, "teams": [...]}}``).
     policy: dict[str, Any] | None = None
 
     @property
@@ -149,10 +155,12 @@ def recommend(
     lang: str = "en",
     field_prefix: str = "",
     exploration: Exploration | None = None,
+    rival: Ranker | None = None,
 ) -> Recommendation:
     """The best ``k`` eligible offers for ``profile`` covering every need, plus waitlist
-    alternatives and exclusion counts. ``InvalidInput`` (fields under ``field_prefix``) for
-    an invalid profile, an unknown place or an unknown need."""
+    alternatives and exclusion counts (``rival``: interleave with this challenger, see
+    ``rank_offers``). ``InvalidInput`` (fields under ``field_prefix``) for an invalid
+    profile, an unknown place or an unknown need."""
     clean = validate_profile(profile, field_prefix)
     resolved = resolve_profile(clean, today=today, field_prefix=field_prefix)
     snapshot = current_snapshot(session, snapshots)
@@ -164,6 +172,7 @@ def recommend(
         lang=lang,
         history=snapshots.history if snapshots is not None else None,
         exploration=exploration,
+        rival=rival,
     )
 
 
@@ -218,18 +227,24 @@ def rank_offers(
     now: datetime | None = None,
     exploration: Exploration | None = None,
     rng: random.Random | None = None,
+    rival: Ranker | None = None,
 ) -> Recommendation:
     """Screen, rank and pick for a resolved profile over a snapshot (no database: the core
     that the benchmark, the simulations and the behavioural tests drive directly).
     ``cap=None`` lets the ranker score every eligible offer; ``history`` is the outcome
-    history as of ``now`` (the request's time, default: now)."""
+    history as of ``now`` (the request's time, default: now). With ``rival`` (the challenger
+    of an interleaved comparison) the results interleave ``ranker``'s list and the rival's
+    (no exploration then); the waitlist is ``ranker``'s alone."""
     ranker = ranker or DEFAULT_RANKER
     k = max(1, min(int(k), MAX_K))
     now = now or datetime.now(UTC)
     screening = screen(s, p)
-    ctx = _Context(s, p, ranker, lang, cap, history, now)
+    ctx = _Context(s, p, ranker, lang, cap, history, now, rival)
     lists = _scored(ctx, (screening.eligible, screening.waitlist), (k, min(k, WAITLIST_SIZE)))
-    results, policy = _ranked(ctx, lists[0], k, exploration, rng)
+    if rival is not None:
+        results, policy = _interleaved(ctx, lists[0], k, rng or random.Random())
+    else:
+        results, policy = _ranked(ctx, lists[0], k, exploration, rng)
     waitlist, _ = _ranked(ctx, lists[1], min(k, WAITLIST_SIZE), None, None)
     return Recommendation(
         request_id=str(uuid.uuid4()),
@@ -367,17 +382,20 @@ class _Context:
     cap: int | None
     history: OutcomeHistory | None
     now: datetime
+    rival: Ranker | None = None
 
 
 @dataclass(frozen=True)
 class _Candidates:
-    """One list's shortlisted candidates with what ranking them produced."""
+    """One list's shortlisted candidates with what ranking them produced (``rival_scores``:
+    the interleaved challenger's scores of the same rows, when one runs)."""
 
     rows: np.ndarray
     x: np.ndarray
     need: np.ndarray
     d: np.ndarray
     scores: np.ndarray
+    rival_scores: np.ndarray | None = None
 
 
 def _scored(c: _Context, lists: tuple[np.ndarray, ...], ks: tuple[int, ...]) -> list[_Candidates]:
@@ -405,9 +423,22 @@ def _scored(c: _Context, lists: tuple[np.ndarray, ...], ks: tuple[int, ...]) -> 
     add_context_features(x_keep, s, rows[keep], p)
     x[keep] = x_keep
     scores = np.empty(len(rows))
+    rival = None if c.rival is None else np.empty(len(rows))
     if len(keep):
         scores[keep] = np.asarray(c.ranker.score(x_keep[:, columns_for(c.ranker)]), dtype=float)
-    return [_Candidates(rows[kept], x[kept], need[kept], d[kept], scores[kept]) for kept in keeps]
+        if c.rival is not None and rival is not None:
+            rival[keep] = np.asarray(c.rival.score(x_keep[:, columns_for(c.rival)]), dtype=float)
+    return [
+        _Candidates(
+            rows[kept],
+            x[kept],
+            need[kept],
+            d[kept],
+            scores[kept],
+            None if rival is None else rival[kept],
+        )
+        for kept in keeps
+    ]
 
 
 def _ranked(
@@ -419,21 +450,54 @@ def _ranked(
 ) -> tuple[list[Suggestion], dict[str, Any] | None]:
     if not len(cand.rows):
         return [], None
-    s, p = c.s, c.p
-    rows, x, need, d, scores = cand.rows, cand.x, cand.need, cand.d, cand.scores
-    order = np.lexsort((s.ids[rows], -scores))  # best first; ties by offer id, stable
-    picked = cover_needs(need, order, len(p.needs), k)
-    placement = [1.0] * len(picked)
+    picked = _picks(c, cand, cand.scores, k)
+    placement: list[float | None] = [1.0] * len(picked)
     policy = None
     if exploration is not None and exploration.share > 0 and len(picked) > 1:
-        swap, placement, policy = exploration.draw(
-            [float(scores[i]) for i in picked],
-            [int(need[i]) for i in picked],
-            len(p.needs),
+        swap, drawn, policy = exploration.draw(
+            [float(cand.scores[i]) for i in picked],
+            [int(cand.need[i]) for i in picked],
+            len(c.p.needs),
             rng or random.Random(),
         )
+        placement = list(drawn)
         if swap is not None:
             picked[swap], picked[swap + 1] = picked[swap + 1], picked[swap]
+    return _suggestions(c, cand, picked, placement), policy
+
+
+def _picks(c: _Context, cand: _Candidates, scores: np.ndarray, k: int) -> list[int]:
+    """Positions of ``k`` candidates in ``scores`` order (ties by offer id), needs covered."""
+    order = np.lexsort((c.s.ids[cand.rows], -scores))  # best first; ties by offer id, stable
+    return cover_needs(cand.need, order, len(c.p.needs), k)
+
+
+def _interleaved(
+    c: _Context, cand: _Candidates, k: int, rng: random.Random
+) -> tuple[list[Suggestion], dict[str, Any] | None]:
+    """The ranker's and the rival's lists merged by team draft, needs covered again; the
+    policy records both versions and every result's team. Scores shown are the ranker's."""
+    if not len(cand.rows) or cand.rival_scores is None or c.rival is None:
+        return [], None
+    merged, team_of = team_draft(
+        _picks(c, cand, cand.scores, k), _picks(c, cand, cand.rival_scores, k), rng
+    )
+    picked = cover_needs(cand.need, np.asarray(merged), len(c.p.needs), k)
+    policy = {
+        "interleaved": {
+            "control": c.ranker.version,
+            "challenger": c.rival.version,
+            "teams": [team_of[i] for i in picked],
+        }
+    }
+    return _suggestions(c, cand, picked, [None] * len(picked)), policy
+
+
+def _suggestions(
+    c: _Context, cand: _Candidates, picked: list[int], placement: list[float | None]
+) -> list[Suggestion]:
+    s, p = c.s, c.p
+    rows, x, need, d, scores = cand.rows, cand.x, cand.need, cand.d, cand.scores
     out = []
     for rank, i in enumerate(picked, start=1):
         row = int(rows[i])
@@ -449,7 +513,7 @@ def _ranked(
                 distance_km=round(float(d[i]), 1) if np.isfinite(d[i]) else None,
                 reasons=reasons_for(s, row, p, x[i], c.lang),
                 features=x[i],
-                propensity=round(placement[rank - 1], 6),
+                propensity=None if (q := placement[rank - 1]) is None else round(q, 6),
             )
         )
-    return out, policy
+    return out

@@ -12,6 +12,14 @@ The report compares arms on requests old enough for outcomes to have come in
 led to an enrolment or better (success), and the best gain ``2**label - 1``. Differences
 (challenger − control) carry 95 % bootstrap intervals over people; an arm with fewer than
 ``MIN_ARM_PEOPLE`` people shows counts only.
+
+An *interleaved* comparison (``design="interleave"``) compares within requests instead: the
+share of people it covers see one list merged from both versions by team draft
+(``matcher.interleaving``), and each referral credits the team that placed the offer. Per
+request the difference challenger − control in referrals (take-up), in referrals that led to
+an enrolment or better (success) and in their summed gain, with the same intervals over
+people. Because both versions face the same person at the same moment, the differences
+between people that swamp a split comparison cancel out.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from lotse.errors import Conflict, FieldError, InvalidInput, NotFound
 from lotse.i18n import N_
 from models.counterfactual import decide
 from models.registry import get_version, serving_pointer, set_experiment
-from models.serving import CHALLENGER, CONTROL
+from models.serving import CHALLENGER, CONTROL, DESIGNS, INTERLEAVE, INTERLEAVED, SPLIT
 from models.tables import ModelExperiment
 from models.training import LABELS, SUCCESS_FROM
 
@@ -37,10 +45,26 @@ MATURED_DAYS = 28
 DRAWS = 1000
 
 
-def start_experiment(ws: Any, challenger: str, share: float, *, actor: str) -> ModelExperiment:
-    """Let ``challenger`` serve ``share`` (0 < share ≤ 0.5) of people from now on."""
-    if not 0 < share <= 0.5:
-        raise InvalidInput([FieldError("share", N_("between 0 (exclusive) and 0.5"))])
+#: The largest share of people a comparison may cover, by design: a split one lets the
+#: challenger alone serve at most half; an interleaved one may cover everyone, since every
+#: list keeps half of the active version's picks.
+MAX_SHARE = {SPLIT: 0.5, INTERLEAVE: 1.0}
+
+
+def start_experiment(
+    ws: Any, challenger: str, share: float, *, actor: str, design: str = SPLIT
+) -> ModelExperiment:
+    """Let ``challenger`` serve ``share`` of people from now on: alone (``split``, 0 < share
+    ≤ 0.5) or interleaved with the active version (``interleave``, 0 < share ≤ 1)."""
+    if design not in DESIGNS:
+        raise InvalidInput([FieldError("design", N_("one of split, interleave"))])
+    if not 0 < share <= MAX_SHARE[design]:
+        limit = (
+            N_("between 0 (exclusive) and 0.5")
+            if design == SPLIT
+            else N_("between 0 (exclusive) and 1")
+        )
+        raise InvalidInput([FieldError("share", limit)])
     with transaction(ws.sessions) as session:
         get_version(session, challenger)
         pointer = serving_pointer(session)
@@ -54,6 +78,7 @@ def start_experiment(ws: Any, challenger: str, share: float, *, actor: str) -> M
             challenger=challenger,
             control=pointer.active,
             share=share,
+            design=design,
             started_at=utcnow(),
             started_by=actor,
         )
@@ -74,7 +99,7 @@ def end_experiment(session: Any, *, actor: str) -> ModelExperiment:
     its comparison in the same one)."""
     pointer = serving_pointer(session)
     if pointer.experiment_id is None:
-        raise NotFound("no online comparison is running")
+        raise NotFound(N_("no online comparison is running"))
     experiment = session.get(ModelExperiment, pointer.experiment_id)
     assert experiment is not None
     experiment.stopped_at = utcnow()
@@ -89,7 +114,7 @@ def _latest(session: Any, experiment_id: int | None) -> ModelExperiment:
     else:
         found = session.scalar(select(ModelExperiment).order_by(ModelExperiment.id.desc()).limit(1))
     if found is None:
-        raise NotFound("no online comparison has been run")
+        raise NotFound(N_("no online comparison has been run"))
     return found
 
 
@@ -108,6 +133,117 @@ def arm_requests(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
         if (ctx or {}).get("arm") in (CONTROL, CHALLENGER)
     ]
     return pd.DataFrame(records, columns=["request_id", "person_key", "served_at", "arm"])
+
+
+def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
+    """Results of interleaved requests served in ``[start, end)``: request, person, offer
+    and the team that placed it (from the request's policy record)."""
+    from matcher.tables import Impression as I
+    from matcher.tables import RecommendationRequest as R
+
+    requests = session.execute(
+        select(R.request_id, R.person_key, R.context).where(
+            R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
+        )
+    ).all()
+    teams: dict[str, tuple[str, list[str]]] = {}
+    for rid, key, ctx in requests:
+        ctx = ctx or {}
+        record = (ctx.get("policy") or {}).get("interleaved") or {}
+        if ctx.get("arm") == INTERLEAVED and record.get("teams"):
+            teams[rid] = (key, list(record["teams"]))
+    records = []
+    for ids in _chunks(list(teams), 500):
+        shown = session.execute(
+            select(I.request_id, I.offer_id, I.position).where(
+                I.request_id.in_(ids), I.shown_in == "results"
+            )
+        ).all()
+        for rid, offer_id, position in shown:
+            key, by_rank = teams[rid]
+            if 1 <= position <= len(by_rank):
+                records.append((rid, key, offer_id, by_rank[position - 1]))
+    return pd.DataFrame(records, columns=["request_id", "person_key", "offer_id", "team"])
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def credit_teams(shown: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per interleaved request and person: each team's referrals (``taken_up``), referrals
+    that led to an enrolment or better (``success``) and their summed gain, and the
+    differences challenger − control (``*_diff``)."""
+    labels = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
+    best = labels.groupby(["request_id", "offer_id"])["label"].max()
+    frame = shown.join(best, on=["request_id", "offer_id"])
+    frame["taken_up"] = frame["label"].notna().astype(float)
+    frame["success"] = (frame["label"] >= SUCCESS_FROM).astype(float)
+    frame["gain"] = (np.exp2(frame["label"].fillna(0)) - 1.0).where(frame["label"].notna(), 0.0)
+    metrics = ["taken_up", "success", "gain"]
+    per_team = (
+        frame.pivot_table(
+            index=["request_id", "person_key"],
+            columns="team",
+            values=metrics,
+            aggfunc="sum",
+            fill_value=0.0,
+        )
+        if len(frame)
+        else pd.DataFrame()
+    )
+    out = pd.DataFrame(
+        {"person_key": per_team.index.get_level_values("person_key")}
+        if len(per_team)
+        else {"person_key": pd.Series(dtype=object)}
+    )
+    for metric in metrics:
+        for team in (CONTROL, CHALLENGER):
+            column = (metric, team)
+            out[f"{metric}_{team}"] = (
+                per_team[column].to_numpy() if column in per_team.columns else 0.0
+            )
+        out[f"{metric}_diff"] = out[f"{metric}_{CHALLENGER}"] - out[f"{metric}_{CONTROL}"]
+    return out
+
+
+def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> dict[str, Any]:
+    """The interleaved comparison: per team the mean credit per request, the requests each
+    team won (more gain credited), and challenger − control per request with 95 %
+    intervals from a bootstrap over people (counts only below ``MIN_ARM_PEOPLE`` people)."""
+    people = int(frame["person_key"].nunique())
+    info: dict[str, Any] = {"requests": len(frame), "people": people}
+    out: dict[str, Any] = {"arms": {INTERLEAVED: info}, "differences": {}}
+    if people < MIN_ARM_PEOPLE:
+        info["suppressed"] = f"fewer than {MIN_ARM_PEOPLE} people"
+        return out
+    for team in (CONTROL, CHALLENGER):
+        info[team] = {
+            metric: round(float(frame[f"{metric}_{team}"].mean()), 4)
+            for metric in ("taken_up", "success", "gain")
+        }
+    info["wins"] = {
+        CHALLENGER: int((frame["gain_diff"] > 0).sum()),
+        CONTROL: int((frame["gain_diff"] < 0).sum()),
+        "ties": int((frame["gain_diff"] == 0).sum()),
+    }
+    sums = frame.groupby("person_key").agg(
+        **{f"{m}_diff": (f"{m}_diff", "sum") for m in ("taken_up", "success", "gain")},
+        requests=("gain_diff", "count"),
+    )
+    weights = np.random.default_rng(seed).poisson(1.0, size=(draws, len(sums))).astype(float)
+    count = weights @ sums["requests"].to_numpy()
+    for metric in ("taken_up", "success", "gain"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (weights @ sums[f"{metric}_diff"].to_numpy()) / count
+        means = means[np.isfinite(means)]
+        lo, below, above, hi = np.percentile(means, [2.5, 5, 95, 97.5])
+        out["differences"][metric] = {
+            "estimate": round(float(frame[f"{metric}_diff"].mean()), 4),
+            "ci": [round(float(lo), 4), round(float(hi), 4)],
+            "one_sided": [round(float(below), 4), round(float(above), 4)],
+        }
+    return out
 
 
 def _per_request_outcomes(requests: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -184,6 +320,7 @@ def experiment_report(
             "challenger": experiment.challenger,
             "control": experiment.control or ws.rule_version,
             "share": experiment.share,
+            "design": experiment.design,
             "started_at": experiment.started_at,
             "started_by": experiment.started_by,
             "stopped_at": experiment.stopped_at,
@@ -194,8 +331,11 @@ def experiment_report(
         }
         if end <= start:
             return {**info, "arms": {}, "differences": {}, "note": N_("no matured requests yet")}
-        requests = arm_requests(session, start, end)
         outcomes = ws.outcomes(session, start, None)
+        if experiment.design == INTERLEAVE:
+            shown = interleaved_impressions(session, start, end)
+            return {**info, **compare_teams(credit_teams(shown, outcomes))}
+        requests = arm_requests(session, start, end)
     frame = _per_request_outcomes(requests, outcomes)
     return {**info, **compare_arms(frame)}
 
@@ -242,6 +382,7 @@ def online_comparison(
         "active": report["control"],
         "experiment": {
             "id": report["id"],
+            "design": report["design"],
             "share": report["share"],
             "started_at": report["started_at"].isoformat(),  # kept as JSON in the log
             "matured_days": report["matured_days"],
@@ -260,10 +401,18 @@ def _online_decision(report: dict[str, Any], version: str) -> tuple[str, str]:
         return "noise", f"the online comparison cannot tell yet ({missing})"
     below, above = diff["one_sided"]
     arms = report["arms"]
-    what = (
-        f"{version} vs {report['control']} online: mean gain per request "
-        f"{diff['estimate']:+.4f} (95% interval {diff['ci'][0]:+.4f} to {diff['ci'][1]:+.4f}; "
-        f"{arms[CHALLENGER]['people']} and {arms[CONTROL]['people']} people, outcomes matured "
-        f"{report['matured_days']:g} days)"
-    )
+    interval = f"95% interval {diff['ci'][0]:+.4f} to {diff['ci'][1]:+.4f}"
+    matured = f"outcomes matured {report['matured_days']:g} days"
+    if report.get("design") == INTERLEAVE:
+        what = (
+            f"{version} vs {report['control']} interleaved: gain credited per request "
+            f"{diff['estimate']:+.4f} ({interval}; {arms[INTERLEAVED]['requests']} requests "
+            f"of {arms[INTERLEAVED]['people']} people, {matured})"
+        )
+    else:
+        what = (
+            f"{version} vs {report['control']} online: mean gain per request "
+            f"{diff['estimate']:+.4f} ({interval}; {arms[CHALLENGER]['people']} and "
+            f"{arms[CONTROL]['people']} people, {matured})"
+        )
     return decide((below, above), what, report["control"])

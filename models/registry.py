@@ -144,6 +144,8 @@ class ServingPointer:
     challenger: str | None = None
     share: float = 0.0
     experiment_id: int | None = None
+    #: ``"split"`` or ``"interleave"`` (``models.serving.DESIGNS``)
+    design: str = "split"
 
 
 def serving_pointer(session: Session) -> ServingPointer:
@@ -155,13 +157,16 @@ def serving_pointer(session: Session) -> ServingPointer:
             ModelExperiment.challenger,
             ModelExperiment.share,
             ModelExperiment.id,
+            ModelExperiment.design,
         )
         .outerjoin(ModelExperiment, ModelExperiment.id == ModelState.experiment_id)
         .where(ModelState.id == 1)
     ).first()
     if row is None:
         return ServingPointer(None, 0)
-    return ServingPointer(row[0], int(row[1]), row[2], float(row[3] or 0.0), row[4])
+    return ServingPointer(
+        row[0], int(row[1]), row[2], float(row[3] or 0.0), row[4], row[5] or "split"
+    )
 
 
 def set_experiment(session: Session, experiment: ModelExperiment | None) -> None:

@@ -22,13 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lotse.errors import LotseError
+from matcher.interleaving import CHALLENGER, CONTROL
 from matcher.scoring import Ranker
 from models.registry import RankerArtifact, load_verified, serving_pointer
 
@@ -61,7 +62,25 @@ def arm_position(person_key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-CONTROL, CHALLENGER = "control", "challenger"
+#: How an online comparison shares its people: ``SPLIT`` serves the challenger's list alone
+#: to a share of them; ``INTERLEAVE`` serves that share one list interleaved from both
+#: (``matcher.interleaving``), every result remembering its team.
+SPLIT, INTERLEAVE = "split", "interleave"
+DESIGNS = (SPLIT, INTERLEAVE)
+#: The arm recorded for a request served interleaved.
+INTERLEAVED = "interleaved"
+
+__all__ = ["CHALLENGER", "CONTROL", "INTERLEAVED"]  # the arms, with the teams' names
+
+
+class Assignment(NamedTuple):
+    """Who ranks one person's request: the ranker, the arm of a running comparison (``None``
+    when none runs or the request names nobody) and, interleaved, the challenger to merge
+    with (``rival``)."""
+
+    ranker: Ranker
+    arm: str | None
+    rival: Ranker | None = None
 
 
 class ActiveRanker:
@@ -90,8 +109,8 @@ class ActiveRanker:
         self._clock = clock
         self._lock = threading.Lock()
         self._ranker: Ranker = fallback
-        #: (challenger, share of people it serves) while an online comparison runs
-        self._challenger: tuple[Ranker, float] | None = None
+        #: (challenger, share of people it serves, design) while an online comparison runs
+        self._challenger: tuple[Ranker, float, str] | None = None
         self._generation: int | None = None  # None: never checked
         self._next_check = float("-inf")
         self._failed: tuple[int, float] | None = None
@@ -111,17 +130,21 @@ class ActiveRanker:
                 self._lock.release()
         return self._ranker
 
-    def for_person(self, person_key: str | None) -> tuple[Ranker, str | None]:
-        """The ranker for one person, and the arm of the running comparison that serves
-        them (``None`` when none runs, or the request names nobody: the active version)."""
+    def for_person(self, person_key: str | None) -> Assignment:
+        """The ranker for one person and the arm of the running comparison that serves
+        them (``None`` when none runs, or the request names nobody: the active version).
+        In an interleaved comparison the share of people it covers get the active ranker
+        with the challenger as ``rival``."""
         active = self.current()
         challenger = self._challenger
         if challenger is None or not person_key:
-            return active, None
-        ranker, share = challenger
-        if arm_position(person_key) < share:
-            return ranker, CHALLENGER
-        return active, CONTROL
+            return Assignment(active, None)
+        ranker, share, design = challenger
+        if arm_position(person_key) >= share:
+            return Assignment(active, CONTROL)
+        if design == INTERLEAVE:
+            return Assignment(active, INTERLEAVED, ranker)
+        return Assignment(ranker, CHALLENGER)
 
     @property
     def challenger(self) -> str | None:
@@ -152,7 +175,11 @@ class ActiveRanker:
             active = self._ranker_of(pointer.active)
             challenger = None
             if pointer.challenger is not None:
-                challenger = (self._ranker_of(pointer.challenger), pointer.share)
+                challenger = (
+                    self._ranker_of(pointer.challenger),
+                    pointer.share,
+                    pointer.design,
+                )
         except (LotseError, OSError, ValueError, EOFError, ImportError) as exc:
             detail = getattr(exc, "detail", None) or str(exc)
             self.last_error = detail

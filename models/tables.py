@@ -55,7 +55,9 @@ class ModelState(Base):
 
 class ModelExperiment(Base):
     """One online comparison: a challenger version serves ``share`` of the people (split by
-    a stable hash of the person key), the active version the rest, from start to stop."""
+    a stable hash of the person key), the active version the rest, from start to stop. With
+    ``design`` "interleave" that share sees one list interleaved from both versions instead
+    of the challenger's alone."""
 
     __tablename__ = "model_experiments"
 
@@ -64,6 +66,7 @@ class ModelExperiment(Base):
     #: The version active when the comparison started (``None``: the rule score).
     control: Mapped[str | None] = mapped_column(String(32))
     share: Mapped[float] = mapped_column(Float)
+    design: Mapped[str] = mapped_column(String(16), default="split", server_default="split")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_by: Mapped[str] = mapped_column(String(100))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -22,7 +22,7 @@ from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
 from matcher.history import OutcomeHistory
 from matcher.scoring import Ranker, RuleScoreRanker
 from matcher.snapshot import SnapshotCache
-from models.serving import ActiveRanker
+from models.serving import ActiveRanker, Assignment
 
 EXTENSION = "lotse_ranking"
 
@@ -84,32 +84,36 @@ class _Pinned:
         return self.ranker.score(features)
 
 
-def ranker_for(centre_id: str | None, person_ref: str | None) -> tuple[Ranker, str | None]:
-    """The ranker for this request's person, and the arm of a running online comparison
-    (``None`` when none runs or nobody is named). Pinned for the rest of the request."""
-    if has_request_context() and "lotse_ranker" in g:
-        return g.lotse_ranker, g.lotse_arm
+def ranker_for(centre_id: str | None, person_ref: str | None) -> Assignment:
+    """The ranker for this request's person, the arm of a running online comparison
+    (``None`` when none runs or nobody is named) and, interleaved, the challenger to merge
+    with. Pinned for the rest of the request."""
+    if has_request_context() and "lotse_assignment" in g:
+        return g.lotse_assignment
     key = person_key(centre_id or "", person_ref) if person_ref else None
-    ranker, arm = active_ranker().for_person(key)
-    pinned = _Pinned(ranker)
+    ranker, arm, rival = active_ranker().for_person(key)
+    pinned = Assignment(_Pinned(ranker), arm, None if rival is None else _Pinned(rival))
     if has_request_context():
-        g.lotse_ranker, g.lotse_arm = pinned, arm
-    return pinned, arm
+        g.lotse_assignment = pinned
+        g.lotse_ranker = pinned.ranker
+    return pinned
 
 
 def current_ranker() -> Ranker:
     """The active version for a request that names nobody (pinned per request)."""
-    return ranker_for(None, None)[0]
+    return ranker_for(None, None).ranker
 
 
 def serving_options(centre_id: str | None, person_ref: str | None) -> dict[str, Any]:
     """What ``matcher.serving.serve_recommendations`` needs from this process for one
-    person: ranker, arm, snapshot cache and exploration."""
-    ranker, arm = ranker_for(centre_id, person_ref)
+    person: ranker, arm, the challenger to interleave with, snapshot cache and
+    exploration."""
+    ranker, arm, rival = ranker_for(centre_id, person_ref)
     state = ranking()
     return {
         "ranker": ranker,
         "arm": arm,
+        "rival": rival,
         "snapshots": state.snapshots,
         "exploration": state.exploration,
     }

@@ -118,23 +118,29 @@ class TrainIn(BaseModel):
 
 
 class ExperimentIn(BaseModel):
-    """Start an online comparison: ``challenger`` serves ``share`` of people."""
+    """Start an online comparison: ``challenger`` serves ``share`` of people — alone
+    (``split``, share ≤ 0.5) or interleaved with the active version (``interleave``, share
+    ≤ 1: those people see one list merged from both, and each referral credits the version
+    that placed the offer)."""
 
     model_config = ConfigDict(extra="forbid")
 
     challenger: str = Field(min_length=1, max_length=32)
-    share: float = Field(0.2, gt=0, le=0.5)
+    share: float = Field(0.2, gt=0, le=1)
+    design: Literal["split", "interleave"] = "split"
 
 
 class ExperimentOut(BaseModel):
     """An online comparison and its report: per arm the requests, people and mean take-up,
     success and gain per request (matured requests only); challenger − control with 95 %
-    intervals over people."""
+    intervals over people. Interleaved, one arm (``interleaved``) with each team's mean
+    credit per request and the requests each won; the differences are per request."""
 
     id: int
     challenger: str
     control: str
     share: float
+    design: Literal["split", "interleave"] = "split"
     started_at: datetime
     started_by: str
     stopped_at: datetime | None
@@ -263,7 +269,9 @@ def _experiment_out(report: dict[str, Any]) -> ExperimentOut:
 def start_model_experiment():
     body = parse_body(ExperimentIn)
     ws = _workspace()
-    experiment = start_experiment(ws, body.challenger, body.share, actor=current_principal().actor)
+    experiment = start_experiment(
+        ws, body.challenger, body.share, actor=current_principal().actor, design=body.design
+    )
     active_ranker().refresh_now()
     return respond(_experiment_out(experiment_report(ws, experiment.id)), status=201)
 

@@ -47,6 +47,7 @@ from models.lifecycle import (
 from models.registry import models_root, rollback_target
 from service.db import request_session, state
 from service.ranking import active_ranker
+from service.web import page_errors
 from service.web.access import current_person, page_blueprint
 from service.web.i18n import page_translator
 
@@ -199,14 +200,17 @@ def _side_by_side(candidate: dict, active: dict) -> list[tuple[str, Any, Any]]:
 @bp.post("/experiment")
 def start_comparison() -> Any:
     version = (request.form.get("challenger") or "").strip()[:32]
+    design = request.form.get("design") or "split"
     try:
         share = float((request.form.get("share") or "0").replace(",", "."))
-        start_experiment(_workspace(), version, share, actor=current_person().actor)
+        start_experiment(
+            _workspace(), version, share, actor=current_person().actor, design=design[:16]
+        )
     except ValueError:
-        flash(_("The share must be a number between 0 and 0.5."), "error")
+        flash(_("The share must be a number between 0 and 1."), "error")
         return redirect(url_for(".models"))
     except (InvalidInput, Conflict, NotFound) as exc:
-        flash(exc.detail, "error")
+        flash(page_errors.why(exc), "error")
         return redirect(url_for(".models"))
     active_ranker().refresh_now()
     flash(_("%(v)s now serves a share of the people.", v=version), "success")
@@ -218,7 +222,7 @@ def stop_comparison() -> Any:
     try:
         stop_experiment(_workspace(), actor=current_person().actor)
     except NotFound as exc:
-        flash(exc.detail, "info")
+        flash(page_errors.why(exc), "info")
         return redirect(url_for(".models"))
     active_ranker().refresh_now()
     flash(_("The online comparison has ended; everyone gets the active version."), "success")
@@ -313,7 +317,7 @@ def promote(version: str) -> Any:
             **context,
         ), 409
     except Conflict as exc:
-        flash(exc.detail, "error")
+        flash(page_errors.why(exc), "error")
         return redirect(url_for(".models"))
     active_ranker().refresh_now()
     flash(_("%(version)s now serves the suggestions.", version=version), "success")

@@ -87,6 +87,8 @@ FIELD_LABELS = {
     "address": _l("Address"),
     "goals": _l("Goals"),
     "steps": _l("Steps"),
+    "share": _l("Share of people"),
+    "design": _l("How the versions share the people"),
 }
 
 
@@ -324,6 +326,25 @@ def _online_comparison(m: re.Match) -> str:
     )
 
 
+_INTERLEAVED = (
+    r"(?P<c>\S+) vs (?P<r>\S+) interleaved: gain credited per request (?P<est>\S+) "
+    r"\(95% interval (?P<lo>\S+) to (?P<hi>\S+); (?P<n>\d+) requests of (?P<people>\d+) "
+    r"people, outcomes matured (?P<days>\S+) days\)$"
+)
+
+
+def _interleaved_comparison(m: re.Match) -> str:
+    return _(
+        "%(c)s against %(r)s in interleaved lists: gain credited per request differs by "
+        "%(est)s (95 %% interval %(lo)s to %(hi)s; %(n)s requests of %(people)s people, "
+        "outcomes at least %(days)s days old)",
+        **_compared(m),
+        n=m["n"],
+        people=m["people"],
+        days=m["days"],
+    )
+
+
 def _decisions(what: str, describe: Callable[[re.Match], str]) -> list[tuple[re.Pattern, Callable]]:
     """The gate's three decisions about a comparison worded like ``what``."""
 
@@ -343,8 +364,12 @@ def _decisions(what: str, describe: Callable[[re.Match], str]) -> list[tuple[re.
     ]
 
 
-# The gate's decisions, offline (``_GATE``) and online (``_ONLINE``) alike.
-MESSAGES += _decisions(_GATE, _gate_comparison) + _decisions(_ONLINE, _online_comparison)
+# The gate's decisions, offline (``_GATE``), online (``_ONLINE``) and interleaved alike.
+MESSAGES += (
+    _decisions(_GATE, _gate_comparison)
+    + _decisions(_ONLINE, _online_comparison)
+    + _decisions(_INTERLEAVED, _interleaved_comparison)
+)
 MESSAGES += [
     _pattern(
         r"^(\S+) not promoted: (.*); promote with force to override$",
@@ -357,6 +382,14 @@ MESSAGES += [
     _pattern(
         r"^the online comparison cannot tell yet \((.*)\)$",
         lambda m: _("the online comparison cannot tell yet (%(missing)s)", missing=message(m[1])),
+    ),
+    _pattern(
+        r"^an online comparison is already running \((\S+)\); stop it first$",
+        lambda m: _("an online comparison is already running (%(v)s); stop it first", v=m[1]),
+    ),
+    _pattern(
+        r"^(\S+) is the active version; compare another one$",
+        lambda m: _("%(v)s is the active version; compare another one", v=m[1]),
     ),
     _pattern(
         r"^an arm has fewer than (\d+) people$",

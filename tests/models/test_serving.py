@@ -108,3 +108,31 @@ def test_requests_during_a_load_are_served_by_the_old_ranker(model_sessions, tmp
     finally:
         worker._lock.release()
     assert worker.current().version == "v1"
+
+
+def test_an_interleaved_comparison_gives_its_share_both_rankers(model_sessions, tmp_path):
+    from types import SimpleNamespace
+
+    from models.experiments import start_experiment, stop_experiment
+    from models.serving import CONTROL, INTERLEAVED, arm_position
+
+    clock = Clock()
+    worker = _worker(model_sessions, tmp_path, clock)
+    challenger = _save_and_promote(model_sessions, tmp_path, promote=False)
+    ws = SimpleNamespace(sessions=model_sessions)
+    start_experiment(ws, challenger, 0.5, actor="analyst", design="interleave")
+    clock.now = 1.01
+    keys = [f"person-{i}" for i in range(40)]
+    for key in keys:
+        ranker, arm, rival = worker.for_person(key)
+        assert ranker.version == "rule-score"  # the active version always ranks
+        if arm_position(key) < 0.5:
+            assert arm == INTERLEAVED and rival is not None and rival.version == challenger
+        else:
+            assert arm == CONTROL and rival is None
+        assert worker.for_person(key) == (ranker, arm, rival)  # stable per person
+    assert {worker.for_person(k).arm for k in keys} == {INTERLEAVED, CONTROL}
+    assert worker.for_person(None) == (worker.current(), None, None)
+    stop_experiment(ws, actor="analyst")
+    clock.now = 2.02
+    assert {worker.for_person(k).rival for k in keys} == {None}

@@ -284,6 +284,70 @@ def test_promotion_on_an_online_comparison(trained, client, make_token):
     assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False
 
 
+@pytest.mark.slow
+def test_promotion_on_an_interleaved_comparison(trained, client, make_token):
+    """``design: interleave``: everyone covered sees one list of both versions' offers, each
+    result's team recorded; referrals credit the team that placed the offer, and the gate
+    promotes on the per-request difference once it is beyond noise."""
+    from matcher.tables import RecommendationRequest
+
+    analyst, admin = make_token("analyst"), make_token("admin")
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    too_much = {"challenger": "v1", "share": 0.8}
+    assert client.post(f"{URL}/experiment", json=too_much, headers=analyst).status_code == 422
+    started = client.post(
+        f"{URL}/experiment",
+        json={"challenger": "v1", "share": 1.0, "design": "interleave"},
+        headers=analyst,
+    )
+    assert started.status_code == 201, started.get_json()
+    assert started.get_json()["design"] == "interleave"
+    sessions = trained.extensions["lotse"].sessions
+    credited = 0
+    for i in range(40):
+        rec = client.post(
+            "/v1/recommendations",
+            json={"profile": {**PROFILE, "person_ref": f"mixed-{i}"}},
+            headers=counsellor,
+        ).get_json()
+        with sessions() as s:
+            context = s.get(RecommendationRequest, rec["request_id"]).context
+        assert context["arm"] == "interleaved"
+        teams = context["policy"]["interleaved"]["teams"]
+        assert len(teams) == len(rec["results"])
+        # the challenger's first offer is accepted, the control's first declined
+        for team, status in (("challenger", "accepted"), ("control", "declined")):
+            if team not in teams:
+                continue
+            offer = rec["results"][teams.index(team)]["offer_id"]
+            referral = client.post(
+                "/v1/referrals",
+                json={"request_id": rec["request_id"], "offer_id": offer, "consent": True},
+                headers=counsellor,
+            ).get_json()
+            body = {
+                "status": status,
+                "reason": "no_longer_interested" if status == "declined" else None,
+            }
+            patched = client.patch(f"/v1/referrals/{referral['id']}", json=body, headers=admin)
+            assert patched.status_code == 200, patched.get_json()
+        credited += "challenger" in teams
+    assert credited >= 30
+
+    report = client.get(f"{URL}/experiment?matured_days=0", headers=analyst).get_json()
+    mixed = report["arms"]["interleaved"]
+    assert mixed["people"] == 40 and mixed["wins"]["challenger"] >= 30
+    assert mixed["wins"]["control"] == 0  # a declined referral gains nothing
+    assert mixed["challenger"]["taken_up"] > 0.7 and mixed["control"]["gain"] == 0
+    resp = client.post(
+        f"{URL}/v1/promote", json={"evidence": "online", "matured_days": 0}, headers=analyst
+    )
+    assert resp.status_code == 200, resp.get_json()
+    comparison = resp.get_json()["comparison"]
+    assert comparison["decision"] == "promote" and "interleaved" in comparison["why"]
+    assert comparison["experiment"]["design"] == "interleave"
+
+
 def test_promotion_evidence_must_be_offline_or_online(trained, client, make_token):
     resp = client.post(
         f"{URL}/v1/promote", json={"evidence": "hearsay"}, headers=make_token("analyst")

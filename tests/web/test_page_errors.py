@@ -91,9 +91,17 @@ def _gate_messages() -> list[str]:
             "differences": {"gain": diff},
         }
         out.append(_online_decision(report, "v2")[1])
+        mixed = {"interleaved": {"requests": 90, "people": 41}}
+        interleaved = {**report, "design": "interleave", "arms": mixed}
+        out.append(_online_decision(interleaved, "v2")[1])
     out.append(_online_decision({"note": "no matured requests yet", "differences": {}}, "v2")[1])
     out.append(_online_decision({"control": "v1", "differences": {}}, "v2")[1])
     out.append(f"v2 not promoted: {out[0]}; promote with force to override")
+    out += [
+        "an online comparison is already running (v3); stop it first",
+        "v1 is the active version; compare another one",
+        "no online comparison is running",
+    ]
     return out
 
 

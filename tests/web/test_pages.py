@@ -423,6 +423,29 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     )
     assert "Der Online-Vergleich ist beendet" in stopped.text
     assert 'id="start-comparison"' in stopped.text
+    assert 'name="design" value="interleave" checked' in stopped.text
+    too_much = web.post(
+        "/analyst/experiment",
+        data={
+            "challenger": "v1",
+            "share": "0,8",
+            "design": "split",
+            "csrf_token": csrf_token(stopped.text),
+        },
+        follow_redirects=True,
+    )
+    assert "größer als 0 und höchstens 0,5" in too_much.text
+    mixed = web.post(
+        "/analyst/experiment",
+        data={
+            "challenger": "v1",
+            "share": "1",
+            "design": "interleave",
+            "csrf_token": csrf_token(stopped.text),
+        },
+        follow_redirects=True,
+    )
+    assert "100 % der Personen" in mixed.text and "Listen, gemischt aus v1" in mixed.text
 
 
 def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):

@@ -46,7 +46,7 @@ from catalog.store import current_seq
 from lotse.errors import NotFound
 from matcher.features import FEATURE_SCHEMA, add_context_features, rule_features
 from matcher.history import OutcomeHistory
-from matcher.interleaving import team_draft
+from matcher.interleaving import shared_prefix, team_draft
 from matcher.needs import Need
 from matcher.places import ResolvedPlace
 from matcher.profile import ProfileIn, ResolvedProfile, resolve_profile, validate_profile
@@ -479,15 +479,15 @@ def _interleaved(
     policy records both versions and every result's team. Scores shown are the ranker's."""
     if not len(cand.rows) or cand.rival_scores is None or c.rival is None:
         return [], None
-    merged, team_of = team_draft(
-        _picks(c, cand, cand.scores, k), _picks(c, cand, cand.rival_scores, k), rng
-    )
+    mine, theirs = _picks(c, cand, cand.scores, k), _picks(c, cand, cand.rival_scores, k)
+    merged, team_of = team_draft(mine, theirs, rng)
     picked = cover_needs(cand.need, np.asarray(merged), len(c.p.needs), k)
     policy = {
         "interleaved": {
             "control": c.ranker.version,
             "challenger": c.rival.version,
             "teams": [team_of[i] for i in picked],
+            "shared": shared_prefix(picked, mine, theirs),
         }
     }
     return _suggestions(c, cand, picked, [None] * len(picked)), policy

@@ -11,6 +11,11 @@ fair coin, so neither ranker is favoured by position; an offer both rankers want
 whichever picks it first. What people then take up and how it ends credits the team that
 placed it (``models.experiments``).
 
+Where both lists begin alike, the merged list begins so too, whatever the coins say, and
+which team owns each of those first places is a coin flip: a referral there says nothing about
+which ranker is better and only adds noise. ``shared_prefix`` counts those places, and the
+comparison leaves them out (its expectation is unchanged, its variance smaller).
+
 Both input lists are already need-covered (``matcher.engine.cover_needs``); the merged order
 is covered again by the engine, because two covered lists can interleave into one that is not.
 """
@@ -55,3 +60,14 @@ def team_draft(
         merged.append(item)
         team_of[item] = team
         picks[team] += 1
+
+
+def shared_prefix(shown: list[int], control: list[int], challenger: list[int]) -> int:
+    """How many first places of ``shown`` both rankers put there themselves: the length of
+    the common beginning of all three lists."""
+    n = 0
+    for a, b, c in zip(shown, control, challenger, strict=False):
+        if not a == b == c:
+            break
+        n += 1
+    return n

@@ -135,9 +135,15 @@ def arm_requests(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["request_id", "person_key", "served_at", "arm"])
 
 
+#: The team of a result both versions put in the same place of a common beginning
+#: (``matcher.interleaving.shared_prefix``): credited to neither.
+SHARED = "shared"
+
+
 def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
     """Results of interleaved requests served in ``[start, end)``: request, person, offer
-    and the team that placed it (from the request's policy record)."""
+    and the team that placed it (from the request's policy record; ``SHARED`` for the
+    common beginning of both versions' lists, whose owner was a coin flip)."""
     from matcher.tables import Impression as I
     from matcher.tables import RecommendationRequest as R
 
@@ -146,12 +152,12 @@ def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.
             R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
         )
     ).all()
-    teams: dict[str, tuple[str, list[str]]] = {}
+    teams: dict[str, tuple[str, list[str], int]] = {}
     for rid, key, ctx in requests:
         ctx = ctx or {}
         record = (ctx.get("policy") or {}).get("interleaved") or {}
         if ctx.get("arm") == INTERLEAVED and record.get("teams"):
-            teams[rid] = (key, list(record["teams"]))
+            teams[rid] = (key, list(record["teams"]), int(record.get("shared") or 0))
     records = []
     for ids in _chunks(list(teams), 500):
         shown = session.execute(
@@ -160,9 +166,10 @@ def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.
             )
         ).all()
         for rid, offer_id, position in shown:
-            key, by_rank = teams[rid]
+            key, by_rank, shared = teams[rid]
             if 1 <= position <= len(by_rank):
-                records.append((rid, key, offer_id, by_rank[position - 1]))
+                team = SHARED if position <= shared else by_rank[position - 1]
+                records.append((rid, key, offer_id, team))
     return pd.DataFrame(records, columns=["request_id", "person_key", "offer_id", "team"])
 
 
@@ -173,7 +180,8 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
 def credit_teams(shown: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Per interleaved request and person: each team's referrals (``taken_up``), referrals
     that led to an enrolment or better (``success``) and their summed gain, and the
-    differences challenger − control (``*_diff``)."""
+    differences challenger − control (``*_diff``). ``SHARED`` results count for neither
+    team (a request whose referrals are all there differs by 0)."""
     labels = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
     best = labels.groupby(["request_id", "offer_id"])["label"].max()
     frame = shown.join(best, on=["request_id", "offer_id"])

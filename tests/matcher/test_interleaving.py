@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from matcher.engine import coverage_window, explain_row, rank_offers
-from matcher.interleaving import CHALLENGER, CONTROL, team_draft
+from matcher.interleaving import CHALLENGER, CONTROL, shared_prefix, team_draft
 from matcher.scoring import RuleScoreRanker
 from tests.factories import WETZLAR
 from tests.matcher.catalogue import SCENARIO, offer, resolved, snapshot_of
@@ -108,3 +108,25 @@ def test_interleaving_shows_offers_of_both_rankers():
 def test_no_rival_no_interleaving_record():
     rec = rank_offers(snapshot_of(SCENARIO), resolved(), ranker=RandomRanker(1))
     assert rec.policy is None
+
+
+def test_the_common_beginning_is_counted_and_is_a_coin_flip_whatever_the_rest():
+    assert shared_prefix([1, 2, 3], [1, 2, 4], [1, 2, 3]) == 2
+    assert shared_prefix([2, 1], [1, 2], [1, 2]) == 0  # moved: not what both ranked there
+    assert shared_prefix([], [1], [1]) == 0
+    rng = random.Random(5)
+    owners = Counter()
+    for _ in range(3000):
+        merged, team_of = team_draft([7, 8, 1, 2], [7, 8, 3, 4], rng)
+        assert merged[:2] == [7, 8]  # the common beginning stays in place
+        owners[team_of[7], team_of[8]] += 1
+    # each of the first two places is either team's, evenly, and never both the same team's
+    assert set(owners) == {(CONTROL, CHALLENGER), (CHALLENGER, CONTROL)}
+    assert owners[CONTROL, CHALLENGER] / 3000 == pytest.approx(0.5, abs=0.03)
+
+
+def test_the_same_ranker_twice_shares_the_whole_list():
+    s = snapshot_of(SCENARIO)
+    rec = rank_offers(s, resolved(), ranker=RandomRanker(4), rival=RandomRanker(4), k=4)
+    record = rec.policy["interleaved"]
+    assert record["shared"] == len(rec.results) == 4

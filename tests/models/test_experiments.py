@@ -53,6 +53,20 @@ def test_referrals_credit_the_team_that_placed_the_offer():
     )
 
 
+def test_the_shared_beginning_credits_nobody():
+    shown = _shown(
+        [
+            ("r1", "p1", "a", "shared"),
+            ("r1", "p1", "b", "challenger"),
+            ("r2", "p2", "a", "shared"),
+        ]
+    )
+    outcomes = _outcomes([("r1", "a", "completed"), ("r2", "a", "completed")])
+    credit = credit_teams(shown, outcomes).set_index("person_key")
+    assert credit["gain_diff"].tolist() == [0.0, 0.0]
+    assert credit["gain_challenger"].sum() == credit["gain_control"].sum() == 0
+
+
 def test_no_referral_at_all_credits_nobody():
     shown = _shown([("r1", "p1", "a", "control"), ("r1", "p1", "b", "challenger")])
     credit = credit_teams(shown, _outcomes([]))

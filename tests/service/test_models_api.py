@@ -293,6 +293,8 @@ def test_promotion_on_an_interleaved_comparison(trained, client, make_token):
 
     analyst, admin = make_token("analyst"), make_token("admin")
     counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    # many eligible offers, so that the two versions' lists differ beyond their beginning
+    BROAD = {**PROFILE, "location": {"place": "Berlin"}, "needs": ["Deutschkurs", "Arbeit"]}
     too_much = {"challenger": "v1", "share": 0.8}
     assert client.post(f"{URL}/experiment", json=too_much, headers=analyst).status_code == 422
     started = client.post(
@@ -307,19 +309,22 @@ def test_promotion_on_an_interleaved_comparison(trained, client, make_token):
     for i in range(40):
         rec = client.post(
             "/v1/recommendations",
-            json={"profile": {**PROFILE, "person_ref": f"mixed-{i}"}},
+            json={"profile": {**BROAD, "person_ref": f"mixed-{i}"}},
             headers=counsellor,
         ).get_json()
         with sessions() as s:
             context = s.get(RecommendationRequest, rec["request_id"]).context
         assert context["arm"] == "interleaved"
-        teams = context["policy"]["interleaved"]["teams"]
+        record = context["policy"]["interleaved"]
+        teams, shared = record["teams"], record["shared"]
         assert len(teams) == len(rec["results"])
-        # the challenger's first offer is accepted, the control's first declined
+        # the challenger's first own offer (past the beginning both versions share, which
+        # counts for neither) is accepted, the control's declined
+        own = teams[shared:]
         for team, status in (("challenger", "accepted"), ("control", "declined")):
-            if team not in teams:
+            if team not in own:
                 continue
-            offer = rec["results"][teams.index(team)]["offer_id"]
+            offer = rec["results"][shared + own.index(team)]["offer_id"]
             referral = client.post(
                 "/v1/referrals",
                 json={"request_id": rec["request_id"], "offer_id": offer, "consent": True},
@@ -331,7 +336,7 @@ def test_promotion_on_an_interleaved_comparison(trained, client, make_token):
             }
             patched = client.patch(f"/v1/referrals/{referral['id']}", json=body, headers=admin)
             assert patched.status_code == 200, patched.get_json()
-        credited += "challenger" in teams
+        credited += "challenger" in own
     assert credited >= 30
 
     report = client.get(f"{URL}/experiment?matured_days=0", headers=analyst).get_json()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/learning_bench.py [--worlds provider_quality,level_cliff,...]
         [--sizes 500,1500] [--offers 2000] [--eval-people 300] [--seed 0] [--in-process]
-        [--online N [--interleave]] [--json FILE]
+        [--online N [--interleave] [--retrain]] [--json FILE]
 
 For every world of the zoo (``models/worlds.py``) and every size, from scratch: a fresh
 installation and ``lotse serve`` (gunicorn, 2 workers) on loopback; an admin imports the demo
@@ -20,7 +20,8 @@ A model the gate refused is promoted anyway (forced, marked so) to measure it: t
 ratio says how good the model is, the decision how well the gate saw it. With ``--online N``
 a model the offline gate could not tell is first compared online on N more people (half
 served by it) and the gate decides again on that comparison (``evidence: online``); with
-``--interleave`` all N see lists interleaved from the rule score and the model instead.
+``--interleave`` all N see lists interleaved from the rule score and the model instead;
+with ``--retrain`` a second version is then trained on everyone and offered to the gate.
 
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
 half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
@@ -175,6 +176,20 @@ def run_world(world, size: int, args) -> dict[str, Any]:
             run.promote(version["version"], force=True)
         time.sleep(0.5)  # every worker follows the pointer within 0.2 s
         after = run.judge(judged, phase=1.0)
+        retrained = None
+        if args.retrain and args.online:
+            # what an analyst does next: train again on everyone so far (the online people's
+            # lists included) and ask the offline gate against what serves now
+            second = run.train()
+            ok, reply = run.promote(second["version"])
+            if not ok:
+                run.promote(second["version"], force=True)
+            time.sleep(0.5)
+            retrained = {
+                "promoted": ok,
+                "decision": (reply.get("comparison") or {}).get("decision"),
+                "ratio": run.judge(judged, phase=1.0)["ratio"],
+            }
         controls = {}
         for control in ("shuffled-labels", "flipped:distance_km"):
             broken = run.train(control)
@@ -201,6 +216,7 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         "decision": decision,
         "why": why,
         "online": online,
+        "retrained": retrained,
         "controls": controls,
         "worst_segment": worst[0],
         "worst_segment_ratio": None if worst[1] is None else worst[1]["ratio"],
@@ -251,6 +267,12 @@ def main() -> None:
         help="compare online by interleaving (every one of the --online people sees one "
         "list merged from both) instead of splitting the people",
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="after the online comparison, train again on all people and ask the offline "
+        "gate against what serves then (the row shows that version's ratio as well)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print("machine:", json.dumps(describe_machine()))
@@ -271,6 +293,12 @@ def main() -> None:
                 if row["online"]
                 else ""
             )
+            if row["retrained"]:
+                again = row["retrained"]
+                online += (
+                    f"retrained: {again['ratio']:.3f} "
+                    f"{'promoted' if again['promoted'] else 'refused'} ({again['decision']})  "
+                )
             print(
                 f"{row['world']:<17} {size:>5} people  rules {row['rule_ratio']:.3f}  "
                 f"learned {row['learned_ratio']:.3f}{' (forced)' if row['forced'] else ''}  "

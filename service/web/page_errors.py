@@ -283,14 +283,16 @@ def _signed(number: str) -> str:
     return format_decimal(float(number), format="+0.0000;-0.0000")
 
 
-def _compared(m: re.Match) -> dict[str, str]:
-    """What every comparison message names: the two versions, the estimate and its interval."""
+def _compared(m: re.Match, *counts: str) -> dict[str, str]:
+    """What every comparison message names: the two versions, the estimate and its interval,
+    and the message's own ``counts`` (people, requests, days) as matched."""
     return {
         "c": m["c"],
         "r": m["r"],
         "est": _signed(m["est"]),
         "lo": _signed(m["lo"]),
         "hi": _signed(m["hi"]),
+        **{name: m[name] for name in counts},
     }
 
 
@@ -298,9 +300,7 @@ def _gate_comparison(m: re.Match) -> str:
     return _(
         "%(c)s against %(r)s: %(metric)s differs by %(est)s (95 %% interval %(lo)s to %(hi)s, "
         "%(n)s people)",
-        **_compared(m),
-        metric=m["metric"],
-        n=m["n"],
+        **_compared(m, "metric", "n"),
     )
 
 
@@ -319,10 +319,7 @@ def _online_comparison(m: re.Match) -> str:
     return _(
         "%(c)s against %(r)s online: mean gain per request differs by %(est)s (95 %% interval "
         "%(lo)s to %(hi)s; %(n1)s and %(n2)s people, outcomes at least %(days)s days old)",
-        **_compared(m),
-        n1=m["n1"],
-        n2=m["n2"],
-        days=m["days"],
+        **_compared(m, "n1", "n2", "days"),
     )
 
 
@@ -338,10 +335,7 @@ def _interleaved_comparison(m: re.Match) -> str:
         "%(c)s against %(r)s in interleaved lists: gain credited per request differs by "
         "%(est)s (95 %% interval %(lo)s to %(hi)s; %(n)s requests of %(people)s people, "
         "outcomes at least %(days)s days old)",
-        **_compared(m),
-        n=m["n"],
-        people=m["people"],
-        days=m["days"],
+        **_compared(m, "n", "people", "days"),
     )
 
 

@@ -73,7 +73,7 @@ def test_no_referral_at_all_credits_nobody():
     assert len(credit) == 1 and credit["gain_diff"].tolist() == [0.0]
 
 
-def _simulated(rng: np.random.Generator, people: int, edge: float) -> pd.DataFrame:
+def simulated_teams(rng: np.random.Generator, people: int, edge: float) -> pd.DataFrame:
     """Interleaved requests of ``people`` people (1–3 each): ten results split between the
     teams by a coin, each referred with 8 % chance — ``edge`` more for the challenger's —
     and ending well or not."""
@@ -98,7 +98,7 @@ def test_alike_versions_are_rarely_called_different():
     rng = np.random.default_rng(11)
     calls = []
     for i in range(120):
-        report = compare_teams(_simulated(rng, 60, 0.0), draws=400, seed=i)
+        report = compare_teams(simulated_teams(rng, 60, 0.0), draws=400, seed=i)
         calls.append(decide(tuple(report["differences"]["gain"]["one_sided"]), "", "x")[0])
     wrong = sum(call != "noise" for call in calls)
     assert wrong <= 20, calls
@@ -106,7 +106,7 @@ def test_alike_versions_are_rarely_called_different():
 
 @pytest.mark.parametrize(("edge", "expected"), [(0.08, "promote"), (-0.06, "worse")])
 def test_a_clear_difference_is_called(edge, expected):
-    report = compare_teams(_simulated(np.random.default_rng(5), 300, edge), seed=1)
+    report = compare_teams(simulated_teams(np.random.default_rng(5), 300, edge), seed=1)
     mixed = report["arms"]["interleaved"]
     assert mixed["people"] == 300 and sum(mixed["wins"].values()) == mixed["requests"]
     one_sided = tuple(report["differences"]["taken_up"]["one_sided"])
@@ -114,6 +114,6 @@ def test_a_clear_difference_is_called(edge, expected):
 
 
 def test_few_people_show_counts_only():
-    report = compare_teams(_simulated(np.random.default_rng(2), 4, 0.0))
+    report = compare_teams(simulated_teams(np.random.default_rng(2), 4, 0.0))
     assert report["differences"] == {}
     assert report["arms"]["interleaved"]["suppressed"].startswith("fewer than")

@@ -424,28 +424,17 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     assert "Der Online-Vergleich ist beendet" in stopped.text
     assert 'id="start-comparison"' in stopped.text
     assert 'name="design" value="interleave" checked' in stopped.text
-    too_much = web.post(
-        "/analyst/experiment",
-        data={
-            "challenger": "v1",
-            "share": "0,8",
-            "design": "split",
-            "csrf_token": csrf_token(stopped.text),
-        },
-        follow_redirects=True,
-    )
-    assert "größer als 0 und höchstens 0,5" in too_much.text
-    mixed = web.post(
-        "/analyst/experiment",
-        data={
-            "challenger": "v1",
-            "share": "1",
-            "design": "interleave",
-            "csrf_token": csrf_token(stopped.text),
-        },
-        follow_redirects=True,
-    )
+
+    def start(share: str, design: str):
+        form = {"challenger": "v1", "share": share, "design": design}
+        form["csrf_token"] = csrf_token(stopped.text)
+        return web.post("/analyst/experiment", data=form, follow_redirects=True)
+
+    assert "größer als 0 und höchstens 0,5" in start("0,8", "split").text
+    mixed = start("1", "interleave")
     assert "100 % der Personen" in mixed.text and "Listen, gemischt aus v1" in mixed.text
+    read = web.get("/analyst/models?matured_days=0").text
+    assert "Gemischte Listen, ausgereifte Anfragen: 0 Anfragen von 0 Personen" in read
 
 
 def test_monitoring_page_shows_quarters_and_no_small_group_names(web, web_app):
@@ -633,3 +622,25 @@ def test_showing_the_suggestions_again_logs_no_new_request(web, web_app):
     assert requests() == 1
     asked = web.post("/counsel/suggestions", data={"csrf_token": csrf_token(again.text)})
     assert asked.status_code == 303 and requests() == 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_interleaved_comparison_reads_as_versions_wins_and_differences(app):
+    """The analyst's table of an interleaved comparison with data: one row per version with
+    the requests it won and its credit per request, the differences with intervals."""
+    import numpy as np
+    from flask import render_template
+
+    from models.experiments import compare_teams
+    from tests.models.test_experiments import simulated_teams
+
+    report = compare_teams(simulated_teams(np.random.default_rng(5), 300, 0.08), seed=1)
+    report.update(control="v1", challenger="v2")
+    with app.test_request_context("/analyst/", headers={"Accept-Language": "de"}):
+        html = render_template("analyst/_arms.html", experiment=report)
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)[1:]  # after the head
+    wins = report["arms"]["interleaved"]["wins"]
+    assert ">v1</th>" in rows[0] and f">{wins['control']}</td>" in rows[0]
+    assert ">v2</th>" in rows[1] and f">{wins['challenger']}</td>" in rows[1]
+    assert f"{wins['ties']} unentschieden" in rows[2]
+    assert "Gemischte Listen" in html and "[" in rows[2]  # intervals shown

@@ -43,7 +43,10 @@ class Impression(Base):
     request_id: Mapped[str] = mapped_column(
         ForeignKey("recommendation_requests.request_id", ondelete="CASCADE"), index=True
     )
-    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), index=True)
+    #: Not indexed: nothing looks impressions up by offer (offers are archived, never
+    #: deleted), and such an index costs every request one random-page insert per shown
+    #: offer (docs/benchmarks.md, "The impression write").
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"))
     #: The category code of the need the offer was shown for (as resolved: leaf or parent).
     need: Mapped[str] = mapped_column(String(64))
     #: "results" or "waitlist".

@@ -104,8 +104,9 @@ class Recommendation:
     profile: ResolvedProfile = field(repr=False, compare=False)
     #: How the order was chosen: ``None`` without exploration or interleaving; else the share
     #: explored, the pairs that could have been swapped, the one swapped (or None) and the
-    #: probability of the order shown; or, interleaved, the two versions and each result's
-    #: team (``{"interleaved": {"control": …, "challenger": …, "teams": [...]}}``).
+    #: probability of the order shown; or, interleaved, the two versions, each result's team
+    #: and how many first places both lists share (``{"interleaved": {"control": …,
+    #: "challenger": …, "teams": [...], "shared": n}}``).
     policy: dict[str, Any] | None = None
 
     @property

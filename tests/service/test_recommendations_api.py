@@ -186,7 +186,11 @@ def test_the_ranker_can_be_swapped(app, client, counsellor, catalogue, monkeypat
         def score(self, features):
             return -features[:, 0]
 
-    monkeypatch.setattr("service.ranking.ranker_for", lambda _centre, _ref: (Constant(), None))
+    from models.serving import Assignment
+
+    monkeypatch.setattr(
+        "service.ranking.ranker_for", lambda _centre, _ref: Assignment(Constant(), None)
+    )
     body = client.post(URL, json={"profile": nurse_profile()}, headers=counsellor).get_json()
     assert body["model_version"] == "test-v9"
 

@@ -154,9 +154,9 @@ def run_world(world, size: int, args) -> dict[str, Any]:
             # the offline gate could not tell: compare online on the next people, then let
             # the gate decide on that comparison
             if args.interleave:
-                run.compare_online(version["version"], 1.0, design="interleave")
+                run.compare_online(version["version"], 1.0, args.online, design="interleave")
             else:
-                run.compare_online(version["version"], 0.5)
+                run.compare_online(version["version"], 0.5, args.online)
             more = people_for(places, args.online, seed=args.seed + 2)
             run.serve(more, size, size + args.online)
             promoted, reply = run.promote(version["version"], online=True)

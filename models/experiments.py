@@ -20,6 +20,14 @@ request the difference challenger − control in referrals (take-up), in referra
 an enrolment or better (success) and in their summed gain, with the same intervals over
 people. Because both versions face the same person at the same moment, the differences
 between people that swamp a split comparison cancel out.
+
+**One look, planned in advance.** A 95 % test asked again and again while people come in
+promotes a version no better than the active one far more often than 5 % of the time (it
+only has to look better once). So a comparison is started with the number of people it will
+be judged on (``people``), and the gate decides on exactly those — the first ``people``
+people with matured requests, in the order they were first served — once they are all in:
+before, it cannot tell yet; after, asking again gives the same answer. The running report
+shows everyone so far, for watching, not for deciding.
 """
 
 from __future__ import annotations
@@ -51,11 +59,24 @@ DRAWS = 1000
 MAX_SHARE = {SPLIT: 0.5, INTERLEAVE: 1.0}
 
 
+#: The fewest and most people a comparison may plan to be judged on.
+MIN_PLANNED, MAX_PLANNED = 20, 1_000_000
+
+
 def start_experiment(
-    ws: Any, challenger: str, share: float, *, actor: str, design: str = SPLIT
+    ws: Any,
+    challenger: str,
+    share: float,
+    *,
+    actor: str,
+    design: str = SPLIT,
+    people: int | None = None,
 ) -> ModelExperiment:
     """Let ``challenger`` serve ``share`` of people from now on: alone (``split``, 0 < share
-    ≤ 0.5) or interleaved with the active version (``interleave``, 0 < share ≤ 1)."""
+    ≤ 0.5) or interleaved with the active version (``interleave``, 0 < share ≤ 1), to be
+    judged on the first ``people`` people (``None``: watched only, never decided on)."""
+    if people is not None and not MIN_PLANNED <= people <= MAX_PLANNED:
+        raise InvalidInput([FieldError("people", N_("between 20 and 1000000"))])
     if design not in DESIGNS:
         raise InvalidInput([FieldError("design", N_("one of split, interleave"))])
     if not 0 < share <= MAX_SHARE[design]:
@@ -79,6 +100,7 @@ def start_experiment(
             control=pointer.active,
             share=share,
             design=design,
+            planned_people=people,
             started_at=utcnow(),
             started_by=actor,
         )
@@ -141,24 +163,29 @@ SHARED = "shared"
 
 
 def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
-    """Results of interleaved requests served in ``[start, end)``: request, person, offer
-    and the team that placed it (from the request's policy record; ``SHARED`` for the
-    common beginning of both versions' lists, whose owner was a coin flip)."""
+    """Results of interleaved requests served in ``[start, end)``: request, person, time,
+    offer and the team that placed it (from the request's policy record; ``SHARED`` for the
+    common beginning of both versions' lists, whose owner was a coin flip, and for the one
+    row of a request that showed nothing)."""
     from matcher.tables import Impression as I
     from matcher.tables import RecommendationRequest as R
 
     requests = session.execute(
-        select(R.request_id, R.person_key, R.context).where(
+        select(R.request_id, R.person_key, R.served_at, R.context).where(
             R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
         )
     ).all()
-    teams: dict[str, tuple[str, list[str], int]] = {}
-    for rid, key, ctx in requests:
+    teams: dict[str, tuple[str, datetime, list[str], int]] = {}
+    records: list[tuple[str, str, datetime, str | None, str]] = []
+    for rid, key, served, ctx in requests:
         ctx = ctx or {}
+        if ctx.get("arm") != INTERLEAVED:
+            continue
         record = (ctx.get("policy") or {}).get("interleaved") or {}
-        if ctx.get("arm") == INTERLEAVED and record.get("teams"):
-            teams[rid] = (key, list(record["teams"]), int(record.get("shared") or 0))
-    records = []
+        if record.get("teams"):
+            teams[rid] = (key, served, list(record["teams"]), int(record.get("shared") or 0))
+        else:  # nothing eligible was shown: a request all the same, credited to neither
+            records.append((rid, key, served, None, SHARED))
     for ids in _chunks(list(teams), 500):
         shown = session.execute(
             select(I.request_id, I.offer_id, I.position).where(
@@ -166,11 +193,22 @@ def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.
             )
         ).all()
         for rid, offer_id, position in shown:
-            key, by_rank, shared = teams[rid]
+            key, served, by_rank, shared = teams[rid]
             if 1 <= position <= len(by_rank):
                 team = SHARED if position <= shared else by_rank[position - 1]
-                records.append((rid, key, offer_id, team))
-    return pd.DataFrame(records, columns=["request_id", "person_key", "offer_id", "team"])
+                records.append((rid, key, served, offer_id, team))
+    columns = ["request_id", "person_key", "served_at", "offer_id", "team"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def first_people(frame: pd.DataFrame, people: int) -> pd.DataFrame:
+    """The rows of the first ``people`` people, in the order they were first served (ties
+    by key): the planned people a comparison is judged on."""
+    if frame.empty:
+        return frame
+    first = frame.groupby("person_key")["served_at"].min().reset_index()
+    first = first.sort_values(["served_at", "person_key"], kind="stable")
+    return frame[frame["person_key"].isin(set(first["person_key"].iloc[:people]))]
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -315,9 +353,11 @@ def experiment_report(
     *,
     matured_days: float = MATURED_DAYS,
     now: datetime | None = None,
+    planned_only: bool = False,
 ) -> dict[str, Any]:
     """The comparison of the running (or latest, or given) experiment's arms on requests
-    served at least ``matured_days`` ago."""
+    served at least ``matured_days`` ago: of everyone so far, or (``planned_only``) of the
+    first planned people only, as the gate judges it. ``people_in`` counts everyone."""
     now = now or utcnow()
     with ws.sessions() as session:
         experiment = _latest(session, experiment_id)
@@ -329,6 +369,7 @@ def experiment_report(
             "control": experiment.control or ws.rule_version,
             "share": experiment.share,
             "design": experiment.design,
+            "planned_people": experiment.planned_people,
             "started_at": experiment.started_at,
             "started_by": experiment.started_by,
             "stopped_at": experiment.stopped_at,
@@ -338,14 +379,24 @@ def experiment_report(
             "matured_until": end if end > start else None,
         }
         if end <= start:
-            return {**info, "arms": {}, "differences": {}, "note": N_("no matured requests yet")}
+            return {
+                **info,
+                "people_in": 0,
+                "arms": {},
+                "differences": {},
+                "note": N_("no matured requests yet"),
+            }
         outcomes = ws.outcomes(session, start, None)
         if experiment.design == INTERLEAVE:
-            shown = interleaved_impressions(session, start, end)
-            return {**info, **compare_teams(credit_teams(shown, outcomes))}
-        requests = arm_requests(session, start, end)
-    frame = _per_request_outcomes(requests, outcomes)
-    return {**info, **compare_arms(frame)}
+            frame = interleaved_impressions(session, start, end)
+        else:
+            frame = arm_requests(session, start, end)
+    info["people_in"] = int(frame["person_key"].nunique())
+    if planned_only and experiment.planned_people is not None:
+        frame = first_people(frame, experiment.planned_people)
+    if experiment.design == INTERLEAVE:
+        return {**info, **compare_teams(credit_teams(frame, outcomes))}
+    return {**info, **compare_arms(_per_request_outcomes(frame, outcomes))}
 
 
 #: What promotion on the online comparison decides on: the mean best gain per request.
@@ -381,7 +432,9 @@ def online_comparison(
                 f"{experiment.control or ws.rule_version}, but {active or ws.rule_version} "
                 "serves now; start a new comparison"
             )
-    report = experiment_report(ws, experiment.id, matured_days=matured_days, now=now)
+    report = experiment_report(
+        ws, experiment.id, matured_days=matured_days, now=now, planned_only=True
+    )
     decision, why = _online_decision(report, version)
     return {
         "evidence": "online comparison",
@@ -392,6 +445,8 @@ def online_comparison(
             "id": report["id"],
             "design": report["design"],
             "share": report["share"],
+            "planned_people": report["planned_people"],
+            "people_in": report["people_in"],
             "started_at": report["started_at"].isoformat(),  # kept as JSON in the log
             "matured_days": report["matured_days"],
         },
@@ -403,6 +458,17 @@ def online_comparison(
 
 
 def _online_decision(report: dict[str, Any], version: str) -> tuple[str, str]:
+    planned, people_in = report.get("planned_people"), report.get("people_in") or 0
+    if planned is None:
+        return "noise", N_(
+            "the online comparison was started without a planned number of people, so it "
+            "can be watched but not decided on; start one with people"
+        )
+    if people_in < planned:
+        return "noise", (
+            f"the online comparison cannot tell yet ({people_in} of its {planned} planned "
+            "people have matured requests)"
+        )
     diff = (report.get("differences") or {}).get(ONLINE_METRIC)
     if not diff:
         missing = report.get("note") or f"an arm has fewer than {MIN_ARM_PEOPLE} people"

@@ -67,6 +67,9 @@ class ModelExperiment(Base):
     control: Mapped[str | None] = mapped_column(String(32))
     share: Mapped[float] = mapped_column(Float)
     design: Mapped[str] = mapped_column(String(16), default="split", server_default="split")
+    #: How many people the comparison is judged on (the first to be served; ``None``:
+    #: watched only, never decided on).
+    planned_people: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_by: Mapped[str] = mapped_column(String(100))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -456,10 +456,13 @@ class LearningRun:
         body = {"negative_control": negative_control} if negative_control else {}
         return self._call("POST", "/v1/models/train", body, who="analyst")
 
-    def compare_online(self, version: str, share: float, design: str = "split") -> dict[str, Any]:
+    def compare_online(
+        self, version: str, share: float, people: int, design: str = "split"
+    ) -> dict[str, Any]:
         """Let ``version`` serve ``share`` of the people from now on (an online comparison:
-        alone, or interleaved with the active version for ``design="interleave"``)."""
-        body = {"challenger": version, "share": share, "design": design}
+        alone, or interleaved with the active version for ``design="interleave"``), judged
+        on the first ``people`` people."""
+        body = {"challenger": version, "share": share, "design": design, "people": people}
         return self._call("POST", "/v1/models/experiment", body, who="analyst", ok=(201,))
 
     def promote(

@@ -128,6 +128,14 @@ class ExperimentIn(BaseModel):
     challenger: str = Field(min_length=1, max_length=32)
     share: float = Field(0.2, gt=0, le=1)
     design: Literal["split", "interleave"] = "split"
+    people: int | None = Field(
+        None,
+        ge=20,
+        le=1_000_000,
+        description="how many people the comparison is judged on: the gate decides once, on "
+        "the first this many people, when all have matured requests (without it the "
+        "comparison can be watched but not decided on)",
+    )
 
 
 class ExperimentOut(BaseModel):
@@ -141,6 +149,10 @@ class ExperimentOut(BaseModel):
     control: str
     share: float
     design: Literal["split", "interleave"] = "split"
+    planned_people: int | None = None
+    #: people with matured requests so far (the report shows them all; the gate judges the
+    #: first ``planned_people``)
+    people_in: int = 0
     started_at: datetime
     started_by: str
     stopped_at: datetime | None
@@ -270,7 +282,12 @@ def start_model_experiment():
     body = parse_body(ExperimentIn)
     ws = _workspace()
     experiment = start_experiment(
-        ws, body.challenger, body.share, actor=current_principal().actor, design=body.design
+        ws,
+        body.challenger,
+        body.share,
+        actor=current_principal().actor,
+        design=body.design,
+        people=body.people,
     )
     active_ranker().refresh_now()
     return respond(_experiment_out(experiment_report(ws, experiment.id)), status=201)

@@ -203,11 +203,20 @@ def start_comparison() -> Any:
     design = request.form.get("design") or "split"
     try:
         share = float((request.form.get("share") or "0").replace(",", "."))
+        people = int(request.form.get("people") or "0")
         start_experiment(
-            _workspace(), version, share, actor=current_person().actor, design=design[:16]
+            _workspace(),
+            version,
+            share,
+            actor=current_person().actor,
+            design=design[:16],
+            people=people,
         )
     except ValueError:
-        flash(_("The share must be a number between 0 and 1."), "error")
+        flash(
+            _("The share must be a number between 0 and 1, the people a whole number."),
+            "error",
+        )
         return redirect(url_for(".models"))
     except (InvalidInput, Conflict, NotFound) as exc:
         flash(page_errors.why(exc), "error")

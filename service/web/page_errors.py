@@ -88,6 +88,7 @@ FIELD_LABELS = {
     "goals": _l("Goals"),
     "steps": _l("Steps"),
     "share": _l("Share of people"),
+    "people": _l("People it is judged on"),
     "design": _l("How the versions share the people"),
 }
 
@@ -376,6 +377,10 @@ MESSAGES += [
     _pattern(
         r"^the online comparison cannot tell yet \((.*)\)$",
         lambda m: _("the online comparison cannot tell yet (%(missing)s)", missing=message(m[1])),
+    ),
+    _pattern(
+        r"^(\d+) of its (\d+) planned people have matured requests$",
+        lambda m: _("%(m)s of its %(n)s planned people have matured requests", m=m[1], n=m[2]),
     ),
     _pattern(
         r"^an online comparison is already running \((\S+)\); stop it first$",

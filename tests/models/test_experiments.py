@@ -117,3 +117,30 @@ def test_few_people_show_counts_only():
     report = compare_teams(simulated_teams(np.random.default_rng(2), 4, 0.0))
     assert report["differences"] == {}
     assert report["arms"]["interleaved"]["suppressed"].startswith("fewer than")
+
+
+def test_the_planned_people_are_the_first_served_whatever_comes_later():
+    from models.experiments import first_people
+
+    at = pd.Timestamp("2026-12-01", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "request_id": ["r1", "r2", "r3", "r4", "r5"],
+            "person_key": ["b", "a", "c", "b", "d"],
+            "served_at": [at, at, at + pd.Timedelta(hours=1), at + pd.Timedelta(days=9), at],
+        }
+    )
+    # first served: a, b and d at the same moment (by key), then c
+    assert set(first_people(frame, 2)["person_key"]) == {"a", "b"}
+    kept = first_people(frame, 3)
+    assert set(kept["person_key"]) == {"a", "b", "d"}
+    assert "r4" in set(kept["request_id"])  # a planned person's later requests count
+    assert first_people(frame, 10).equals(frame)
+    assert first_people(frame.iloc[:0], 3).empty
+
+
+def test_a_request_that_showed_nothing_still_counts_as_one():
+    shown = _shown([("r1", "p1", "a", "challenger"), ("r2", "p2", None, "shared")])
+    credit = credit_teams(shown, _outcomes([("r1", "a", "accepted")]))
+    assert sorted(credit["person_key"]) == ["p1", "p2"]
+    assert credit.set_index("person_key").loc["p2", "gain_diff"] == 0

@@ -233,12 +233,21 @@ def test_promotion_on_an_online_comparison(trained, client, make_token):
     assert resp.status_code == 404 and "not been compared online" in resp.get_json()["detail"]
 
     started = client.post(
-        f"{URL}/experiment", json={"challenger": "v1", "share": 0.5}, headers=analyst
+        f"{URL}/experiment",
+        json={"challenger": "v1", "share": 0.5, "people": 60},
+        headers=analyst,
     )
     assert started.status_code == 201, started.get_json()
+    assert started.get_json()["planned_people"] == 60
     sessions = trained.extensions["lotse"].sessions
     arms = {"control": 0, "challenger": 0}
     for i in range(80):
+        if i == 40:
+            # 40 of the 60 planned people are in: the gate cannot tell yet, however good
+            # the arms look
+            early = client.post(f"{URL}/v1/promote", json=online, headers=analyst)
+            assert early.status_code == 409
+            assert "40 of its 60 planned people" in early.get_json()["comparison"]["why"]
         rec = client.post(
             "/v1/recommendations",
             json={"profile": {**PROFILE, "person_ref": f"online-{i}"}},
@@ -279,6 +288,11 @@ def test_promotion_on_an_online_comparison(trained, client, make_token):
     comparison = resp.get_json()["comparison"]
     assert comparison["evidence"] == "online comparison" and comparison["decision"] == "promote"
     assert comparison["differences"]["gain"]["one_sided"][0] > 0
+    # judged on the 60 planned people, not the 80 served
+    experiment = comparison["experiment"]
+    assert experiment["planned_people"] == 60 and experiment["people_in"] == 80
+    arms_judged = comparison["arms"]
+    assert arms_judged["control"]["people"] + arms_judged["challenger"]["people"] == 60
     listed = client.get(URL, headers=analyst).get_json()
     assert listed["active"] == "v1" and listed["challenger"] is None  # comparison ended
     assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False
@@ -299,7 +313,7 @@ def test_promotion_on_an_interleaved_comparison(trained, client, make_token):
     assert client.post(f"{URL}/experiment", json=too_much, headers=analyst).status_code == 422
     started = client.post(
         f"{URL}/experiment",
-        json={"challenger": "v1", "share": 1.0, "design": "interleave"},
+        json={"challenger": "v1", "share": 1.0, "design": "interleave", "people": 40},
         headers=analyst,
     )
     assert started.status_code == 201, started.get_json()

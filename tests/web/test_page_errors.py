@@ -87,6 +87,8 @@ def _gate_messages() -> list[str]:
         report = {
             "control": "v1",
             "matured_days": 28.0,
+            "planned_people": 78,
+            "people_in": 78,
             "arms": arms,
             "differences": {"gain": diff},
         }
@@ -94,8 +96,12 @@ def _gate_messages() -> list[str]:
         mixed = {"interleaved": {"requests": 90, "people": 41}}
         interleaved = {**report, "design": "interleave", "arms": mixed}
         out.append(_online_decision(interleaved, "v2")[1])
-    out.append(_online_decision({"note": "no matured requests yet", "differences": {}}, "v2")[1])
-    out.append(_online_decision({"control": "v1", "differences": {}}, "v2")[1])
+    planned = {"planned_people": 60, "people_in": 60}
+    no_matured = {"note": "no matured requests yet", "differences": {}, **planned}
+    out.append(_online_decision(no_matured, "v2")[1])
+    out.append(_online_decision({"control": "v1", "differences": {}, **planned}, "v2")[1])
+    out.append(_online_decision({"planned_people": 60, "people_in": 12}, "v2")[1])
+    out.append(_online_decision({"planned_people": None}, "v2")[1])
     out.append(f"v2 not promoted: {out[0]}; promote with force to override")
     out += [
         "an online comparison is already running (v3); stop it first",
@@ -113,3 +119,5 @@ def test_the_gates_reasons_read_german_on_german_pages(app):
     english = {m: s for m, s in shown.items() if s == m or ENGLISH.search(s)}
     assert not english, english
     assert any("einseitig" in s for s in shown.values())
+    assert sum("gemischten Listen" in s for s in shown.values()) == 3
+    assert any("12 der 60 geplanten Personen" in s for s in shown.values())

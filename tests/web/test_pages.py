@@ -394,10 +394,11 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     assert "Würde" in gate and "sndcg@5" in gate  # the decision and why, with numbers
     started = web.post(
         "/analyst/experiment",
-        data={"challenger": "v1", "share": "0,3", "csrf_token": csrf_token(page)},
+        data={"challenger": "v1", "share": "0,3", "people": "60", "csrf_token": csrf_token(page)},
         follow_redirects=True,
     )
     assert started.status_code == 200 and "bedient 30 % der Personen" in started.text
+    assert "Beurteilt über die ersten 60 Personen: 0 haben bisher" in started.text
     assert 'id="experiment-table"' in started.text or "alt genug" in started.text
     read = web.get("/analyst/models?matured_days=0").text
     assert "Online-Vergleich läuft" in read and "Gruppe" in read
@@ -405,7 +406,7 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     # are too small to tell
     online = web.get("/analyst/models/v1/promote?evidence=online&matured_days=0").text
     assert "Entschieden wird über den Online-Vergleich von v1" in online
-    assert "der Online-Vergleich kann es noch nicht sagen (eine Gruppe hat weniger als 5" in online
+    assert "der Online-Vergleich kann es noch nicht sagen (0 der 60 geplanten Personen" in online
     assert 'name="evidence" value="online"' in online
     refused = web.post(
         "/analyst/models/v1/promote",
@@ -425,12 +426,16 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     assert 'id="start-comparison"' in stopped.text
     assert 'name="design" value="interleave" checked' in stopped.text
 
-    def start(share: str, design: str):
-        form = {"challenger": "v1", "share": share, "design": design}
+    def start(share: str, design: str, people: str = "100"):
+        form = {"challenger": "v1", "share": share, "design": design, "people": people}
         form["csrf_token"] = csrf_token(stopped.text)
         return web.post("/analyst/experiment", data=form, follow_redirects=True)
 
     assert "größer als 0 und höchstens 0,5" in start("0,8", "split").text
+    assert (
+        "Personen, über die entschieden wird: zwischen 20 und 1000000"
+        in start("1", "interleave", "5").text
+    )
     mixed = start("1", "interleave")
     assert "100 % der Personen" in mixed.text and "Listen, gemischt aus v1" in mixed.text
     read = web.get("/analyst/models?matured_days=0").text

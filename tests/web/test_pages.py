@@ -425,6 +425,7 @@ def test_analyst_sees_the_counterfactual_estimate_the_gate_and_an_online_compari
     assert "Der Online-Vergleich ist beendet" in stopped.text
     assert 'id="start-comparison"' in stopped.text
     assert 'name="design" value="interleave" checked' in stopped.text
+    assert 'name="share" value="0,5"' in stopped.text  # German decimals on a German page
 
     def start(share: str, design: str, people: str = "100"):
         form = {"challenger": "v1", "share": share, "design": design, "people": people}

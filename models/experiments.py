@@ -253,6 +253,24 @@ def credit_teams(shown: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: At most this many bootstrap weights exist at once (8 bytes each): a comparison of a
+#: million people is resampled in chunks of draws instead of one draws × people matrix.
+BOOTSTRAP_CELLS = 4_000_000
+
+
+def resampled_sums(columns: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Poisson bootstrap over people: ``draws`` times, the rows of ``columns`` (one per
+    person) summed with a Poisson(1) weight each; shape (draws, columns). Drawn a chunk of
+    draws at a time (``BOOTSTRAP_CELLS``), the same numbers as in one go."""
+    n = len(columns)
+    step = max(1, BOOTSTRAP_CELLS // max(n, 1))
+    out = np.empty((draws, columns.shape[1]))
+    for lo in range(0, draws, step):
+        hi = min(draws, lo + step)
+        out[lo:hi] = rng.poisson(1.0, size=(hi - lo, n)) @ columns
+    return out
+
+
 def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> dict[str, Any]:
     """The interleaved comparison: per team the mean credit per request, the requests each
     team won (more gain credited), and challenger − control per request with 95 %
@@ -277,11 +295,15 @@ def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> 
         **{f"{m}_diff": (f"{m}_diff", "sum") for m in ("taken_up", "success", "gain")},
         requests=("gain_diff", "count"),
     )
-    weights = np.random.default_rng(seed).poisson(1.0, size=(draws, len(sums))).astype(float)
-    count = weights @ sums["requests"].to_numpy()
-    for metric in ("taken_up", "success", "gain"):
+    metrics = ("taken_up", "success", "gain")
+    totals = resampled_sums(
+        sums[["requests", *(f"{m}_diff" for m in metrics)]].to_numpy(dtype=np.float64),
+        draws,
+        np.random.default_rng(seed),
+    )
+    for at, metric in enumerate(metrics, start=1):
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = (weights @ sums[f"{metric}_diff"].to_numpy()) / count
+            means = totals[:, at] / totals[:, 0]
         means = means[np.isfinite(means)]
         lo, below, above, hi = np.percentile(means, [2.5, 5, 95, 97.5])
         out["differences"][metric] = {
@@ -325,14 +347,23 @@ def compare_arms(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> d
     if any(arms[a]["people"] < MIN_ARM_PEOPLE for a in arms):
         return out
     rng = np.random.default_rng(seed)
-    boot = {a: rng.poisson(1.0, size=(draws, len(sums[a]))).astype(float) for a in sums}
-    for metric in ("taken_up", "success", "gain"):
+    metrics = ("taken_up", "success", "gain")
+    # per arm, resampled over its people: the requests (column 0) and each metric's total
+    boot = {
+        a: resampled_sums(
+            np.column_stack(
+                [table[("gain", "count")].to_numpy(), *(table[(m, "sum")] for m in metrics)]
+            ).astype(np.float64),
+            draws,
+            rng,
+        )
+        for a, table in sums.items()
+    }
+    for at, metric in enumerate(metrics, start=1):
         means = {}
-        for a, table in sums.items():
-            total = table[(metric, "sum")].to_numpy()
-            count = table[(metric, "count")].to_numpy()
+        for a, totals in boot.items():
             with np.errstate(invalid="ignore", divide="ignore"):
-                means[a] = (boot[a] @ total) / (boot[a] @ count)
+                means[a] = totals[:, at] / totals[:, 0]
         diff = means[CHALLENGER] - means[CONTROL]
         diff = diff[np.isfinite(diff)]
         estimate = arms[CHALLENGER][metric] - arms[CONTROL][metric]

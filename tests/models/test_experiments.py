@@ -144,3 +144,18 @@ def test_a_request_that_showed_nothing_still_counts_as_one():
     credit = credit_teams(shown, _outcomes([("r1", "a", "accepted")]))
     assert sorted(credit["person_key"]) == ["p1", "p2"]
     assert credit.set_index("person_key").loc["p2", "gain_diff"] == 0
+
+
+def test_the_bootstrap_in_chunks_draws_the_same_numbers(monkeypatch):
+    """Resampled a few draws at a time (bounded memory for a million people), the totals
+    are those of one draws × people matrix."""
+    import models.experiments as experiments
+
+    columns = np.random.default_rng(0).integers(0, 5, size=(300, 3)).astype(float)
+    whole = experiments.resampled_sums(columns, 50, np.random.default_rng(7))
+    monkeypatch.setattr(experiments, "BOOTSTRAP_CELLS", 300 * 3)  # three draws a chunk
+    chunked = experiments.resampled_sums(columns, 50, np.random.default_rng(7))
+    np.testing.assert_allclose(chunked, whole)
+    assert whole.shape == (50, 3)
+    # the mean resampled total is the total
+    np.testing.assert_allclose(whole.mean(axis=0), columns.sum(axis=0), rtol=0.05)

@@ -49,6 +49,9 @@ from models.tables import ModelExperiment
 from models.training import LABELS, SUCCESS_FROM
 
 MIN_ARM_PEOPLE = 5
+#: What both kinds of comparison report per request: referrals (take-up), referrals that led
+#: to an enrolment or better (success), and gain ``2**label - 1``.
+METRICS = ("taken_up", "success", "gain")
 MATURED_DAYS = 28
 DRAWS = 1000
 
@@ -140,18 +143,24 @@ def _latest(session: Any, experiment_id: int | None) -> ModelExperiment:
     return found
 
 
-def arm_requests(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
-    """Requests served in ``[start, end)`` with an arm: request, person, time, arm."""
+def _named_requests(session: Any, start: datetime, end: datetime) -> list[Any]:
+    """Requests served in ``[start, end)`` that name a person: id, person, time, context."""
     from matcher.tables import RecommendationRequest as R
 
-    rows = session.execute(
-        select(R.request_id, R.person_key, R.served_at, R.context).where(
-            R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
-        )
-    ).all()
+    return list(
+        session.execute(
+            select(R.request_id, R.person_key, R.served_at, R.context).where(
+                R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
+            )
+        ).all()
+    )
+
+
+def arm_requests(session: Any, start: datetime, end: datetime) -> pd.DataFrame:
+    """Requests served in ``[start, end)`` with an arm: request, person, time, arm."""
     records = [
         (rid, key, served, (ctx or {}).get("arm"))
-        for rid, key, served, ctx in rows
+        for rid, key, served, ctx in _named_requests(session, start, end)
         if (ctx or {}).get("arm") in (CONTROL, CHALLENGER)
     ]
     return pd.DataFrame(records, columns=["request_id", "person_key", "served_at", "arm"])
@@ -168,16 +177,10 @@ def interleaved_impressions(session: Any, start: datetime, end: datetime) -> pd.
     common beginning of both versions' lists, whose owner was a coin flip, and for the one
     row of a request that showed nothing)."""
     from matcher.tables import Impression as I
-    from matcher.tables import RecommendationRequest as R
 
-    requests = session.execute(
-        select(R.request_id, R.person_key, R.served_at, R.context).where(
-            R.served_at >= start, R.served_at < end, R.person_key.is_not(None)
-        )
-    ).all()
     teams: dict[str, tuple[str, datetime, list[str], int]] = {}
     records: list[tuple[str, str, datetime, str | None, str]] = []
-    for rid, key, served, ctx in requests:
+    for rid, key, served, ctx in _named_requests(session, start, end):
         ctx = ctx or {}
         if ctx.get("arm") != INTERLEAVED:
             continue
@@ -220,18 +223,13 @@ def credit_teams(shown: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     that led to an enrolment or better (``success``) and their summed gain, and the
     differences challenger − control (``*_diff``). ``SHARED`` results count for neither
     team (a request whose referrals are all there differs by 0)."""
-    labels = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
-    best = labels.groupby(["request_id", "offer_id"])["label"].max()
-    frame = shown.join(best, on=["request_id", "offer_id"])
-    frame["taken_up"] = frame["label"].notna().astype(float)
-    frame["success"] = (frame["label"] >= SUCCESS_FROM).astype(float)
-    frame["gain"] = (np.exp2(frame["label"].fillna(0)) - 1.0).where(frame["label"].notna(), 0.0)
-    metrics = ["taken_up", "success", "gain"]
+    best = _labelled(outcomes).groupby(["request_id", "offer_id"])["label"].max()
+    frame = _with_metrics(shown, shown.join(best, on=["request_id", "offer_id"])["label"])
     per_team = (
         frame.pivot_table(
             index=["request_id", "person_key"],
             columns="team",
-            values=metrics,
+            values=list(METRICS),
             aggfunc="sum",
             fill_value=0.0,
         )
@@ -243,7 +241,7 @@ def credit_teams(shown: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
         if len(per_team)
         else {"person_key": pd.Series(dtype=object)}
     )
-    for metric in metrics:
+    for metric in METRICS:
         for team in (CONTROL, CHALLENGER):
             column = (metric, team)
             out[f"{metric}_{team}"] = (
@@ -283,8 +281,7 @@ def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> 
         return out
     for team in (CONTROL, CHALLENGER):
         info[team] = {
-            metric: round(float(frame[f"{metric}_{team}"].mean()), 4)
-            for metric in ("taken_up", "success", "gain")
+            metric: round(float(frame[f"{metric}_{team}"].mean()), 4) for metric in METRICS
         }
     info["wins"] = {
         CHALLENGER: int((frame["gain_diff"] > 0).sum()),
@@ -292,16 +289,15 @@ def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> 
         "ties": int((frame["gain_diff"] == 0).sum()),
     }
     sums = frame.groupby("person_key").agg(
-        **{f"{m}_diff": (f"{m}_diff", "sum") for m in ("taken_up", "success", "gain")},
+        **{f"{m}_diff": (f"{m}_diff", "sum") for m in METRICS},
         requests=("gain_diff", "count"),
     )
-    metrics = ("taken_up", "success", "gain")
     totals = resampled_sums(
-        sums[["requests", *(f"{m}_diff" for m in metrics)]].to_numpy(dtype=np.float64),
+        sums[["requests", *(f"{m}_diff" for m in METRICS)]].to_numpy(dtype=np.float64),
         draws,
         np.random.default_rng(seed),
     )
-    for at, metric in enumerate(metrics, start=1):
+    for at, metric in enumerate(METRICS, start=1):
         with np.errstate(invalid="ignore", divide="ignore"):
             means = totals[:, at] / totals[:, 0]
         means = means[np.isfinite(means)]
@@ -315,14 +311,21 @@ def compare_teams(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> 
 
 
 def _per_request_outcomes(requests: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    labelled = outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
-    best = labelled.groupby("request_id")["label"].max()
-    frame = requests.copy()
-    frame["taken_up"] = frame["request_id"].isin(best.index).astype(float)
-    label = frame["request_id"].map(best)
-    frame["success"] = (label >= SUCCESS_FROM).fillna(False).astype(float)
-    frame["gain"] = (np.exp2(label.fillna(0)) - 1.0).where(label.notna(), 0.0)
-    return frame
+    best = _labelled(outcomes).groupby("request_id")["label"].max()
+    return _with_metrics(requests, requests["request_id"].map(best))
+
+
+def _labelled(outcomes: pd.DataFrame) -> pd.DataFrame:
+    return outcomes.assign(label=outcomes["status"].map(LABELS).fillna(0))
+
+
+def _with_metrics(frame: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
+    """``frame`` with ``METRICS`` from each row's best label (NaN: nothing referred)."""
+    out = frame.copy()
+    out["taken_up"] = label.notna().to_numpy(dtype=float)
+    out["success"] = (label >= SUCCESS_FROM).to_numpy(dtype=float)
+    out["gain"] = (np.exp2(label.fillna(0)) - 1.0).where(label.notna(), 0.0).to_numpy()
+    return out
 
 
 def compare_arms(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> dict[str, Any]:
@@ -335,31 +338,28 @@ def compare_arms(frame: pd.DataFrame, *, draws: int = DRAWS, seed: int = 0) -> d
         people = int(part["person_key"].nunique())
         info: dict[str, Any] = {"requests": len(part), "people": people}
         if people >= MIN_ARM_PEOPLE:
-            for metric in ("taken_up", "success", "gain"):
+            for metric in METRICS:
                 info[metric] = round(float(part[metric].mean()), 4)
         else:
             info["suppressed"] = f"fewer than {MIN_ARM_PEOPLE} people"
         arms[arm] = info
-        sums[arm] = part.groupby("person_key")[["taken_up", "success", "gain"]].agg(
-            ["sum", "count"]
-        )
+        sums[arm] = part.groupby("person_key")[list(METRICS)].agg(["sum", "count"])
     out: dict[str, Any] = {"arms": arms, "differences": {}}
     if any(arms[a]["people"] < MIN_ARM_PEOPLE for a in arms):
         return out
     rng = np.random.default_rng(seed)
-    metrics = ("taken_up", "success", "gain")
     # per arm, resampled over its people: the requests (column 0) and each metric's total
     boot = {
         a: resampled_sums(
             np.column_stack(
-                [table[("gain", "count")].to_numpy(), *(table[(m, "sum")] for m in metrics)]
+                [table[("gain", "count")].to_numpy(), *(table[(m, "sum")] for m in METRICS)]
             ).astype(np.float64),
             draws,
             rng,
         )
         for a, table in sums.items()
     }
-    for at, metric in enumerate(metrics, start=1):
+    for at, metric in enumerate(METRICS, start=1):
         means = {}
         for a, totals in boot.items():
             with np.errstate(invalid="ignore", divide="ignore"):

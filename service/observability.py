@@ -378,11 +378,11 @@ def _count_domain_events(m: Metrics, response: Response) -> None:
     """Recommendations and imports, counted from what the request did at the service layer
     (the domain packages know nothing of metrics)."""
     status = response.status_code
-    # ``service.ranking.ranker_for`` pins the ranker a request scores with in
-    # ``g.lotse_ranker``: a successful request that pinned one served a recommendation.
-    ranker = g.get("lotse_ranker")
-    if ranker is not None and status < 400:
-        version = str(getattr(ranker, "version", "unknown"))
+    # ``service.ranking.ranker_for`` pins who ranks a request in ``g.lotse_assignment``: a
+    # successful request that pinned one served a recommendation.
+    assignment = g.get("lotse_assignment")
+    if assignment is not None and status < 400:
+        version = str(getattr(assignment.ranker, "version", "unknown"))
         m.recommendations.labels(model_version=version).inc()
         m.note_model(version)
     if request.endpoint == IMPORT_ENDPOINT and status in (200, 422) and response.is_json:

@@ -95,7 +95,6 @@ def ranker_for(centre_id: str | None, person_ref: str | None) -> Assignment:
     pinned = Assignment(_Pinned(ranker), arm, None if rival is None else _Pinned(rival))
     if has_request_context():
         g.lotse_assignment = pinned
-        g.lotse_ranker = pinned.ranker
     return pinned
 
 

@@ -1,8 +1,9 @@
 """Learning benchmark: does the loop learn what works, in worlds whose truth it does not know?
 
     .venv/bin/python bench/learning_bench.py [--worlds provider_quality,level_cliff,...]
-        [--sizes 500,1500] [--offers 2000] [--eval-people 300] [--seed 0] [--in-process]
-        [--online N [--interleave] [--retrain]] [--json FILE]
+        [--sizes 500,1500] [--offers 2000] [--eval-people 300] [--seed 0] [--in-process
+        [--ceiling]] [--online N [--interleave] [--retrain]] [--half-life-share 0.25]
+        [--json FILE]
 
 For every world of the zoo (``models/worlds.py``) and every size, from scratch: a fresh
 installation and ``lotse serve`` (gunicorn, 2 workers) on loopback; an admin imports the demo
@@ -22,9 +23,14 @@ a model the offline gate could not tell is first compared online on N more peopl
 served by it) and the gate decides again on that comparison (``evidence: online``); with
 ``--interleave`` all N see lists interleaved from the rule score and the model instead;
 with ``--retrain`` a second version is then trained on everyone and offered to the gate.
+With ``--ceiling`` (in process) it also prints how far the learned order is from what any
+order can reach while every need keeps its place near the top (the truth under need
+coverage), and which half of the model (take-up or outcome) costs more: each replaced by the
+truth in turn (``models.worlds.ceiling``).
 
 Time is compressed: a run serves a year's people in about a minute, so the outcome history's
-half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run).
+half-life is compressed alike (``LOTSE_HISTORY_HALF_LIFE_DAYS`` = a quarter of the run, or
+``--half-life-share`` of it).
 
 Targets: after 1,500 people the gate promotes on its own, the learned order
 reaches an oracle ratio ≥ 0.93 and ≥ +20 % over the rule order where that is below 0.78, no
@@ -50,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 from machine import describe_machine  # noqa: E402
 
 from catalog.demo import generate_catalogue  # noqa: E402
-from models.worlds import LearningRun, people_for, zoo  # noqa: E402
+from models.worlds import CEILING_ORDERS, LearningRun, ceiling, people_for, zoo  # noqa: E402
 
 SECONDS_PER_PERSON = 0.03  # roughly, over HTTP on this machine: sets the compressed half-life
 MIN_SEGMENT_PEOPLE = 10
@@ -121,22 +127,22 @@ def _installation(name: str, env: dict[str, str], in_process: bool):
     """An API for a fresh installation: a served one, or an app in this process."""
     if in_process:
         with app_installation(name, env) as (app, tokens, _inst):
-            yield _flask_api(app), tokens
+            yield _flask_api(app), tokens, app
         return
     from stress.common import Server
 
     with _tokens_for(name, env) as (inst, tokens), Server(inst, workers=2) as server:
-        yield _http_api(server.base_url), tokens
+        yield _http_api(server.base_url), tokens, None
 
 
 def run_world(world, size: int, args) -> dict[str, Any]:
     started = time.perf_counter()
-    half_life_days = max(size * SECONDS_PER_PERSON / 4, 1.0) / 86_400
+    half_life_days = max(size * SECONDS_PER_PERSON * args.half_life_share, 1.0) / 86_400
     env = {
         "LOTSE_HISTORY_HALF_LIFE_DAYS": f"{half_life_days:.8f}",
         "LOTSE_MODEL_CHECK_SECONDS": "0.2",
     }
-    with _installation(f"learn-{world.name}", env, args.in_process) as (api, tokens):
+    with _installation(f"learn-{world.name}", env, args.in_process) as (api, tokens, app):
         run = LearningRun(world, api, tokens, seed=args.seed)
         run.import_catalogue(generate_catalogue(args.offers, seed=args.seed))
         run.load_catalogue()
@@ -176,6 +182,7 @@ def run_world(world, size: int, args) -> dict[str, Any]:
             run.promote(version["version"], force=True)
         time.sleep(0.5)  # every worker follows the pointer within 0.2 s
         after = run.judge(judged, phase=1.0)
+        parts = ceiling_of(app, run, judged) if args.ceiling and app is not None else None
         retrained = None
         if args.retrain and args.online:
             # what an analyst does next: train again on everyone so far (the online people's
@@ -217,12 +224,63 @@ def run_world(world, size: int, args) -> dict[str, Any]:
         "why": why,
         "online": online,
         "retrained": retrained,
+        "ceiling": parts,
         "controls": controls,
         "worst_segment": worst[0],
         "worst_segment_ratio": None if worst[1] is None else worst[1]["ratio"],
         "segments": segments,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def ceiling_of(app, run: LearningRun, judged) -> dict[str, float]:
+    """Oracle ratios of ``CEILING_ORDERS`` on the judged people, from the served model's two
+    halves over every eligible offer (in process only: it reads the app's catalogue
+    snapshot, outcome history and model)."""
+    from datetime import UTC, datetime
+
+    from matcher.features import FEATURE_NAMES, feature_matrix
+    from matcher.profile import resolve_profile, validate_profile
+    from matcher.rules import screen
+    from service.ranking import ranking
+
+    sums = dict.fromkeys(("best", *CEILING_ORDERS), 0.0)
+    with app.app_context():
+        state = ranking()
+        session = app.extensions["lotse"].sessions()
+        try:
+            snapshot = state.snapshots.current(session)
+        finally:
+            session.close()
+        model = state.active.refresh_now()
+        estimator = model.artifact.estimator
+        columns = [FEATURE_NAMES.index(n) for n in model.feature_names]
+        for person in judged:
+            resolved = resolve_profile(validate_profile(person.profile))
+            eligible = screen(snapshot, resolved).eligible
+            if not len(eligible):
+                continue
+            x = feature_matrix(
+                snapshot,
+                eligible,
+                resolved,
+                history=state.snapshots.history,
+                now=datetime.now(UTC),
+            )[:, columns]
+            dcgs = ceiling(
+                run.world,
+                person,
+                [run.offers[str(snapshot.ids[r])] for r in eligible],
+                resolved.need_of_category[snapshot.cat[eligible]],
+                len(resolved.needs),
+                estimator.take_up(x),
+                estimator.outcome_gain(x),
+                phase=1.0,
+            )
+            for key, value in (dcgs or {}).items():
+                sums[key] += value
+    best = sums.pop("best")
+    return {key: round(value / best, 3) for key, value in sums.items()} if best else {}
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -273,6 +331,18 @@ def main() -> None:
         help="after the online comparison, train again on all people and ask the offline "
         "gate against what serves then (the row shows that version's ratio as well)",
     )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="(with --in-process) also print the oracle ratio of the truth under need "
+        "coverage and of the model with each of its halves replaced by the truth",
+    )
+    parser.add_argument(
+        "--half-life-share",
+        type=float,
+        default=0.25,
+        help="the outcome history's half-life as a share of the run's length",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print("machine:", json.dumps(describe_machine()))
@@ -298,6 +368,12 @@ def main() -> None:
                 online += (
                     f"retrained: {again['ratio']:.3f} "
                     f"{'promoted' if again['promoted'] else 'refused'} ({again['decision']})  "
+                )
+            if row["ceiling"]:
+                online += (
+                    "ceiling: "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in row["ceiling"].items())
+                    + "  "
                 )
             print(
                 f"{row['world']:<17} {size:>5} people  rules {row['rule_ratio']:.3f}  "

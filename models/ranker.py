@@ -375,6 +375,10 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
         """P(referred | shown first), per row."""
         return self._take_up(self._validated(X))
 
+    def outcome_gain(self, X: Any) -> np.ndarray:
+        """E[gain | referred], per row: the outcome half of the score (0 … 7)."""
+        return self._gain(self._validated(X))
+
     def predict_gain(self, X: Any) -> np.ndarray:
         """Expected gain ``E[2**label - 1]`` of each row if shown first (0 … 7)."""
         X = self._validated(X)

@@ -53,6 +53,7 @@ import numpy as np
 from catalog import taxonomy
 from catalog.vocab import LEVEL_RANK
 from lotse.geo import distance_km
+from matcher.engine import cover_needs
 from models.simulation import Place, SimulatedPerson, draw_people
 
 REJECTED = 0.08
@@ -332,6 +333,62 @@ def oracle_ratio(served: Sequence[float], candidates: Sequence[float], k: int = 
     if best <= 0:
         return None
     return dcg(served, k) / best
+
+
+#: The orders ``ceiling`` judges, each with its need coverage (``matcher.engine.cover_needs``)
+#: unless it says otherwise: the truth itself (the most any ranker can reach while every need
+#: gets a place within the first ``max(3, needs)``), the model as it serves, the model without
+#: coverage, and the model with one of its two halves replaced by the truth.
+CEILING_ORDERS: tuple[str, ...] = (
+    "truth",
+    "model",
+    "model, needs not covered",
+    "true take-up × model outcome",
+    "model take-up × true outcome",
+)
+
+
+def ceiling(
+    world: World,
+    person: SimulatedPerson,
+    offers: Sequence[Mapping[str, Any]],
+    need: np.ndarray,
+    n_needs: int,
+    take_up: np.ndarray,
+    gain: np.ndarray,
+    phase: float,
+    k: int = 5,
+) -> dict[str, float] | None:
+    """DCG@``k`` of the true values under each of ``CEILING_ORDERS`` for one person's eligible
+    ``offers`` (``need``: the index of the need each serves; ``take_up`` and ``gain``: the
+    model's two halves for each), and ``"best"``: the DCG of the best ``k`` regardless of
+    needs, the oracle's denominator. None when no offer has any value.
+
+    Why: a learned order below the target can be short of it because coverage costs (the
+    truth's own ratio under coverage), because its take-up half errs, or because its outcome
+    half does; swapping each half for the truth says which."""
+    truths = [world.truth(person, offer, phase) for offer in offers]
+    value = np.array([t.value for t in truths])
+    true_take_up = np.array([t.take_up for t in truths])
+    true_gain = np.array([t.gain for t in truths])
+    best = dcg(sorted(value.tolist(), reverse=True), k)
+    if best <= 0:
+        return None
+
+    def covered(score: np.ndarray) -> float:
+        order = np.argsort(-score, kind="stable")
+        picked = cover_needs(need, order, n_needs, k)
+        return dcg(value[picked].tolist(), k)
+
+    model = take_up * gain
+    return {
+        "best": best,
+        "truth": covered(value),
+        "model": covered(model),
+        "model, needs not covered": dcg(value[np.argsort(-model, kind="stable")].tolist(), k),
+        "true take-up × model outcome": covered(true_take_up * gain),
+        "model take-up × true outcome": covered(take_up * true_gain),
+    }
 
 
 # --- the whole loop, through the public API ---------------------------------------------------

@@ -12,7 +12,16 @@ import pytest
 
 from catalog.demo import generate_catalogue
 from models.simulation import SimulatedPerson
-from models.worlds import LearningRun, Truth, dcg, oracle_ratio, people_for, world_named, zoo
+from models.worlds import (
+    LearningRun,
+    Truth,
+    ceiling,
+    dcg,
+    oracle_ratio,
+    people_for,
+    world_named,
+    zoo,
+)
 
 PLACES = 3
 
@@ -66,6 +75,45 @@ def test_the_oracle_ratio_is_one_for_the_best_order_and_less_otherwise():
     assert oracle_ratio(values[:5], values) < 1.0
     assert oracle_ratio([0, 0], [0, 0, 0]) is None
     assert dcg([1.0, 1.0]) == pytest.approx(1 + 1 / np.log2(3))
+
+
+def test_the_ceiling_says_what_coverage_costs_and_which_half_of_the_model_errs():
+    """Six offers for a person with two needs in the fees world: the cheap ones are worth
+    more to a person on benefits, and the one offer of the second need is worth least, so
+    coverage costs the truth itself something; a model whose take-up half ignores fees is
+    wrong exactly where the truth's take-up half is put in its place."""
+    world = world_named("fees")
+    person = _person(benefits=["sgb2"], needs=["integration_course", "childcare"])
+    offers = [
+        _offer(id="free1"),
+        _offer(id="free2", latitude=50.56),
+        _offer(id="paid1", cost_eur=80),
+        _offer(id="paid2", cost_eur=80, latitude=50.56),
+        _offer(id="free3", latitude=50.58),
+        _offer(id="care", category="daycare", latitude=50.7),
+    ]
+    need = np.array([0, 0, 0, 0, 0, 1])
+    truths = [world.truth(person, o, 0.0) for o in offers]
+    true_take_up = np.array([t.take_up for t in truths])
+    true_gain = np.array([t.gain for t in truths])
+    blind = np.array([1.0, 0.9, 0.95, 0.85, 0.8, 0.1])  # fees unseen: paid ones rank high
+    got = ceiling(world, person, offers, need, 2, blind, true_gain, phase=0.0)
+    assert got is not None
+    value = true_take_up * true_gain
+    assert got["best"] == pytest.approx(dcg(sorted(value.tolist(), reverse=True)))
+    # the truth under coverage: the daycare offer is forced into the first three places
+    assert got["truth"] < got["best"]
+    order = [0, 1, 5, 4, 2]
+    assert got["truth"] == pytest.approx(dcg(value[order].tolist()))
+    assert got["model"] < got["truth"]
+    # the take-up half is what errs: the truth's in its place recovers the ceiling
+    assert got["true take-up × model outcome"] == pytest.approx(got["truth"])
+    assert got["model take-up × true outcome"] == pytest.approx(got["model"])
+    assert got["model, needs not covered"] != got["model"]
+    nothing = ceiling(world, person, offers, need, 2, np.zeros(6), np.zeros(6), 0.0)
+    assert nothing is not None and nothing["best"] > 0
+    poor = _person(location={"latitude": 10.0, "longitude": 10.0})
+    assert ceiling(world, poor, offers[:1], need[:1], 1, np.ones(1), np.ones(1), 0.0) is None
 
 
 def _api(client):

@@ -306,8 +306,7 @@ def profession_similarity(s: Snapshot, rows: np.ndarray, p: ResolvedProfile) -> 
     queries = p.profession_queries
     if not queries or not len(rows):
         return np.zeros(len(rows))
-    words = s.vocabulary.matching(tuple(w for q in queries for w in q.split()))
-    return words[s.tokens[rows]].any(axis=1).astype(np.float64)
+    return s.naming_rows(tuple(w for q in queries for w in q.split()))[rows].astype(np.float64)
 
 
 def feature_dict(row: np.ndarray) -> dict[str, float | None]:

@@ -72,6 +72,9 @@ NO_END = date.max.toordinal()
 LOOKBACK_SECONDS = 30.0
 #: Compact the arrays when this share of rows is dead (archived since the last build).
 COMPACT_DEAD_SHARE = 0.2
+#: Word sets (professions) whose matching rows a snapshot keeps (``Snapshot.naming_rows``):
+#: one boolean per offer each.
+NAMING_CACHE = 128
 #: Grid cell size in degrees for the spatial index (about 22 × 14 km in Germany).
 CELL_DEGREES = 0.2
 _CELL_STRIDE = 100_000
@@ -411,7 +414,38 @@ class Snapshot:
         if (~alive).sum() > COMPACT_DEAD_SHARE * max(len(alive), 1):
             return snap.compacted()  # rows move: the history positions start afresh
         OutcomeHistory.carry_rows_index(self, snap, at)
+        self._carry_naming_rows(snap, at)
         return snap
+
+    def naming_rows(self, words: tuple[str, ...]) -> np.ndarray:
+        """Per row: does the offer's text contain a word matching ``words``
+        (``Vocabulary.matching``)? Kept with the snapshot per word set: a request for a
+        profession then gathers its rows from one array instead of looking through every
+        eligible offer's words, and a patched snapshot carries the arrays on
+        (``_carry_naming_rows``)."""
+        cache = self.__dict__.setdefault("_naming_rows", {})
+        found = cache.get(words)
+        if found is None:
+            if len(cache) >= NAMING_CACHE:
+                cache.clear()
+            found = cache[words] = self.vocabulary.matching(words)[self.tokens].any(axis=1)
+        return found
+
+    def _carry_naming_rows(self, new: Snapshot, changed: np.ndarray) -> None:
+        """Hand ``naming_rows`` on to ``new``, patched from this snapshot: rows keep their
+        places, so only the ``changed`` rows and the appended ones are looked at again."""
+        cache = self.__dict__.get("_naming_rows")
+        if not cache:
+            return
+        n_old = len(self.ids)
+        again = np.concatenate([changed, np.arange(n_old, len(new.ids))]).astype(np.int64)
+        carried = {}
+        for words, old in list(cache.items()):
+            rows = np.empty(len(new.ids), dtype=bool)
+            rows[:n_old] = old
+            rows[again] = new.vocabulary.matching(words)[new.tokens[again]].any(axis=1)
+            carried[words] = rows
+        new.__dict__["_naming_rows"] = carried
 
     def compacted(self) -> Snapshot:
         """The same offers without dead rows."""
@@ -585,6 +619,9 @@ class SnapshotCache:
             if snap is not None and snap.seq == seq:
                 return snap
             snap = self._build(session, seq) if snap is None else self._patch(session, snap, seq)
+            # every live offer's place in the outcome history, found before any request
+            # needs it (a patch looks up only its changed and new rows)
+            self.history.rows_index(snap, snap.live_rows)
             self._snapshot = snap
             return snap
 

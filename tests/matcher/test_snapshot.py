@@ -146,6 +146,53 @@ def test_a_patch_keeps_the_history_positions_of_unchanged_rows():
     assert from_scratch[list(live).index(row), 1] != found[row, 1]  # the new organisation
 
 
+def test_a_patch_carries_the_rows_naming_a_profession_and_looks_again_at_changed_ones():
+    """``naming_rows`` kept with a snapshot goes on to its patched successor: an offer whose
+    title now names the profession, and a new one that does, are found; an offer whose title
+    no longer does is not; the rest keep their answer. Equal to asking a fresh build."""
+    base = [{**o, "id": k} for k, o in SCENARIO.items()]
+    snap = Snapshot.from_records(base, seq=1)
+    words = ("pflege",)
+    before = snap.naming_rows(words)
+    assert before.dtype == bool and len(before) == len(snap.ids)
+    naming = next(k for k in SCENARIO if before[snap.row_of[k]])
+    other = next(k for k in SCENARIO if not before[snap.row_of[k]] and k != naming)
+    edits = [
+        {**SCENARIO[other], "id": other, "title": "Pflegehilfe Kurs"},
+        {**SCENARIO[naming], "id": naming, "title": "Sprachcafé", "description": None},
+        {**SCENARIO["ik-hamburg"], "id": "neu-pflege", "title": "Pflegeassistenz"},
+    ]
+    patched = snap.patched(edits, seq=2)
+    assert "_naming_rows" in patched.__dict__  # carried, not rebuilt on first use
+    carried = patched.naming_rows(words)
+    assert carried[patched.row_of[other]] and carried[patched.row_of["neu-pflege"]]
+    assert not carried[patched.row_of[naming]]
+    current = {o["id"]: o for o in base} | {e["id"]: e for e in edits}
+    fresh = Snapshot.from_records(list(current.values()), seq=2)
+    for key in current:
+        assert carried[patched.row_of[key]] == fresh.naming_rows(words)[fresh.row_of[key]], key
+    assert snap.naming_rows(words) is before  # the old snapshot is untouched
+
+
+def test_a_built_or_patched_snapshot_comes_with_every_offers_history_position(sessions):
+    """The cache finds every live offer's place in the outcome history before it hands the
+    snapshot out, so no request pays for looking up thousands of keys (a worker's first
+    requests used to); after a patch the changed and new rows are found as well."""
+    cache = SnapshotCache()
+    with transaction(sessions) as session:
+        store_offers(session, SCENARIO)
+        snap = cache.current(session)
+    known = snap.__dict__["_history_rows"][id(cache.history)]
+    assert (known[snap.live_rows] >= 0).all()
+    with transaction(sessions) as session:
+        create_offer(session, ADMIN, "awo", offer("neu"))
+    with transaction(sessions) as session:
+        patched = cache.current(session)
+    assert patched is not snap and cache.patches == 1
+    known = patched.__dict__["_history_rows"][id(cache.history)]
+    assert (known[patched.live_rows] >= 0).all()
+
+
 def test_many_archivals_compact_the_arrays():
     base = [{**offer(f"o{i}"), "id": f"o{i}"} for i in range(10)]
     snap = Snapshot.from_records(base, seq=1)

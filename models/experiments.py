@@ -520,4 +520,4 @@ def _online_decision(report: dict[str, Any], version: str) -> tuple[str, str]:
             f"{diff['estimate']:+.4f} ({interval}; {arms[CHALLENGER]['people']} and "
             f"{arms[CONTROL]['people']} people, {matured})"
         )
-    return decide((below, above), what, report["control"])
+    return decide((below, above), what, report["control"], ci=diff["ci"])

@@ -341,7 +341,11 @@ def _interleaved_comparison(m: re.Match) -> str:
 
 
 def _decisions(what: str, describe: Callable[[re.Match], str]) -> list[tuple[re.Pattern, Callable]]:
-    """The gate's three decisions about a comparison worded like ``what``."""
+    """The gate's three decisions about a comparison worded like ``what`` (a pattern ending
+    in ``$``); "not distinguishable" may add what the data could have shown."""
+    from flask_babel import format_decimal
+
+    body = what.removesuffix("$")
 
     def better(m: re.Match) -> str:
         return _("better beyond noise (95 %% one-sided) — %(what)s", what=describe(m))
@@ -350,12 +354,23 @@ def _decisions(what: str, describe: Callable[[re.Match], str]) -> list[tuple[re.
         return _("worse (95 %% one-sided) — %(what)s", what=describe(m))
 
     def noise(m: re.Match) -> str:
-        return _("not distinguishable from %(r)s — %(what)s", r=m[1], what=describe(m))
+        text = _("not distinguishable from %(r)s — %(what)s", r=m[1], what=describe(m))
+        if m["size"] is None:
+            return text
+        size = format_decimal(float(m["size"]), format="0.0000")
+        return text + _(
+            "; these data would show a difference of %(size)s or more 4 times in 5", size=size
+        )
 
     return [
         _pattern(r"^better beyond noise \(95% one-sided\) — " + what, better),
         _pattern(r"^worse \(95% one-sided\) — " + what, worse),
-        _pattern(r"^not distinguishable from (\S+) — " + what, noise),
+        _pattern(
+            r"^not distinguishable from (\S+) — "
+            + body
+            + r"(?:; these data would show a difference of (?P<size>\S+) or more 4 times in 5)?$",
+            noise,
+        ),
     ]
 
 

@@ -16,6 +16,8 @@ from models.counterfactual import (
     _cluster_codes,
     _cluster_variance,
     counterfactual_estimates,
+    decide,
+    detectable_difference,
     gate,
     policy_ranks,
     position_bias_from_swaps,
@@ -245,3 +247,29 @@ def test_policy_ranks_match_the_engine_request_by_request(seed):
     np.testing.assert_array_equal(
         policy_ranks(frame, scores, seed=seed % 7), _ranks_one_by_one(frame, scores, seed % 7)
     )
+
+
+def test_what_the_data_could_have_shown_is_found_4_times_in_5():
+    """ "Not distinguishable" adds the smallest true difference the same precision would show
+    as better 4 times in 5. Checked by drawing estimates around exactly that difference with
+    the interval's standard error and asking the gate each time."""
+    se = 0.02
+    ci = (-1.959964 * se, 1.959964 * se)
+    size = detectable_difference(ci)
+    assert size == pytest.approx((1.644854 + 0.841621) * se)
+    rng = np.random.default_rng(3)
+    promoted = 0
+    draws = 4000
+    for estimate in rng.normal(size, se, draws):
+        one_sided = (estimate - 1.644854 * se, estimate + 1.644854 * se)
+        central = (estimate - 1.959964 * se, estimate + 1.959964 * se)
+        promoted += decide(one_sided, "x", "v1", ci=central)[0] == "promote"
+    assert 0.78 <= promoted / draws <= 0.82
+    decision, why = decide((-0.01, 0.03), "x", "v1", ci=(-0.015, 0.035))
+    assert decision == "noise"
+    assert why.endswith(
+        f"; these data would show a difference of {detectable_difference((-0.015, 0.035)):.4f} "
+        "or more 4 times in 5"
+    )
+    assert "4 times in 5" not in decide((0.01, 0.03), "x", "v1", ci=(0.005, 0.035))[1]
+    assert "4 times in 5" not in decide((-0.01, 0.03), "x", "v1")[1]

@@ -178,3 +178,19 @@ def test_a_feature_held_to_a_direction_never_turns_against_it():
     probe[:, 2] = np.repeat(np.linspace(-2, 2, 5), 50)
     scores = model.predict(probe).reshape(5, 50)
     assert (np.diff(scores, axis=0) <= 1e-12).all()
+
+
+def test_a_few_hundred_noisy_outcomes_stop_the_outcome_stage_early():
+    """The outcome stage sees referred rows only: a few hundred after 500 people. On gains
+    that are pure noise it must stop adding trees well before ``max_iter`` instead of
+    fitting all rounds to the noise."""
+    from models.ranker import EARLY_STOPPING_ROWS
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = rng.normal(size=(n, 6))
+    label = np.where(rng.random(n) < 0.15, rng.integers(1, 4, n), 0)  # referred: any grade
+    model = TakeUpOutcomeRanker(max_iter=150, random_state=0).fit(X, label)
+    referred = int((label > 0).sum())
+    assert EARLY_STOPPING_ROWS <= referred < 1000
+    assert model.outcome_ is not None and model.outcome_.n_iter_ < 60

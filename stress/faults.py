@@ -168,7 +168,9 @@ def catalogue_digest(inst: Installation) -> dict[str, Any]:
 
 class WriterProbe:
     """Whether some transaction is writing to the database right now: on SQLite, another
-    connection cannot take the write lock; on PostgreSQL, a session holds a transaction id.
+    connection cannot take the write lock; on PostgreSQL, a client session holds a
+    transaction id (client sessions only: autovacuum's ANALYZE of the freshly seeded tables
+    takes one too, and counting it once made the kills land before the import wrote).
     Tells a kill that landed inside the import's write transaction from one before it."""
 
     def __init__(self, inst: Installation) -> None:
@@ -199,7 +201,8 @@ class WriterProbe:
                 conn.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
-                        "AND datname = current_database() AND pid <> pg_backend_pid()"
+                        "AND datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend'"
                     )
                 ).scalar()
             )

@@ -377,14 +377,16 @@ def decide(
     """The gate's decision on a difference (candidate − reference) from its one-sided 95 %
     bounds (the ends of its 90 % interval), with the reason worded around ``what``: the one
     rule for offline estimates and online comparisons alike. When it cannot tell and the
-    central 95 % interval ``ci`` is given, the reason adds ``detectable_difference``."""
+    central 95 % interval ``ci`` is given (and has a width: two identical orders differ by
+    exactly 0), the reason adds ``detectable_difference``."""
     below, above = one_sided
     if below > 0:
         return "promote", f"better beyond noise (95% one-sided) — {what}"
     if above < 0:
         return "worse", f"worse (95% one-sided) — {what}"
     why = f"not distinguishable from {reference} — {what}"
-    if ci is not None and all(np.isfinite(ci)):
+    # a zero-width interval means the two orders are the same, not that the data are exact
+    if ci is not None and all(np.isfinite(ci)) and ci[1] > ci[0]:
         why += (
             f"; these data would show a difference of {detectable_difference(ci):.4f} or more "
             "4 times in 5"

@@ -273,3 +273,6 @@ def test_what_the_data_could_have_shown_is_found_4_times_in_5():
     )
     assert "4 times in 5" not in decide((0.01, 0.03), "x", "v1", ci=(0.005, 0.035))[1]
     assert "4 times in 5" not in decide((-0.01, 0.03), "x", "v1")[1]
+    # a version retrained on the same rows orders exactly alike: nothing to say about power
+    same = decide((0.0, 0.0), "x", "v1", ci=(0.0, 0.0))
+    assert same[0] == "noise" and "4 times in 5" not in same[1]

@@ -185,8 +185,8 @@ def _row_terms(
 #: The groups whose rows may err together: people and offers (see ``_cluster_variance``).
 CLUSTERS = (C.PERSON, C.ITEM)
 Z_95, Z_90 = 1.959964, 1.644854
-#: The power the gate's "how much could these people show" is stated at: 4 times in 5.
-POWER, Z_POWER = 0.8, 0.841621
+#: The power the gate's "what these data would show" is stated at: 80 %, 4 times in 5.
+Z_POWER = 0.841621
 
 
 def _cluster_codes(frame: pd.DataFrame, clusters: Sequence[str]) -> list[np.ndarray]:
@@ -356,7 +356,7 @@ def gate(
 
 def detectable_difference(ci: Sequence[float]) -> float:
     """The smallest true difference the data behind a central 95 % interval ``ci`` would
-    show as better beyond noise (the gate's one-sided 95 % test) ``POWER`` of the time:
+    show as better beyond noise (the gate's one-sided 95 % test) 4 times in 5:
     ``(z_0.95 + z_0.80)`` standard errors, the standard error read off the interval.
 
     Why the gate says it: "not distinguishable" alone does not tell an analyst whether the

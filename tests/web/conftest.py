@@ -181,6 +181,8 @@ def axe_check(page, what: str) -> None:
     WCAG 2.1 AA violation."""
     from axe_playwright_python.base import AXE_SCRIPT
 
+    # a page still loading after a click has no document to check yet
+    page.wait_for_load_state()
     page.evaluate(AXE_SCRIPT)
     result = page.evaluate(
         "opts => axe.run(document, opts)",

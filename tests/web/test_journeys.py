@@ -159,6 +159,8 @@ def test_counsellor_from_intake_to_a_closed_case(server, browser, web_app):
     page.get_by_label("Kennung enthält").fill("2027-0042")
     page.get_by_label("Anzeigen").select_option("all")
     page.get_by_role("button", name="Suche").click()
+    expect(page).to_have_url(re.compile(r"q=2027-0042.*status=all"))  # the results, loaded
+    expect(page.get_by_role("link", name="MBE-2027-0042")).to_be_visible()
     axe_check(page, "case list")
     shot(page, "counsellor-cases")
     page.get_by_role("link", name="MBE-2027-0042").click()
@@ -274,6 +276,7 @@ def test_analyst_compares_and_promotes(server, browser, web_app):
     axe_check(page, "models")
     shot(page, "analyst-models")
     page.locator("#gate").get_by_role("link", name=re.compile("^Freigeben")).click()
+    expect(page.get_by_role("heading", name="v1 freigeben?")).to_be_visible()
     axe_check(page, "promote")
     page.get_by_label(re.compile("^Grund")).fill("besser als die Regelbewertung")
     page.get_by_label(re.compile("Ja, v1 soll")).check()
@@ -284,6 +287,7 @@ def test_analyst_compares_and_promotes(server, browser, web_app):
         page.get_by_role("button", name="v1 freigeben").click()
     expect(page.locator("#versions-table").get_by_text(re.compile("aktiv")).first).to_be_visible()
     page.get_by_role("link", name="Monitoring").first.click()
+    expect(page.get_by_role("heading", name="Monitoring-Bericht")).to_be_visible()
     axe_check(page, "monitoring")
     shot(page, "analyst-monitoring")
     page.close()
@@ -320,6 +324,7 @@ def test_admin_disables_a_user_and_revokes_a_token(server, browser, web_app):
     axe_check(page, "tokens")
     shot(page, "admin-tokens")
     page.get_by_role("link", name="Träger und Beratungsstellen").first.click()
+    expect(page.get_by_role("heading", name="Träger und Beratungsstellen")).to_be_visible()
     axe_check(page, "organisations")
     page.close()
     # the disabled user can no longer log in

@@ -56,7 +56,15 @@ sys.path.insert(0, str(ROOT))
 from machine import describe_machine  # noqa: E402
 
 from catalog.demo import generate_catalogue  # noqa: E402
-from models.worlds import CEILING_ORDERS, LearningRun, ceiling, people_for, zoo  # noqa: E402
+from models.worlds import (  # noqa: E402
+    CEILING_ORDERS,
+    KNOWN_OUTCOME_ORDER,
+    LearningRun,
+    ceiling,
+    known_outcomes,
+    people_for,
+    zoo,
+)
 
 SECONDS_PER_PERSON = 0.03  # roughly, over HTTP on this machine: sets the compressed half-life
 MIN_SEGMENT_PEOPLE = 10
@@ -244,7 +252,9 @@ def ceiling_of(app, run: LearningRun, judged) -> dict[str, float]:
     from matcher.rules import screen
     from service.ranking import ranking
 
-    sums = dict.fromkeys(("best", *CEILING_ORDERS), 0.0)
+    known = known_outcomes(run.world, run.observed)
+    orders = (*CEILING_ORDERS, KNOWN_OUTCOME_ORDER) if known else CEILING_ORDERS
+    sums = dict.fromkeys(("best", *orders), 0.0)
     with app.app_context():
         state = ranking()
         session = app.extensions["lotse"].sessions()
@@ -276,6 +286,7 @@ def ceiling_of(app, run: LearningRun, judged) -> dict[str, float]:
                 estimator.take_up(x),
                 estimator.outcome_gain(x),
                 phase=1.0,
+                known=known,
             )
             for key, value in (dcgs or {}).items():
                 sums[key] += value

@@ -205,7 +205,7 @@ def learned_ranker(url: str, data_dir: Path, people: int, seed: int) -> Any:
     by the model as in production."""
     from casework.outcomes import record_simulated_referrals, workspace
     from models.lifecycle import promote_version, train_version
-    from models.registry import active_pointer, load_verified
+    from models.registry import active_pointer, get_version, load_verified
     from models.serving import ArtifactRanker
     from models.simulation import simulate_history
 
@@ -221,6 +221,11 @@ def learned_ranker(url: str, data_dir: Path, people: int, seed: int) -> Any:
         active = row.version
         print(f"  trained and promoted {active} in {time.perf_counter() - t:.1f} s", flush=True)
     with sessions() as session:
+        schema = get_version(session, active).card.get("features", {}).get("schema_hash")
+        if schema != FEATURE_SCHEMA:
+            # it would still serve (an earlier schema the engine only added to), but the
+            # benchmark measures a model of today's features
+            raise SystemExit(f"{url}'s model has an earlier feature schema; delete the database")
         artifact = load_verified(
             session, data_dir, active, schema_hash=FEATURE_SCHEMA, feature_names=FEATURE_NAMES
         )

@@ -44,7 +44,8 @@ Mismatches the rules cannot see, spelled out so that small trees find them:
 Outcome history (``matcher.history``, as of the request's time, never missing):
 ``offer_outcome_rate``, ``org_outcome_rate``, ``area_outcome_rate`` (0–1, smoothed towards the
 next level up) and ``offer_outcome_evidence``, ``org_outcome_evidence`` (log of 1 + recent
-referrals with an outcome).
+referrals with an outcome); ``offer_completion_rate``, ``org_completion_rate`` (completed among
+the referrals that started and ended, smoothed alike) and ``org_completion_evidence``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from matcher.profile import YOUNG_CHILD_AGE, ResolvedProfile
 from matcher.rules import distances_km
 from matcher.snapshot import GROUP_BIT, TIME_BIT, Snapshot
 
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 FEATURE_NAMES: tuple[str, ...] = (
     "distance_km",
     "online",
@@ -102,10 +103,32 @@ FEATURE_NAMES: tuple[str, ...] = (
     # outcome history
     *HISTORY_FEATURES,
 )
-#: Identifies names, order and definitions; a model trained on another schema is refused.
-FEATURE_SCHEMA: str = hashlib.sha256(
-    json.dumps({"version": FEATURES_VERSION, "names": FEATURE_NAMES}).encode()
-).hexdigest()[:16]
+
+
+def schema_of(version: int, names: tuple[str, ...]) -> str:
+    """The hash that identifies a feature schema: its version and ordered names."""
+    return hashlib.sha256(json.dumps({"version": version, "names": names}).encode()).hexdigest()[
+        :16
+    ]
+
+
+#: Identifies names, order and definitions; a model trained on another schema is refused,
+#: unless that schema is one of ``COMPATIBLE_SCHEMAS``.
+FEATURE_SCHEMA: str = schema_of(FEATURES_VERSION, FEATURE_NAMES)
+#: Features each version added at the end, every earlier feature keeping its name and meaning.
+ADDED_IN: dict[int, tuple[str, ...]] = {
+    3: ("offer_completion_rate", "org_completion_rate", "org_completion_evidence"),
+}
+#: Earlier schemas this one only added features to (hash → their names): a model trained on
+#: one still serves (it reads its own columns, by name), and impressions served under one
+#: still train (the added features missing, which the trees allow). So adding a feature
+#: neither drops the serving model back to the rules nor throws away the logged history.
+COMPATIBLE_SCHEMAS: dict[str, tuple[str, ...]] = {}
+_names = FEATURE_NAMES
+for _version in range(FEATURES_VERSION, 2, -1):
+    _names = _names[: len(_names) - len(ADDED_IN[_version])]
+    COMPATIBLE_SCHEMAS[schema_of(_version - 1, _names)] = _names
+del _names, _version
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 #: What ``rule_features`` fills: the offer's fit to the person and the outcome history — all
 #: that the rule score (``matcher.scoring``) reads.
@@ -127,6 +150,8 @@ MONOTONE: dict[str, int] = {
     "offer_outcome_rate": 1,
     "org_outcome_rate": 1,
     "area_outcome_rate": 1,
+    "offer_completion_rate": 1,
+    "org_completion_rate": 1,
 }
 
 #: First languages kept apart in ``first_language``; the rest are "other".

@@ -8,6 +8,11 @@ record and turns it into features:
   or rejected 0, dropped 1/3, enrolled 2/3, completed 1). ``proposed`` and ``accepted`` say
   nothing yet and are not counted. When a referral moves on (enrolled → completed), its value
   is replaced, not counted twice.
+- **Completion among those who started**: a second rate counts only referrals that reached
+  ``enrolled`` and ended — completed 1, dropped 0 — the drop-out figure course providers are
+  known by (the BAMF reports it per integration course provider). The first rate mixes it
+  with steps that say little of a provider (a person who declines, a place that cannot be
+  reached), so a provider's few finished courses are diluted there; here they are not.
 - **Recency**: each value weighs ``0.5 ** (age / half_life)``, so a change of quality shows
   after a few half-lives instead of being averaged away (``LOTSE_HISTORY_HALF_LIFE_DAYS``).
 - **Never empty**: rates are smoothed towards their parent level, offer → organisation →
@@ -52,6 +57,11 @@ INFORMATIVE: frozenset[str] = frozenset(
 )
 #: Pseudo-referrals that pull each level's rate towards its parent's.
 PRIOR_STRENGTH = {"offer": 3.0, "organization": 5.0, "area": 10.0, "all": 2.0}
+#: Completion rates of offers and organisations are pulled towards their parent's by as many
+#: pseudo-referrals as the data say providers differ (empirical Bayes: ``moment_strength``),
+#: within these bounds: where every provider finishes alike, a few finished courses say
+#: nothing of one; where they differ widely, they say much.
+COMPLETION_STRENGTH_BOUNDS = (1.0, 50.0)
 #: The rate of a history with nothing in it.
 BASE_RATE = 0.5
 #: Names of the columns ``features`` returns, in order.
@@ -61,7 +71,13 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "area_outcome_rate",
     "offer_outcome_evidence",
     "org_outcome_evidence",
+    "offer_completion_rate",
+    "org_completion_rate",
+    "org_completion_evidence",
 )
+#: The two rates each level keeps: every informative outcome on the label scale, and
+#: completion among the referrals that started (reached ``enrolled``) and ended.
+OUTCOME, COMPLETION = 0, 1
 _DAY = 86_400.0
 
 
@@ -94,20 +110,24 @@ def _seconds(at: datetime) -> float:
 
 
 class _Sums:
-    """Decayed value and weight sums per key of one level, as of ``OutcomeHistory.clock``."""
+    """Decayed value and weight sums per key of one level, as of ``OutcomeHistory.clock``:
+    one column per rate (``OUTCOME``, ``COMPLETION``), so both share the key's position."""
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
-        self.value = np.zeros(64)
-        self.weight = np.zeros(64)
+        self.value = np.zeros((64, 2))
+        self.weight = np.zeros((64, 2))
+        #: the sum of squared weights: how many referrals the decayed weight stands for
+        self.weight2 = np.zeros((64, 2))
 
     def idx(self, key: str) -> int:
         i = self.index.get(key)
         if i is None:
             i = self.index[key] = len(self.index)
             if i >= len(self.value):
-                self.value = np.concatenate([self.value, np.zeros(len(self.value))])
-                self.weight = np.concatenate([self.weight, np.zeros(len(self.weight))])
+                self.value = np.concatenate([self.value, np.zeros_like(self.value)])
+                self.weight = np.concatenate([self.weight, np.zeros_like(self.weight)])
+                self.weight2 = np.concatenate([self.weight2, np.zeros_like(self.weight2)])
         return i
 
     def lookup(self, keys: Sequence[str]) -> np.ndarray:
@@ -122,6 +142,7 @@ class _Sums:
         n = len(self.index)
         self.value[:n] *= factor
         self.weight[:n] *= factor
+        self.weight2[:n] *= factor * factor
 
 
 class OutcomeHistory:
@@ -136,10 +157,15 @@ class OutcomeHistory:
         self.last_event_id = 0
         self._seen_recent: set[int] = set()
         self._levels = {name: _Sums() for name in ("offer", "organization", "area")}
-        self._all_value = 0.0
-        self._all_weight = 0.0
-        #: referral id → (offer, organization, area, value, time) of its counted outcome
-        self._counted: dict[str, tuple[str, str, str, float, float]] = {}
+        self._all_value = np.zeros(2)
+        self._all_weight = np.zeros(2)
+        #: (referral id, rate) → (offer, organization, area, value, time) of its counted value
+        self._counted: dict[tuple[str, int], tuple[str, str, str, float, float]] = {}
+        #: referrals that reached ``enrolled``: only their drop counts against completion
+        self._started: set[str] = set()
+        #: completion prior strengths (offer, organisation) and the ``_changes`` they are of
+        self._strengths: tuple[int, float, float] = (-1, 0.0, 0.0)
+        self._changes = 0
         self._lock = threading.Lock()
 
     # --- applying events ---------------------------------------------------------------
@@ -155,13 +181,31 @@ class OutcomeHistory:
             self._all_weight *= factor
             self.clock = t
 
-    def _add(self, keys: tuple[str, str, str], value: float, weight: float) -> None:
+    def _add(self, keys: tuple[str, str, str], rate: int, value: float, weight: float) -> None:
         for sums, key in zip(self._levels.values(), keys, strict=True):
             i = sums.idx(key)
-            sums.value[i] = max(0.0, sums.value[i] + value * weight)
-            sums.weight[i] = max(0.0, sums.weight[i] + weight)
-        self._all_value = max(0.0, self._all_value + value * weight)
-        self._all_weight = max(0.0, self._all_weight + weight)
+            sums.value[i, rate] = max(0.0, sums.value[i, rate] + value * weight)
+            sums.weight[i, rate] = max(0.0, sums.weight[i, rate] + weight)
+            sums.weight2[i, rate] = max(
+                0.0, sums.weight2[i, rate] + math.copysign(weight**2, weight)
+            )
+        self._all_value[rate] = max(0.0, self._all_value[rate] + value * weight)
+        self._all_weight[rate] = max(0.0, self._all_weight[rate] + weight)
+
+    def _count(
+        self, referral_id: str, rate: int, keys: tuple[str, str, str], value: float, t: float
+    ) -> None:
+        """Count ``value`` for a referral in one rate, replacing what it counted there before
+        (a referral that moves on is counted once, with its latest value)."""
+        assert self.clock is not None
+        old = self._counted.get((referral_id, rate))
+        if old is not None:
+            offer, org, area, before, then = old
+            weight = math.exp(-self.decay_per_second * max(0.0, self.clock - then))
+            self._add((offer, org, area), rate, before, -weight)
+        weight = math.exp(-self.decay_per_second * max(0.0, self.clock - t))
+        self._add(keys, rate, value, weight)
+        self._counted[(referral_id, rate)] = (*keys, value, t)
 
     def apply(self, events: Iterable[OutcomeEvent]) -> int:
         """Count the events (in the order given; sort by time first). An event already
@@ -178,18 +222,16 @@ class OutcomeHistory:
                     continue
                 t = _seconds(e.at)
                 self._advance(t)
-                assert self.clock is not None
-                old = self._counted.get(e.referral_id)
-                if old is not None:
-                    offer, org, area, value, then = old
-                    weight = math.exp(-self.decay_per_second * max(0.0, self.clock - then))
-                    self._add((offer, org, area), value, -weight)
-                value = OUTCOME_GRADES[e.status] / MAX_GRADE
                 keys = (e.offer_id, org_key(e.organization), e.area)
-                weight = math.exp(-self.decay_per_second * max(0.0, self.clock - t))
-                self._add(keys, value, weight)
-                self._counted[e.referral_id] = (*keys, value, t)
+                self._count(e.referral_id, OUTCOME, keys, OUTCOME_GRADES[e.status] / MAX_GRADE, t)
+                if e.status == "enrolled":
+                    self._started.add(e.referral_id)
+                elif e.status == "completed" or (
+                    e.status == "dropped" and e.referral_id in self._started
+                ):
+                    self._count(e.referral_id, COMPLETION, keys, float(e.status == "completed"), t)
                 changed += 1
+            self._changes += changed
             self._forget_old_ids()
         return changed
 
@@ -210,9 +252,10 @@ class OutcomeHistory:
         now: datetime,
     ) -> np.ndarray:
         """Rows of ``HISTORY_FEATURES`` for the given offers (their organisation and area
-        keys from ``org_key``/``area_key``), as of ``now``: shape (n, 5).
+        keys from ``org_key``/``area_key``), as of ``now``: shape (n, 8).
 
-        Rates are 0–1 and never missing; evidence is ``log(1 + decayed referrals)``."""
+        Rates are 0–1 and never missing; evidence is ``log(1 + decayed referrals)`` (for
+        completion: of referrals that started and ended)."""
         return self.features_of(self.index(offer_ids, organizations, areas), now)
 
     def index(
@@ -274,11 +317,13 @@ class OutcomeHistory:
         out = np.empty((len(idx), len(HISTORY_FEATURES)))
         f, o, a = idx[:, 0], idx[:, 1], idx[:, 2]
         lv = self._levels
-        m = PRIOR_STRENGTH
         with self._lock:
             scale = 1.0
             if self.clock is not None:
                 scale = math.exp(-self.decay_per_second * max(0.0, _seconds(now) - self.clock))
+            m = {k: np.array([v, v]) for k, v in PRIOR_STRENGTH.items()}
+            m["offer"][COMPLETION], m["organization"][COMPLETION] = self._completion_strengths()
+            # both rates at once: columns OUTCOME and COMPLETION
             p_all = (self._all_value * scale + m["all"] * BASE_RATE) / (
                 self._all_weight * scale + m["all"]
             )
@@ -290,12 +335,35 @@ class OutcomeHistory:
             )
             offer_w = lv["offer"].weight[f] * scale
             p_offer = (lv["offer"].value[f] * scale + m["offer"] * p_org) / (offer_w + m["offer"])
-        out[:, 0] = p_offer
-        out[:, 1] = p_org
-        out[:, 2] = p_area
-        out[:, 3] = np.log1p(offer_w)
-        out[:, 4] = np.log1p(org_w)
+        out[:, 0] = p_offer[:, OUTCOME]
+        out[:, 1] = p_org[:, OUTCOME]
+        out[:, 2] = p_area[:, OUTCOME]
+        out[:, 3] = np.log1p(offer_w[:, OUTCOME])
+        out[:, 4] = np.log1p(org_w[:, OUTCOME])
+        out[:, 5] = p_offer[:, COMPLETION]
+        out[:, 6] = p_org[:, COMPLETION]
+        out[:, 7] = np.log1p(org_w[:, COMPLETION])
         return out
+
+    def _completion_strengths(self) -> tuple[float, float]:
+        """``moment_strength`` of offers' and organisations' completion rates (held by the
+        caller's lock), computed again only after new outcomes."""
+        changes, offer, org = self._strengths
+        if changes != self._changes:
+            w = self._all_weight[COMPLETION]
+            p = (self._all_value[COMPLETION] + 2.0 * BASE_RATE) / (w + 2.0)
+            n = {name: len(sums.index) for name, sums in self._levels.items()}
+            offer, org = (
+                moment_strength(
+                    self._levels[name].value[: n[name], COMPLETION],
+                    self._levels[name].weight[: n[name], COMPLETION],
+                    self._levels[name].weight2[: n[name], COMPLETION],
+                    p,
+                )
+                for name in ("offer", "organization")
+            )
+            self._strengths = (self._changes, offer, org)
+        return offer, org
 
     def evidence(self, offer_id: str, now: datetime) -> float:
         """Decayed number of referrals with an outcome for one offer (for reasons)."""
@@ -304,7 +372,31 @@ class OutcomeHistory:
             if i is None or self.clock is None:
                 return 0.0
             scale = math.exp(-self.decay_per_second * max(0.0, _seconds(now) - self.clock))
-            return float(self._levels["offer"].weight[i] * scale)
+            return float(self._levels["offer"].weight[i, OUTCOME] * scale)
+
+
+def moment_strength(value: np.ndarray, weight: np.ndarray, weight2: np.ndarray, p: float) -> float:
+    """How many pseudo-referrals at the overall rate ``p`` a key's 0/1 rate should be pulled
+    towards: ``p(1 - p) / τ² - 1``, where τ² is the spread of the keys' true rates, found by
+    the method of moments. A key's observed rate ``r`` over ``n`` referrals spreads around
+    ``p`` by ``E(r - p)² = τ² + (p(1 - p) - τ²) / n`` (chance, with the keys' own rates), so
+    the weighted sum ``S = Σ w (r - p)²`` gives ``τ² = (S - p(1 - p) Σ w/n) / Σ w (1 - 1/n)``;
+    ``n`` is the effective number of referrals, ``weight² / weight2`` (decayed weights count
+    for fewer). No spread beyond chance: the upper bound of ``COMPLETION_STRENGTH_BOUNDS``."""
+    low, high = COMPLETION_STRENGTH_BOUNDS
+    used = weight > 1e-9
+    if used.sum() < 2 or not 0.0 < p < 1.0:
+        return high
+    w, v, w2 = weight[used], value[used], weight2[used]
+    noise = p * (1.0 - p)
+    spread = float((w * (v / w - p) ** 2).sum())
+    repeated = float((w - w2 / w).sum())  # Σ w (1 - 1/n): keys seen once say nothing of τ²
+    if repeated <= 1e-9:
+        return high
+    between = (spread - noise * float((w2 / w).sum())) / repeated
+    if between <= 0.0:
+        return high
+    return float(np.clip(noise / between - 1.0, low, high))
 
 
 #: How far below the newest event id a reader looks again, for events whose transactions

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import getpass
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -119,13 +119,20 @@ def default_actor() -> str:
 
 
 def _engine_defaults() -> dict[str, Any]:
-    from matcher.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_SCHEMA, MONOTONE
+    from matcher.features import (
+        CATEGORICAL_FEATURES,
+        COMPATIBLE_SCHEMAS,
+        FEATURE_NAMES,
+        FEATURE_SCHEMA,
+        MONOTONE,
+    )
     from matcher.scoring import RuleScoreRanker
 
     rule = RuleScoreRanker()
     return {
         "feature_names": tuple(FEATURE_NAMES),
         "schema_hash": FEATURE_SCHEMA,
+        "compatible_schemas": dict(COMPATIBLE_SCHEMAS),
         "rule": rule.score,
         "rule_version": rule.version,
         "categorical": tuple(CATEGORICAL_FEATURES),
@@ -143,6 +150,9 @@ class Workspace:
     impressions: ImpressionSource | None = None
     feature_names: tuple[str, ...] = ()
     schema_hash: str = ""
+    #: earlier schemas the current one only added features to (``matcher.features``): their
+    #: impressions train, their models load
+    compatible_schemas: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rule: Callable[[np.ndarray], np.ndarray] | None = None
     rule_version: str = "rules"
     catalogue_size: Callable[[Session], int] | None = None
@@ -157,7 +167,11 @@ class Workspace:
         if self.impressions is None:
             from models.training import load_impressions
 
-            self.impressions = functools.partial(load_impressions, schema_hash=self.schema_hash)
+            self.impressions = functools.partial(
+                load_impressions,
+                schema_hash=self.schema_hash,
+                also=tuple(self.compatible_schemas),
+            )
         if self.catalogue_size is None:
             from catalog.store import count_offers
 
@@ -169,6 +183,10 @@ class Workspace:
             assert self.impressions is not None  # __post_init__ supplies the default
             impressions = self.impressions(session, since, until)
             outcomes = self.outcomes(session, since, None)
+        # impressions of an earlier, compatible schema lack the features added since
+        for name in self.feature_names:
+            if name not in impressions.columns and len(impressions):
+                impressions[name] = np.nan
         return build_training_frame(impressions, outcomes, since=since, until=until)
 
     def n_offers(self) -> int | None:
@@ -411,6 +429,7 @@ def _load(ws: Workspace, version: str, *, heldout: bool = False) -> RankerArtifa
             schema_hash=ws.schema_hash,
             feature_names=ws.feature_names,
             heldout=heldout,
+            compatible=ws.compatible_schemas,
         )
 
 

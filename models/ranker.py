@@ -332,9 +332,16 @@ class TakeUpOutcomeRanker(RegressorMixin, BaseEstimator):
                 monotonic_cst=mono,
                 **self._boosting(m, 10, 100, 50),
             )
+            # a column can be missing in every referred row though not in every row (a
+            # feature added since most were served): scikit-learn cannot bin an empty
+            # column, and a constant one is never split on, so it serves the same
+            referred = X[took]
+            empty = np.isnan(referred).all(axis=0)
+            if empty.any():
+                referred[:, empty] = 0.0
             with _threads_for(m):
                 self.outcome_.fit(
-                    X[took], gain[took], sample_weight=None if weights is None else weights[took]
+                    referred, gain[took], sample_weight=None if weights is None else weights[took]
                 )
         self._take_up_trees = CompiledTrees(self.take_up_) if self.take_up_ is not None else None
         self._outcome_trees = CompiledTrees(self.outcome_) if self.outcome_ is not None else None

@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -288,8 +288,12 @@ def load_verified(
     schema_hash: str,
     feature_names: Sequence[str],
     heldout: bool = False,
+    compatible: Mapping[str, Sequence[str]] | None = None,
 ) -> RankerArtifact:
     """Load a registered artifact after checking hash, library version and feature schema.
+
+    ``compatible``: earlier schemas (hash → names) the engine's only added features to; an
+    artifact trained on one of them loads (it reads its own columns by name).
 
     ``heldout``: the copy fitted on the training split only (for evaluation and the gate);
     versions registered without one hold a single artifact fitted that way, which is used.
@@ -324,6 +328,9 @@ def load_verified(
             f"{version} was built with scikit-learn {artifact.sklearn_version}, this process "
             f"runs {sklearn.__version__}; retrain it with this version"
         )
+    earlier = (compatible or {}).get(artifact.schema_hash)
+    if earlier is not None and tuple(artifact.feature_names) == tuple(earlier):
+        return artifact
     if artifact.schema_hash != schema_hash or tuple(artifact.feature_names) != tuple(feature_names):
         added = [n for n in feature_names if n not in artifact.feature_names]
         removed = [n for n in artifact.feature_names if n not in feature_names]

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,6 +95,7 @@ class ActiveRanker:
         fallback: Ranker,
         schema_hash: str,
         feature_names: Sequence[str],
+        compatible: Mapping[str, Sequence[str]] | None = None,
         check_interval: float = 1.0,
         retry_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -104,6 +105,7 @@ class ActiveRanker:
         self._fallback = fallback
         self._schema_hash = schema_hash
         self._feature_names = tuple(feature_names)
+        self._compatible = dict(compatible or {})
         self._check_interval = check_interval
         self._retry_interval = retry_interval
         self._clock = clock
@@ -205,6 +207,7 @@ class ActiveRanker:
                     version,
                     schema_hash=self._schema_hash,
                     feature_names=self._feature_names,
+                    compatible=self._compatible,
                 )
         except LotseError as exc:
             exc.detail = f"{version}: {exc.detail}"

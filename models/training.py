@@ -316,13 +316,15 @@ def load_impressions(
     until: datetime | str | None = None,
     *,
     schema_hash: str | None = None,
+    also: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The logged impressions of served results in ``[since, until)``, one row each, with
     the served feature values as columns and the request's pseudonymous segments.
 
     Waitlist impressions are left out: they are full offers shown apart, whose positions
     belong to another list. With ``schema_hash``, only requests served under that feature
-    schema are read, since other schemas' columns mean something else. Requests and their
+    schema (or one of the schemas in ``also``: earlier ones it only added features to) are
+    read, since other schemas' columns mean something else. Requests and their
     impressions are read apart and joined here, so each request's context is parsed once.
     """
     from sqlalchemy import ColumnElement, Text, cast, select
@@ -337,7 +339,7 @@ def load_impressions(
     if hi is not None:
         wanted.append(R.served_at < hi.to_pydatetime())
     if schema_hash is not None:
-        wanted.append(R.feature_schema == schema_hash)
+        wanted.append(R.feature_schema.in_([schema_hash, *also]))
     requests = session.execute(
         select(R.request_id, R.person_key, R.served_at, R.model_version, R.context).where(*wanted)
     ).all()

@@ -346,6 +346,10 @@ CEILING_ORDERS: tuple[str, ...] = (
     "true take-up × model outcome",
     "model take-up × true outcome",
 )
+#: The order ``ceiling`` adds where the world's outcome hangs on a hidden quality of each
+#: organisation (``ORG_QUALITY_WORLDS``): the true take-up times the outcome the best
+#: possible learner could know from the run's own referrals (``known_outcomes``).
+KNOWN_OUTCOME_ORDER = "true take-up × best-known outcome"
 
 
 def ceiling(
@@ -358,15 +362,19 @@ def ceiling(
     gain: np.ndarray,
     phase: float,
     k: int = 5,
+    known: Callable[[str], float] | None = None,
 ) -> dict[str, float] | None:
     """DCG@``k`` of the true values under each of ``CEILING_ORDERS`` for one person's eligible
     ``offers`` (``need``: the index of the need each serves; ``take_up`` and ``gain``: the
     model's two halves for each), and ``"best"``: the DCG of the best ``k`` regardless of
-    needs, the oracle's denominator. None when no offer has any value.
+    needs, the oracle's denominator. None when no offer has any value. With ``known`` (an
+    organisation's best-known completion, ``known_outcomes``) also ``KNOWN_OUTCOME_ORDER``.
 
     Why: a learned order below the target can be short of it because coverage costs (the
     truth's own ratio under coverage), because its take-up half errs, or because its outcome
-    half does; swapping each half for the truth says which."""
+    half does; swapping each half for the truth says which. And where the outcome half is
+    short, the best-known outcome says whether a better learner could do better with the
+    same referrals, or whether the referrals themselves are too few."""
     truths = [world.truth(person, offer, phase) for offer in offers]
     value = np.array([t.value for t in truths])
     true_take_up = np.array([t.take_up for t in truths])
@@ -381,7 +389,7 @@ def ceiling(
         return dcg(value[picked].tolist(), k)
 
     model = take_up * gain
-    return {
+    out = {
         "best": best,
         "truth": covered(value),
         "model": covered(model),
@@ -389,6 +397,59 @@ def ceiling(
         "true take-up × model outcome": covered(true_take_up * gain),
         "model take-up × true outcome": covered(take_up * true_gain),
     }
+    if known is not None:
+        best_known = np.array(
+            [
+                Truth(t.take_up, t.accept, known(situation(person, o).organization)).gain
+                for t, o in zip(truths, offers, strict=True)
+            ]
+        )
+        out[KNOWN_OUTCOME_ORDER] = covered(true_take_up * best_known)
+    return out
+
+
+#: Worlds whose outcome hangs on a hidden quality of each organisation, and how: the
+#: completion of a referral to an organisation of quality ``q`` at ``phase``.
+ORG_QUALITY_WORLDS: dict[str, Callable[[World, str, float, np.ndarray], np.ndarray]] = {
+    "provider_quality": lambda world, org, phase, q: 1 / (1 + np.exp(-2 * q)),
+    "quality_shift": lambda world, org, phase, q: (
+        1 / (1 + np.exp(-2 * (-q if phase >= 0.5 and world.hidden("flip:" + org) > 0 else q)))
+    ),
+}
+
+
+def known_outcomes(
+    world: World, observed: Sequence[tuple[str, list[tuple[str, str | None]], float]]
+) -> Callable[[str], float] | None:
+    """What the best possible learner could know of each organisation's completion at the
+    end of the run from the run's own referrals (``observed``: organisation, status steps,
+    phase): the posterior mean under the world's own prior (quality ~ N(0, 1)) and its own
+    outcome model, which it knows exactly (including which organisations change and when).
+    Only an enrolment says anything of the quality (completed or dropped); declines,
+    rejections and drops before enrolment do not depend on it. None for worlds without a
+    hidden organisation quality."""
+    complete_of = ORG_QUALITY_WORLDS.get(world.name)
+    if complete_of is None:
+        return None
+    grid = np.linspace(-5.0, 5.0, 801)
+    log_prior = -0.5 * grid**2
+    by_org: dict[str, list[tuple[bool, float]]] = {}
+    for org, steps, phase in observed:
+        statuses = [status for status, _ in steps]
+        if "enrolled" in statuses:
+            by_org.setdefault(org, []).append((statuses[-1] == "completed", phase))
+    known: dict[str, float] = {}
+    for org, seen in by_org.items():
+        log_post = log_prior.copy()
+        for completed, phase in seen:
+            p = np.clip(complete_of(world, org, phase, grid), 1e-12, 1 - 1e-12)
+            log_post += np.log(p if completed else 1 - p)
+        w = np.exp(log_post - log_post.max())
+        known[org] = float((w * complete_of(world, org, 1.0, grid)).sum() / w.sum())
+    # an organisation nobody enrolled with is known only by the prior
+    prior = np.exp(log_prior)
+    unseen = float((prior * complete_of(world, "", 0.0, grid)).sum() / prior.sum())
+    return lambda org: known.get(org, unseen)
 
 
 # --- the whole loop, through the public API ---------------------------------------------------
@@ -416,6 +477,9 @@ class LearningRun:
     tokens: Mapping[str, str]
     seed: int = 0
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Every referral's organisation, the status steps the API recorded and the phase: what
+    #: the run's referrals could teach (``known_outcomes``).
+    observed: list[tuple[str, list[tuple[str, str | None]], float]] = field(default_factory=list)
     rng: np.random.Generator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -484,13 +548,20 @@ class LearningRun:
             counts["requests"] += 1
             shown = [self.offers[r["offer_id"]] for r in rec["results"]]
             for offer_id, steps in self.world.respond(person, shown, phase, self.rng):
-                self._refer(rec["request_id"], offer_id, steps)
+                recorded = self._refer(rec["request_id"], offer_id, steps)
+                organization = str(self.offers[offer_id].get("organization") or "")
+                self.observed.append((organization, recorded, phase))
                 counts["referrals"] += 1
         return counts
 
-    def _refer(self, request_id: str, offer_id: str, steps: list[tuple[str, str | None]]) -> None:
+    def _refer(
+        self, request_id: str, offer_id: str, steps: list[tuple[str, str | None]]
+    ) -> list[tuple[str, str | None]]:
+        """Refer and report ``steps``; returns the steps recorded (a provider full by then
+        rejects instead of enrolling)."""
         body = {"request_id": request_id, "offer_id": offer_id, "consent": True}
         referral = self._call("POST", "/v1/referrals", body, who="counsellor")
+        recorded: list[tuple[str, str | None]] = []
         for status, reason in steps:
             patch = {"status": status, "reason": reason}
             code, data = self.api(
@@ -503,9 +574,11 @@ class LearningRun:
                     {"status": "rejected_by_provider", "reason": "no_capacity"},
                     who="admin",
                 )
-                return
+                return [*recorded, ("rejected_by_provider", "no_capacity")]
             if code != 200:
                 raise ApiError(f"PATCH referral {status} answered {code}: {str(data)[:300]}")
+            recorded.append((status, reason))
+        return recorded
 
     # the analyst ---------------------------------------------------------------------------
 

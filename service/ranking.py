@@ -18,7 +18,7 @@ from casework.outcomes import REFERRAL_EVENTS
 from lotse.pseudonyms import person_key
 from lotse.settings import Settings
 from matcher.engine import Exploration
-from matcher.features import FEATURE_NAMES, FEATURE_SCHEMA
+from matcher.features import COMPATIBLE_SCHEMAS, FEATURE_NAMES, FEATURE_SCHEMA
 from matcher.history import OutcomeHistory
 from matcher.scoring import Ranker, RuleScoreRanker
 from matcher.snapshot import SnapshotCache
@@ -38,6 +38,7 @@ class Ranking:
             fallback=RuleScoreRanker(),
             schema_hash=FEATURE_SCHEMA,
             feature_names=FEATURE_NAMES,
+            compatible=COMPATIBLE_SCHEMAS,
             check_interval=settings.model_check_seconds,
         )
         self.snapshots = SnapshotCache(

@@ -169,6 +169,22 @@ def test_position_is_taken_out_of_take_up():
     assert np.corrcoef(gain, attractive[:2000] * (0.5 + 0.4 * X[:2000, 1]))[0, 1] > 0.85
 
 
+def test_a_feature_missing_in_every_referred_row_neither_breaks_training_nor_serving():
+    """A feature added after most rows were served has values only in the newest rows; when
+    none of those was referred, the outcome stage sees it missing throughout (scikit-learn
+    cannot bin an empty column: this failed training with a 500)."""
+    X, label, position, taken, _, _ = _position_biased(n_requests=300)
+    X = np.column_stack([X, np.full(len(X), np.nan)])
+    unreferred = np.flatnonzero(~taken)[:50]
+    X[unreferred, 3] = 0.7  # values only where nothing was referred
+    assert np.isnan(X[taken, 3]).all() and not np.isnan(X[:, 3]).all()
+    model = TakeUpOutcomeRanker(random_state=0).fit(X, label, positions=position, taken_up=taken)
+    served = X[:40].copy()
+    served[:, 3] = 0.9  # served later with the feature known: scored, and as if unknown
+    assert np.isfinite(model.predict(served)).all()
+    assert model.outcome_gain(served) == pytest.approx(model.outcome_gain(X[:40]))
+
+
 def test_a_feature_held_to_a_direction_never_turns_against_it():
     X, label, position, taken, _theta, _a = _position_biased(seed=1)
     model = TakeUpOutcomeRanker(monotone=(0, 0, -1), random_state=0).fit(

@@ -13,10 +13,12 @@ import pytest
 from catalog.demo import generate_catalogue
 from models.simulation import SimulatedPerson
 from models.worlds import (
+    KNOWN_OUTCOME_ORDER,
     LearningRun,
     Truth,
     ceiling,
     dcg,
+    known_outcomes,
     oracle_ratio,
     people_for,
     world_named,
@@ -114,6 +116,42 @@ def test_the_ceiling_says_what_coverage_costs_and_which_half_of_the_model_errs()
     assert nothing is not None and nothing["best"] > 0
     poor = _person(location={"latitude": 10.0, "longitude": 10.0})
     assert ceiling(world, poor, offers[:1], need[:1], 1, np.ones(1), np.ones(1), 0.0) is None
+
+
+def test_the_best_known_outcome_is_the_posterior_of_what_the_run_observed():
+    """Where an organisation's hidden quality decides completion, what the run's referrals
+    tell of it: completions raise the posterior, drops lower it, steps before enrolment
+    say nothing, an unseen organisation keeps the prior (0.5); other worlds have none."""
+    world = world_named("provider_quality")
+    done = [("enrolled", None), ("completed", None)]
+    lost = [("enrolled", None), ("dropped", "other")]
+    observed = [
+        *[("Good", done, 0.1)] * 4,
+        *[("Poor", lost, 0.2)] * 4,
+        *[("Shy", [("declined", "no_longer_interested")], 0.3)] * 6,
+    ]
+    known = known_outcomes(world, observed)
+    assert known is not None
+    assert known("Good") > 0.75 and known("Poor") < 0.25
+    assert known("Shy") == pytest.approx(0.5, abs=1e-6) == known("Nobody")
+    # one completion says less than four
+    assert 0.5 < known_outcomes(world, observed[:1])("Good") < known("Good")
+    assert known_outcomes(world_named("fees"), observed) is None
+    # the world where half the organisations change sides: a completion before the change
+    # tells the opposite of a flipped organisation's quality after it
+    shift = world_named("quality_shift")
+    flipped = next(f"org{i}" for i in range(100) if shift.hidden(f"flip:org{i}") > 0)
+    kept = next(f"org{i}" for i in range(100) if shift.hidden(f"flip:org{i}") <= 0)
+    early = known_outcomes(shift, [(flipped, done, 0.2)] * 3 + [(kept, done, 0.2)] * 3)
+    assert early is not None and early(flipped) < 0.5 < early(kept)
+    # and the ceiling orders by it next to the others
+    person = _person()
+    offers = [_offer(id="a", organization="Good"), _offer(id="b", organization="Poor")]
+    got = ceiling(world, person, offers, np.array([0, 0]), 1, np.ones(2), np.ones(2), 0.0,
+                  known=known)  # fmt: skip
+    assert got is not None and KNOWN_OUTCOME_ORDER in got
+    plain = ceiling(world, person, offers, np.array([0, 0]), 1, np.ones(2), np.ones(2), 0.0)
+    assert plain is not None and KNOWN_OUTCOME_ORDER not in plain
 
 
 def _api(client):

@@ -402,3 +402,40 @@ def test_a_switch_of_the_active_version_ends_a_running_comparison(
     result = runner.invoke(args=["ranker", "rollback", "--reason", "t"])
     assert result.exit_code == 0, result.output
     assert client.get(f"{URL}/experiment", headers=analyst).get_json()["running"] is False
+
+
+def test_an_upgrade_that_adds_features_keeps_the_history_and_the_serving_model(
+    trained, client, make_token
+):
+    """An installation that logged and trained before features were added (the schema
+    ``COMPATIBLE_SCHEMAS`` names): after the upgrade its model still serves, reading its own
+    columns, instead of falling back to the rules; and its logged impressions still train a
+    model of the new schema, the added features missing, instead of being thrown away."""
+    from sqlalchemy import select, update
+
+    from matcher.features import COMPATIBLE_SCHEMAS
+    from matcher.tables import Impression, RecommendationRequest
+
+    ((old_hash, old_names),) = COMPATIBLE_SCHEMAS.items()
+    added = set(FEATURE_NAMES) - set(old_names)
+    assert added and FEATURE_NAMES[: len(old_names)] == old_names
+    lotse = trained.extensions["lotse"]
+    with transaction(lotse.sessions) as session:
+        session.execute(update(RecommendationRequest).values(feature_schema=old_hash))
+        for imp in session.scalars(select(Impression)):
+            imp.features = {k: v for k, v in (imp.features or {}).items() if k not in added}
+        card = session.get(ModelVersion, "v1").card
+        old = RankerArtifact(ReversedRules(), tuple(old_names), old_hash)
+        version = save_version(session, lotse.settings.data_dir, old, card, "test", "v1").version
+    analyst = make_token("analyst")
+    counsellor = make_token("counsellor", centre_id="mbe-wetzlar")
+    resp = client.post(f"{URL}/{version}/promote", json={"force": True}, headers=analyst)
+    assert resp.status_code == 200, resp.get_json()
+    assert _recommend(client, counsellor)["model_version"] == version
+    assert client.get(URL, headers=analyst).get_json()["serving_error"] is None
+
+    resp = client.post(f"{URL}/train", json={}, headers=analyst)
+    assert resp.status_code == 201, resp.get_json()
+    trained_card = resp.get_json()["card"]
+    assert trained_card["features"]["names"] == list(FEATURE_NAMES)
+    assert trained_card["rows"]["train"]["rows"] > 1000  # the earlier schema's impressions

@@ -35,6 +35,9 @@ from matcher.snapshot import TIME_BIT, Snapshot
 #: Outcomes are named as a reason only with this much evidence (log of 1 + 5 referrals): a
 #: rate of one or two referrals is noise, and could tell of a single person.
 OUTCOME_REASON_EVIDENCE = float(np.log1p(5))
+#: Completion with the provider is named from this rate on, with as much evidence (courses
+#: started and ended) as outcomes need.
+COMPLETION_REASON_RATE = 0.75
 
 
 @dataclass(frozen=True)
@@ -184,4 +187,9 @@ def reasons_for(
         )
     if f["offer_outcome_evidence"] >= OUTCOME_REASON_EVIDENCE and f["offer_outcome_rate"] >= 0.5:
         out.append(Reason("outcomes", t.gettext("earlier referrals here mostly led to enrolment")))
+    if (
+        f["org_completion_evidence"] >= OUTCOME_REASON_EVIDENCE
+        and f["org_completion_rate"] >= COMPLETION_REASON_RATE
+    ):
+        out.append(Reason("outcomes", t.gettext("most who started with this provider finished")))
     return out

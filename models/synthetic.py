@@ -49,7 +49,14 @@ def synthetic_frame(
         if name in missing:
             X[rng.random(n) < 0.5, j] = np.nan
     weights = rng.normal(0, 1, d) * (rng.random(d) < 0.6)
-    utility = np.nan_to_num(X) @ weights / max(1.0, np.sqrt((weights**2).sum()))
+    # category codes (0–19) enter the utility standardised, like every other column: raw,
+    # a weight on one of them swamped the rest and the label mix (the share taken up, and
+    # with it the outcome stage's rows) swung with the number of features
+    Z = np.nan_to_num(X)
+    for j, name in enumerate(feature_names):
+        if name in categorical:
+            Z[:, j] = (Z[:, j] - 9.5) / 5.77
+    utility = Z @ weights / max(1.0, np.sqrt((weights**2).sum()))
     if d >= 2:
         utility += 0.5 * np.nan_to_num(X[:, 0] * X[:, 1])
     latent = utility + rng.logistic(0, 0.6, n) - 2.2

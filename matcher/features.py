@@ -107,9 +107,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 def schema_of(version: int, names: tuple[str, ...]) -> str:
     """The hash that identifies a feature schema: its version and ordered names."""
-    return hashlib.sha256(json.dumps({"version": version, "names": names}).encode()).hexdigest()[
-        :16
-    ]
+    text = json.dumps({"version": version, "names": names})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 #: Identifies names, order and definitions; a model trained on another schema is refused,
@@ -119,16 +118,24 @@ FEATURE_SCHEMA: str = schema_of(FEATURES_VERSION, FEATURE_NAMES)
 ADDED_IN: dict[int, tuple[str, ...]] = {
     3: ("offer_completion_rate", "org_completion_rate", "org_completion_evidence"),
 }
+
+
+def _compatible_schemas() -> dict[str, tuple[str, ...]]:
+    """Each earlier version's hash and names: today's names less what was added since. Only
+    back to version 2: ``ADDED_IN`` records additions from version 3 on."""
+    found = {}
+    names = FEATURE_NAMES
+    for version in range(FEATURES_VERSION, 2, -1):
+        names = names[: len(names) - len(ADDED_IN[version])]
+        found[schema_of(version - 1, names)] = names
+    return found
+
+
 #: Earlier schemas this one only added features to (hash → their names): a model trained on
 #: one still serves (it reads its own columns, by name), and impressions served under one
 #: still train (the added features missing, which the trees allow). So adding a feature
 #: neither drops the serving model back to the rules nor throws away the logged history.
-COMPATIBLE_SCHEMAS: dict[str, tuple[str, ...]] = {}
-_names = FEATURE_NAMES
-for _version in range(FEATURES_VERSION, 2, -1):
-    _names = _names[: len(_names) - len(ADDED_IN[_version])]
-    COMPATIBLE_SCHEMAS[schema_of(_version - 1, _names)] = _names
-del _names, _version
+COMPATIBLE_SCHEMAS: dict[str, tuple[str, ...]] = _compatible_schemas()
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 #: What ``rule_features`` fills: the offer's fit to the person and the outcome history — all
 #: that the rule score (``matcher.scoring``) reads.

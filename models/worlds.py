@@ -229,13 +229,20 @@ def base_take_up(person: SimulatedPerson, s: Situation) -> float:
     return 0.45 * reach * (1.0 if s.schedule_fits else 0.3) * (1.0 if s.first_need else 0.75)
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def completion_of_quality(q: Any) -> Any:
+    """Completion of a referral to an organisation of hidden quality ``q`` (a number or an
+    array of them): the provider_quality and quality_shift worlds."""
+    return 1.0 / (1.0 + np.exp(-2.0 * q))
+
+
+def changed_sides(world: World, organization: str, phase: float) -> bool:
+    """Whether an organisation of the quality_shift world has changed sides by ``phase``."""
+    return phase >= 0.5 and world.hidden("flip:" + organization) > 0
 
 
 def _provider_quality(world: World, person: SimulatedPerson, s: Situation, phase: float) -> Truth:
     q = world.hidden("org:" + s.organization)
-    return Truth(base_take_up(person, s), 0.8, _sigmoid(2.0 * q))
+    return Truth(base_take_up(person, s), 0.8, float(completion_of_quality(q)))
 
 
 def _level_cliff(world: World, person: SimulatedPerson, s: Situation, phase: float) -> Truth:
@@ -273,9 +280,9 @@ def _fees(world: World, person: SimulatedPerson, s: Situation, phase: float) -> 
 
 def _quality_shift(world: World, person: SimulatedPerson, s: Situation, phase: float) -> Truth:
     q = world.hidden("org:" + s.organization)
-    if phase >= 0.5 and world.hidden("flip:" + s.organization) > 0:
+    if changed_sides(world, s.organization, phase):
         q = -q
-    return Truth(base_take_up(person, s), 0.8, _sigmoid(2.0 * q))
+    return Truth(base_take_up(person, s), 0.8, float(completion_of_quality(q)))
 
 
 def _position_bias(world: World, person: SimulatedPerson, s: Situation, phase: float) -> Truth:
@@ -411,9 +418,9 @@ def ceiling(
 #: Worlds whose outcome hangs on a hidden quality of each organisation, and how: the
 #: completion of a referral to an organisation of quality ``q`` at ``phase``.
 ORG_QUALITY_WORLDS: dict[str, Callable[[World, str, float, np.ndarray], np.ndarray]] = {
-    "provider_quality": lambda world, org, phase, q: 1 / (1 + np.exp(-2 * q)),
-    "quality_shift": lambda world, org, phase, q: (
-        1 / (1 + np.exp(-2 * (-q if phase >= 0.5 and world.hidden("flip:" + org) > 0 else q)))
+    "provider_quality": lambda world, org, phase, q: completion_of_quality(q),
+    "quality_shift": lambda world, org, phase, q: completion_of_quality(
+        -q if changed_sides(world, org, phase) else q
     ),
 }
 

@@ -62,6 +62,10 @@ PRIOR_STRENGTH = {"offer": 3.0, "organization": 5.0, "area": 10.0, "all": 2.0}
 #: within these bounds: where every provider finishes alike, a few finished courses say
 #: nothing of one; where they differ widely, they say much.
 COMPLETION_STRENGTH_BOUNDS = (1.0, 50.0)
+#: The strengths are found again once this many outcomes arrived since (or 1 % more than
+#: then, whichever is more): they move slowly, and finding them reads every offer's sums,
+#: which a request after each new outcome should not pay (``bench/completion_strength_bench.py``).
+STRENGTH_REFRESH_EVENTS = 20
 #: The rate of a history with nothing in it.
 BASE_RATE = 0.5
 #: Names of the columns ``features`` returns, in order.
@@ -347,9 +351,11 @@ class OutcomeHistory:
 
     def _completion_strengths(self) -> tuple[float, float]:
         """``moment_strength`` of offers' and organisations' completion rates (held by the
-        caller's lock), computed again only after new outcomes."""
+        caller's lock), found again only after enough new outcomes
+        (``STRENGTH_REFRESH_EVENTS``)."""
         changes, offer, org = self._strengths
-        if changes != self._changes:
+        due = max(STRENGTH_REFRESH_EVENTS, changes // 100)
+        if changes < 0 or self._changes - changes >= due:
             w = self._all_weight[COMPLETION]
             p = (self._all_value[COMPLETION] + 2.0 * BASE_RATE) / (w + 2.0)
             n = {name: len(sums.index) for name, sums in self._levels.items()}

@@ -11,6 +11,7 @@ import pytest
 from matcher.history import (
     BASE_RATE,
     COMPLETION_STRENGTH_BOUNDS,
+    STRENGTH_REFRESH_EVENTS,
     OutcomeEvent,
     OutcomeHistory,
     area_key,
@@ -181,3 +182,26 @@ def test_the_history_reads_how_far_providers_differ_from_their_outcomes():
     far = rates(apart, org="org0")["org_done"]
     near = rates(alike, org="org0")["org_done"]
     assert far > 0.8 and abs(near - 0.6) < 0.05
+
+
+def test_the_completion_strength_is_found_again_only_after_enough_new_outcomes():
+    """Finding it reads every offer's sums; a request after each new outcome must not pay
+    that, and a strength a few outcomes old is as good."""
+    h = OutcomeHistory()
+    i = 0
+
+    def course(org, end):
+        nonlocal i
+        i += 2
+        ref = f"r{i}"
+        h.apply([event(i, ref, "enrolled", org=org), event(i + 1, ref, end, org=org)])
+
+    for j in range(40):
+        course(f"org{j}", "completed" if j % 2 else "dropped")
+    first = h._completion_strengths()
+    for j in range(5):  # a few more: the strength read before still stands
+        course(f"org{j}", "completed" if j % 2 else "dropped")
+    assert h._completion_strengths() == first
+    for j in range(STRENGTH_REFRESH_EVENTS):
+        course(f"org{j}", "completed" if j % 2 else "dropped")
+    assert h._completion_strengths() != first

@@ -82,6 +82,7 @@ HISTORY_FEATURES: tuple[str, ...] = (
 #: The two rates each level keeps: every informative outcome on the label scale, and
 #: completion among the referrals that started (reached ``enrolled``) and ended.
 OUTCOME, COMPLETION = 0, 1
+_ENROLLED = OUTCOME_GRADES["enrolled"] / MAX_GRADE
 _DAY = 86_400.0
 
 
@@ -165,8 +166,6 @@ class OutcomeHistory:
         self._all_weight = np.zeros(2)
         #: (referral id, rate) → (offer, organization, area, value, time) of its counted value
         self._counted: dict[tuple[str, int], tuple[str, str, str, float, float]] = {}
-        #: referrals that reached ``enrolled``: only their drop counts against completion
-        self._started: set[str] = set()
         #: completion prior strengths (offer, organisation) and the ``_changes`` they are of
         self._strengths: tuple[int, float, float] = (-1, 0.0, 0.0)
         self._changes = 0
@@ -227,12 +226,12 @@ class OutcomeHistory:
                 t = _seconds(e.at)
                 self._advance(t)
                 keys = (e.offer_id, org_key(e.organization), e.area)
+                # only a drop after enrolling counts against completion: what the referral
+                # counted until now says whether it had started
+                before = self._counted.get((e.referral_id, OUTCOME))
+                started = before is not None and before[3] == _ENROLLED
                 self._count(e.referral_id, OUTCOME, keys, OUTCOME_GRADES[e.status] / MAX_GRADE, t)
-                if e.status == "enrolled":
-                    self._started.add(e.referral_id)
-                elif e.status == "completed" or (
-                    e.status == "dropped" and e.referral_id in self._started
-                ):
+                if e.status == "completed" or (e.status == "dropped" and started):
                     self._count(e.referral_id, COMPLETION, keys, float(e.status == "completed"), t)
                 changed += 1
             self._changes += changed
